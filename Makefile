@@ -1,0 +1,25 @@
+# Tally developer entry points; all logic lives in ops/stack.sh.
+STACK := bash ops/stack.sh
+
+.DEFAULT_GOAL := help
+.PHONY: help bootstrap build up down status logs test clean
+
+help: ## list the targets
+	@echo "Tally targets:"
+	@echo "  make bootstrap   install system packages, Tansu, librdkafka 2.16, python test packages"
+	@echo "  make build       swift build (TALLY_BUILD_CONFIG=release for a release build)"
+	@echo "  make up          start PostgreSQL, Tansu, topics and the built services (.run/local)"
+	@echo "  make down        stop everything 'make up' started"
+	@echo "  make status      show components, pids, ports and health"
+	@echo "  make logs        tail all logs (make logs NAME=billing for one)"
+	@echo "  make test        isolated PostgreSQL + Tansu, swift build/test, contract tests"
+	@echo "  make clean       make down and remove .run/"
+
+bootstrap: ; @$(STACK) bootstrap
+build: ; @$(STACK) build
+up: ; @$(STACK) up
+down: ; @$(STACK) down
+status: ; @$(STACK) status
+logs: ; @$(STACK) logs $(NAME)
+test: ; @$(STACK) test
+clean: ; @$(STACK) clean
