@@ -39,16 +39,17 @@ struct KafkaCrashProbe {
         var applied = 0
 
         let idleWatch = Task {
-            // Ends the consumption loop once no batch has arrived for `idleExit` seconds after
-            // the first one (joining the group may take a session timeout), or after 90 s.
-            var lastCount = 0
+            // Ends the consumption loop once the probe owns partitions and no batch has
+            // arrived for `idleExit` seconds (joining may take a session timeout), or after 90 s.
+            var lastCount = -1
             var waited = 0.0
             while true {
                 try await Task.sleep(for: .seconds(idleExit))
                 waited += idleExit
                 let count = ProbeProgress.shared.count
-                if (count > 0 && count == lastCount) || waited > 90 { await consumer.close(); return }
-                lastCount = count
+                let owning = !consumer.assignment.isEmpty || count > 0
+                if (owning && count == lastCount) || waited > 90 { await consumer.close(); return }
+                lastCount = owning ? count : -1
             }
         }
 
