@@ -11,6 +11,7 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .library(name: "Kafka", targets: ["Kafka"]),
+        .library(name: "Contracts", targets: ["Contracts"]),
         .executable(name: "tally", targets: ["Tally"]),
     ],
     dependencies: [
@@ -39,6 +40,9 @@ let package = Package(
             ]
         ),
 
+        // MARK: Event contracts (the typed side of contracts/)
+        .target(name: "Contracts", path: "Libraries/Contracts"),
+
         // MARK: Operator CLI
         .executableTarget(
             name: "Tally",
@@ -55,6 +59,11 @@ let package = Package(
             name: "KafkaTests",
             dependencies: ["Kafka", "CRdKafka"],
             path: "Tests/KafkaTests"
+        ),
+        .testTarget(
+            name: "ContractsTests",
+            dependencies: ["Contracts"],
+            path: "Tests/ContractsTests"
         ),
         .executableTarget(
             name: "KafkaCrashProbe",

@@ -1,0 +1,62 @@
+import Contracts
+import Foundation
+
+/// The repository's `contracts/` folder, found from this file's location.
+let contractsFolder = URL(fileURLWithPath: #filePath)
+    .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    .appendingPathComponent("contracts")
+
+func fixtureBytes(_ eventType: String) throws -> [UInt8] {
+    Array(try Data(contentsOf: contractsFolder.appendingPathComponent("fixtures/\(eventType).json")))
+}
+
+func schema(_ eventType: String) throws -> [String: Any] {
+    let data = try Data(contentsOf: contractsFolder.appendingPathComponent("schemas/\(eventType).json"))
+    return try JSONSerialization.jsonObject(with: data) as? [String: Any] ?? [:]
+}
+
+/// One event type's contract: its golden value and how to decode its fixture.
+struct Contract: Sendable, CustomStringConvertible {
+    let eventType: String
+    let encodeGolden: @Sendable () throws -> [UInt8]
+    let decode: @Sendable ([UInt8]) throws -> Void
+    var description: String { eventType }
+
+    static func of<P: EventPayload>(_ golden: EventEnvelope<P>) -> Contract {
+        Contract(
+            eventType: P.eventType,
+            encodeGolden: { try CanonicalJSON.encode(golden) },
+            decode: { bytes in
+                let decoded = try CanonicalJSON.decode(EventEnvelope<P>.self, from: bytes)
+                guard decoded == golden else { throw ContractMismatch(eventType: P.eventType) }
+            }
+        )
+    }
+}
+
+struct ContractMismatch: Error { let eventType: String }
+
+/// The golden value of every event type. Adding an event type means adding it here, with a
+/// fixture and a schema; the tests below then pin it.
+let allContracts: [Contract] = [
+    .of(EventEnvelope(
+        id: "0193f3a2-7c1e-7d4b-9a55-1f2e3d4c5b6a", source: "/tally/ingest-gateway", time: "2026-11-22T08:00:00.123Z",
+        tenant: "org_01J9Z3ACME", correlationID: "0193f3a2-7c1e-7d4b-9a55-1f2e3d4c5b6a", causationID: nil,
+        data: WebhookReceived(
+            inboxID: "0193f3a2-7c1e-7d4b-9a55-1f2e3d4c5b6a", sourceID: "src_01J9Z3K", provider: .stripe,
+            providerEventID: "evt_1QAbc2Def3", providerEventType: "payment_intent.succeeded",
+            receivedAt: "2026-11-22T08:00:00.123Z", trust: .verified, contentType: "application/json",
+            bodyBase64: "eyJpZCI6ImV2dF8xUUFiYzJEZWYzIiwib2JqZWN0IjoiZXZlbnQiLCJ0eXBlIjoicGF5bWVudF9pbnRlbnQuc3VjY2VlZGVkIiwiY3JlYXRlZCI6MTc5NTMzNDQwMCwiZGF0YSI6eyJvYmplY3QiOnsiaWQiOiJwaV8zUUFiYyIsImFtb3VudCI6MTk5OSwiY3VycmVuY3kiOiJ1c2QifX19",
+            bodySHA256: "b3b67cdab292d486cb29d2bb23f8c0a5738c65c0ec00f3559e34e739185df76b"
+        )
+    )),
+    .of(EventEnvelope(
+        id: "0193f3a2-8000-7abc-8def-000000000001", source: "/tally/normalizer", time: "2026-11-22T08:00:00.456Z",
+        tenant: "org_01J9Z3ACME", correlationID: "0193f3a2-7c1e-7d4b-9a55-1f2e3d4c5b6a",
+        causationID: "0193f3a2-7c1e-7d4b-9a55-1f2e3d4c5b6a",
+        data: WebhookOutcome(
+            inboxID: "0193f3a2-7c1e-7d4b-9a55-1f2e3d4c5b6a", status: .processed,
+            canonicalEventIDs: ["0193f3a2-8000-7abc-8def-000000000002"], reason: nil
+        )
+    )),
+]
