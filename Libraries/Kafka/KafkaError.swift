@@ -45,11 +45,16 @@ public struct KafkaError: Error, Sendable, CustomStringConvertible, Equatable {
 
     /// The symbolic librdkafka name of `code`, e.g. `_MSG_TIMED_OUT` or `UNKNOWN_TOPIC_OR_PART`.
     public var codeName: String? {
-        code.map { String(cString: rd_kafka_err2name(rd_kafka_resp_err_t(rawValue: $0))) }
+        code.map { errorName(rd_kafka_resp_err_t(rawValue: $0)) }
     }
 
     public var description: String {
         if let codeName { return "Kafka \(kind.rawValue) error [\(codeName)]: \(message)" }
         return "Kafka \(kind.rawValue) error: \(message)"
     }
+}
+
+/// librdkafka's symbolic name for an error code, e.g. `_TIMED_OUT`.
+func errorName(_ code: rd_kafka_resp_err_t) -> String {
+    String(cString: rd_kafka_err2name(code))
 }

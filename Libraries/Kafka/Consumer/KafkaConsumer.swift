@@ -225,7 +225,9 @@ public final class KafkaConsumer: Sendable {
                 let cancelled = Task.isCancelled
                 let ready: KafkaConsumerBatch?? = state.withLock { state in
                     settle(&state)
-                    if cancelled { return .some(nil) }
+                    // Once closing, buffered batches are not handed out: their partitions are
+                    // being released and their offsets will not be stored.
+                    if cancelled || state.lifecycle != .running { return .some(nil) }
                     if !state.buffered.isEmpty {
                         let batch = state.buffered.removeFirst()
                         state.batchInApplication = true
@@ -235,7 +237,6 @@ public final class KafkaConsumer: Sendable {
                         }
                         return .some(batch)
                     }
-                    if state.lifecycle != .running { return .some(nil) }
                     state.waitingReader = reader
                     return .none
                 }
@@ -272,7 +273,7 @@ public final class KafkaConsumer: Sendable {
             if error != RD_KAFKA_RESP_ERR__PARTITION_EOF {
                 messageErrors.increment()
                 logger.warning("Kafka consumer skipped an error in place of a message", metadata: [
-                    "kafka.error": "\(String(cString: rd_kafka_err2name(error)))",
+                    "kafka.error": "\(errorName(error))",
                     "reason": "\(String(cString: rd_kafka_message_errstr(message)))",
                 ])
             }
@@ -380,7 +381,7 @@ public final class KafkaConsumer: Sendable {
             }
             let commitError = rd_kafka_commit(handle.pointer, nil, 0)
             if commitError != RD_KAFKA_RESP_ERR_NO_ERROR, commitError != RD_KAFKA_RESP_ERR__NO_OFFSET {
-                logger.warning("Kafka commit before revoke failed", metadata: ["kafka.error": "\(String(cString: rd_kafka_err2name(commitError)))"])
+                logger.warning("Kafka commit before revoke failed", metadata: ["kafka.error": "\(errorName(commitError))"])
             }
             if cooperative {
                 if let failure = rd_kafka_incremental_unassign(handle.pointer, list) { logAndDestroy(failure, "incremental unassign") }
@@ -391,7 +392,7 @@ public final class KafkaConsumer: Sendable {
             logger.info("Kafka partitions revoked", metadata: ["partitions": "\(partitions.map(\.description).joined(separator: ","))"])
 
         default:
-            logger.error("Kafka rebalance failed", metadata: ["kafka.error": "\(String(cString: rd_kafka_err2name(error)))"])
+            logger.error("Kafka rebalance failed", metadata: ["kafka.error": "\(errorName(error))"])
             _ = rd_kafka_assign(handle.pointer, nil)
             state.withLock { $0.assignment = [] }
         }
@@ -419,7 +420,7 @@ public final class KafkaConsumer: Sendable {
     private func finish() {
         let closeError = rd_kafka_consumer_close(handle.pointer)
         if closeError != RD_KAFKA_RESP_ERR_NO_ERROR {
-            logger.warning("Kafka consumer close reported an error", metadata: ["kafka.error": "\(String(cString: rd_kafka_err2name(closeError)))"])
+            logger.warning("Kafka consumer close reported an error", metadata: ["kafka.error": "\(errorName(closeError))"])
         }
         handleAlive.withLock { alive in
             alive = false

@@ -230,7 +230,7 @@ public final class KafkaProducer: Sendable {
             if rd_kafka_event_error_is_fatal(event) != 0 {
                 replaceAfterFatalError(client, reason: reason)
             } else {
-                logger.warning("Kafka producer error", metadata: ["kafka.error": "\(String(cString: rd_kafka_err2name(code)))", "reason": "\(reason)"])
+                logger.warning("Kafka producer error", metadata: ["kafka.error": "\(errorName(code))", "reason": "\(reason)"])
             }
         default:
             break
@@ -267,7 +267,7 @@ public final class KafkaProducer: Sendable {
         var buffer = [CChar](repeating: 0, count: 512)
         let code = rd_kafka_fatal_error(failed.handle, &buffer, buffer.count)
         logger.error("Kafka producer hit a fatal error; recreating the client", metadata: [
-            "kafka.error": "\(String(cString: rd_kafka_err2name(code)))", "reason": "\(reason)",
+            "kafka.error": "\(errorName(code))", "reason": "\(reason)",
         ])
         let replacement: Client
         do {

@@ -41,7 +41,7 @@ final class RdKafkaCallbackContext: @unchecked Sendable {
             let text = reason.map { String(cString: $0) } ?? ""
             context.logger.warning(
                 "librdkafka error",
-                metadata: ["kafka.error": "\(String(cString: rd_kafka_err2name(rd_kafka_resp_err_t(rawValue: code))))", "reason": "\(text)"]
+                metadata: ["kafka.error": "\(errorName(rd_kafka_resp_err_t(rawValue: code)))", "reason": "\(text)"]
             )
         }
     }
