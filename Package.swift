@@ -6,18 +6,37 @@ import PackageDescription
 /// `make bootstrap` places librdkafka 2.16 here and the rpath makes every binary load it.
 let librdkafkaRuntimeFolder = Context.packageDirectory + "/.deps/librdkafka"
 
+/// The seven services: one executable each, named as in `ops/services.txt`.
+let services: [(target: String, executable: String)] = [
+    ("IngestGateway", "ingest-gateway"),
+    ("Normalizer", "normalizer"),
+    ("Billing", "billing"),
+    ("Finance", "finance"),
+    ("Privacy", "privacy"),
+    ("Notifications", "notifications"),
+    ("Reconciliation", "reconciliation"),
+]
+
 let package = Package(
     name: "Tally",
     platforms: [.macOS(.v15)],
     products: [
         .library(name: "Kafka", targets: ["Kafka"]),
         .library(name: "Contracts", targets: ["Contracts"]),
+        .library(name: "Storage", targets: ["Storage"]),
+        .library(name: "ServiceRuntime", targets: ["ServiceRuntime"]),
         .executable(name: "tally", targets: ["Tally"]),
-    ],
+    ] + services.map { .executable(name: $0.executable, targets: [$0.target]) },
     dependencies: [
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-crypto.git", from: "3.12.3"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
+        .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
+        .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
     ],
     targets: [
         // MARK: librdkafka
@@ -43,6 +62,36 @@ let package = Package(
         // MARK: Event contracts (the typed side of contracts/)
         .target(name: "Contracts", path: "Libraries/Contracts"),
 
+        // MARK: PostgreSQL: migrations, tenancy, outbox and inbox
+        .target(
+            name: "Storage",
+            dependencies: [
+                "Kafka", "Contracts",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            path: "Libraries/Storage"
+        ),
+
+        // MARK: What every service process shares: config, HTTP, health, metrics, auth, lifecycle
+        .target(
+            name: "ServiceRuntime",
+            dependencies: [
+                "Kafka", "Contracts", "Storage",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+            ],
+            path: "Libraries/ServiceRuntime"
+        ),
+
         // MARK: Operator CLI
         .executableTarget(
             name: "Tally",
@@ -55,6 +104,16 @@ let package = Package(
         ),
 
         // MARK: Tests
+        .testTarget(
+            name: "StorageTests",
+            dependencies: ["Storage", "Kafka", "Contracts", .product(name: "PostgresNIO", package: "postgres-nio")],
+            path: "Tests/StorageTests"
+        ),
+        .testTarget(
+            name: "ServiceRuntimeTests",
+            dependencies: ["ServiceRuntime", .product(name: "HummingbirdTesting", package: "hummingbird")],
+            path: "Tests/ServiceRuntimeTests"
+        ),
         .testTarget(
             name: "KafkaTests",
             dependencies: ["Kafka", "CRdKafka"],
@@ -78,3 +137,12 @@ let package = Package(
     ],
     swiftLanguageModes: [.v6]
 )
+
+package.targets += services.map { service in
+    .executableTarget(
+        name: service.target,
+        dependencies: ["ServiceRuntime", "Storage", "Kafka", "Contracts"],
+        path: "Services/\(service.target)",
+        resources: [.copy("Migrations")]
+    )
+}

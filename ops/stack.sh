@@ -632,7 +632,8 @@ service_start() { # INDEX BINDIR — starts one service unless running or not bu
     TALLY_SERVICE_NAME="$name" \
     TALLY_HTTP_PORT="$port" \
     TALLY_KAFKA_BROKERS="127.0.0.1:$P_KAFKA_PORT" \
-    TALLY_DATABASE_URL="postgres://$PG_USER@$PG_HOST:$P_PG_PORT/$PG_DATABASE" \
+    TALLY_DATABASE_URL="postgres://tally_${name//-/_}:local-${name}@$PG_HOST:$P_PG_PORT/$PG_DATABASE" \
+    TALLY_DATABASE_ADMIN_URL="postgres://$PG_USER@$PG_HOST:$P_PG_PORT/$PG_DATABASE" \
     TALLY_PG_HOST="$PG_HOST" \
     TALLY_PG_PORT="$P_PG_PORT" \
     TALLY_PG_USER="$PG_USER" \

@@ -22,7 +22,7 @@ import Synchronization
 /// are matched to their `send` by a per-message opaque id. No blocking C call runs on Swift's
 /// cooperative thread pool.
 public final class KafkaProducer: Sendable {
-    private typealias Completion = CheckedContinuation<Result<KafkaDeliveryReport, KafkaError>, Never>
+    private typealias Completion = @Sendable (Result<KafkaDeliveryReport, KafkaError>) -> Void
 
     private enum Lifecycle { case running, shuttingDown, closed }
 
@@ -83,43 +83,52 @@ public final class KafkaProducer: Sendable {
         guard await acquireSlot() else {
             throw KafkaError(.shutdown, "the producer is shutting down")
         }
-        let result: Result<KafkaDeliveryReport, KafkaError> = await withCheckedContinuation { completion in
-            let id: UInt? = state.withLock { state in
-                guard state.lifecycle == .running else { return nil }
-                let id = state.nextMessageID
-                state.nextMessageID += 1
-                state.pending[id] = completion
-                return id
-            }
-            guard let id else {
-                releaseSlots(1)
-                completion.resume(returning: .failure(KafkaError(.shutdown, "the producer is shutting down")))
-                return
-            }
-            if let error = enqueue(message, id: id) {
-                let registered = state.withLock { $0.pending.removeValue(forKey: id) }
-                releaseSlots(1)
-                registered?.resume(returning: .failure(error))
-            }
+        let result: Result<KafkaDeliveryReport, KafkaError> = await withCheckedContinuation { continuation in
+            submit(message) { continuation.resume(returning: $0) }
         }
         return try result.get()
     }
 
-    /// Publishes several messages concurrently and returns their reports in input order.
+    /// Publishes `messages` in exactly this order (so messages with the same key keep it) and
+    /// returns every message's outcome, in input order. Never throws: each message has its own
+    /// result, and a failure of one does not stop the others from being enqueued.
+    public func sendOrdered(_ messages: [KafkaProducerMessage]) async -> [Result<KafkaDeliveryReport, KafkaError>] {
+        let collector = OutcomeCollector(count: messages.count)
+        for (index, message) in messages.enumerated() {
+            guard await acquireSlot() else {
+                collector.record(index, .failure(KafkaError(.shutdown, "the producer is shutting down")))
+                continue
+            }
+            submit(message) { collector.record(index, $0) }
+        }
+        return await collector.results()
+    }
+
+    /// Publishes several messages in order and returns their reports in input order.
     /// Throws the first failure after every message has an outcome.
     public func sendAll(_ messages: [KafkaProducerMessage]) async throws(KafkaError) -> [KafkaDeliveryReport] {
-        let results = await withTaskGroup(of: (Int, Result<KafkaDeliveryReport, KafkaError>).self) { group in
-            for (index, message) in messages.enumerated() {
-                group.addTask {
-                    do throws(KafkaError) { return (index, .success(try await self.send(message))) }
-                    catch { return (index, .failure(error)) }
-                }
-            }
-            var ordered = [Result<KafkaDeliveryReport, KafkaError>?](repeating: nil, count: messages.count)
-            for await (index, result) in group { ordered[index] = result }
-            return ordered.compactMap { $0 }
+        try await sendOrdered(messages).map { result throws(KafkaError) in try result.get() }
+    }
+
+    /// Registers `completion` and hands the message to librdkafka. The caller holds a slot.
+    private func submit(_ message: KafkaProducerMessage, completion: @escaping Completion) {
+        let id: UInt? = state.withLock { state in
+            guard state.lifecycle == .running else { return nil }
+            let id = state.nextMessageID
+            state.nextMessageID += 1
+            state.pending[id] = completion
+            return id
         }
-        return try results.map { result throws(KafkaError) in try result.get() }
+        guard let id else {
+            releaseSlots(1)
+            completion(.failure(KafkaError(.shutdown, "the producer is shutting down")))
+            return
+        }
+        if let error = enqueue(message, id: id) {
+            let registered = state.withLock { $0.pending.removeValue(forKey: id) }
+            releaseSlots(1)
+            registered?(.failure(error))
+        }
     }
 
     /// The number of messages waiting for a delivery report.
@@ -258,7 +267,7 @@ public final class KafkaProducer: Sendable {
             outcomes.compactMap { id, result in state.pending.removeValue(forKey: id).map { ($0, result) } }
         }
         releaseSlots(completions.count)
-        for (completion, result) in completions { completion.resume(returning: result) }
+        for (completion, result) in completions { completion(result) }
     }
 
     /// Replaces a client that hit a fatal error: new sends go to a fresh client, and every
@@ -341,7 +350,7 @@ public final class KafkaProducer: Sendable {
             return Array(state.pending.values)
         }
         for completion in leftovers {
-            completion.resume(returning: .failure(KafkaError(.shutdown, "the producer shut down before the message was delivered")))
+            completion(.failure(KafkaError(.shutdown, "the producer shut down before the message was delivered")))
         }
         if let last = client.withLock({ current -> Client? in defer { current = nil }; return current }) {
             let handle = UnsafeHandle(pointer: last.handle)
@@ -368,6 +377,44 @@ extension Optional where Wrapped == [UInt8] {
         return bytes.withUnsafeBytes { buffer in
             // An empty array still gets a non-NULL pointer, so an empty value is not a tombstone.
             body(buffer.baseAddress ?? UnsafeRawPointer(bitPattern: 1), buffer.count)
+        }
+    }
+}
+
+/// Gathers one outcome per index and hands them all over once the last one arrived.
+private final class OutcomeCollector: Sendable {
+    private typealias Outcome = Result<KafkaDeliveryReport, KafkaError>
+    private struct State {
+        var results: [Outcome?]
+        var remaining: Int
+        var waiter: CheckedContinuation<[Outcome], Never>?
+    }
+    private let state: Mutex<State>
+
+    init(count: Int) {
+        state = Mutex(State(results: Array(repeating: nil, count: count), remaining: count, waiter: nil))
+    }
+
+    func record(_ index: Int, _ result: Result<KafkaDeliveryReport, KafkaError>) {
+        let finished: (CheckedContinuation<[Outcome], Never>, [Outcome])? = state.withLock { state in
+            guard state.results[index] == nil else { return nil }
+            state.results[index] = result
+            state.remaining -= 1
+            guard state.remaining == 0, let waiter = state.waiter else { return nil }
+            state.waiter = nil
+            return (waiter, state.results.compactMap { $0 })
+        }
+        if let (waiter, results) = finished { waiter.resume(returning: results) }
+    }
+
+    func results() async -> [Result<KafkaDeliveryReport, KafkaError>] {
+        await withCheckedContinuation { continuation in
+            let ready: [Outcome]? = state.withLock { state in
+                if state.remaining == 0 { return state.results.compactMap { $0 } }
+                state.waiter = continuation
+                return nil
+            }
+            if let ready { continuation.resume(returning: ready) }
         }
     }
 }

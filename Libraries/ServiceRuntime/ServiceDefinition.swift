@@ -1,0 +1,54 @@
+import Foundation
+import Hummingbird
+import Kafka
+import Logging
+import PostgresNIO
+import Storage
+
+/// One consumer group of a service: the topics it reads and the handler that applies each event
+/// inside the inbox transaction.
+public struct ConsumerDefinition: Sendable {
+    public var topics: [String]
+    public var handler: InboxHandler
+
+    public init(topics: [String], handler: @escaping InboxHandler) {
+        self.topics = topics
+        self.handler = handler
+    }
+}
+
+/// What a service gives its routes and handlers.
+public struct ServiceDependencies: Sendable {
+    public let configuration: ServiceConfiguration
+    public let client: PostgresClient
+    public let schema: ServiceSchema
+    public let outbox: Outbox
+    public let audit: AuditLog
+    public let producer: KafkaProducer
+    public let logger: Logger
+}
+
+/// Everything that makes one service different from another; `ServiceRunner` does the rest.
+public struct ServiceDefinition: Sendable {
+    /// The executable name, e.g. `ingest-gateway`; also the schema, group and DLQ name.
+    public var name: String
+    /// The folder of numbered SQL files shipped with the service (its `Migrations/` resource).
+    public var migrationsFolder: URL?
+    /// Builds the service's consumer, if it consumes (at most one group per service).
+    public var consumer: (@Sendable (ServiceDependencies) -> ConsumerDefinition)?
+    /// Adds the service's admin routes; `admin` is mounted at `/admin/orgs/{org}` behind
+    /// bearer-token authentication, `root` is unauthenticated (e.g. public webhook endpoints).
+    public var routes: @Sendable (_ root: Router<ServiceRequestContext>, _ admin: RouterGroup<ServiceRequestContext>, ServiceDependencies) -> Void
+
+    public init(
+        name: String,
+        migrationsFolder: URL?,
+        consumer: (@Sendable (ServiceDependencies) -> ConsumerDefinition)? = nil,
+        routes: @escaping @Sendable (Router<ServiceRequestContext>, RouterGroup<ServiceRequestContext>, ServiceDependencies) -> Void = { _, _, _ in }
+    ) {
+        self.name = name
+        self.migrationsFolder = migrationsFolder
+        self.consumer = consumer
+        self.routes = routes
+    }
+}

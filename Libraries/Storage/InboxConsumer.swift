@@ -1,0 +1,157 @@
+import Foundation
+import Kafka
+import Logging
+import Metrics
+import PostgresNIO
+import ServiceLifecycle
+
+/// What a handler did with one event; recorded in the inbox next to the event id.
+public enum InboxOutcome: String, Sendable {
+    /// The event changed state.
+    case applied
+    /// The event was understood and deliberately not acted on.
+    case ignored
+}
+
+/// Applies one event inside the inbox transaction. Throwing marks the event as poison: it goes
+/// to the dead-letter topic with the error as its reason, and the partition moves on.
+public typealias InboxHandler = @Sendable (KafkaConsumerMessage, PostgresConnection) async throws -> InboxOutcome
+
+/// Consumes topics so that every event's effects happen exactly once.
+///
+/// For each batch, one transaction records the event ids in the `inbox` table and runs the
+/// handler for the ids not seen before; only after that commit is the Kafka offset stored. A
+/// redelivered event is therefore skipped, and a crash before the commit redelivers the batch.
+/// If the batch transaction fails, each event is retried in its own transaction; an event whose
+/// handler still throws is published to `deadLetterTopic` (with `x-tally-dlq-*` headers naming
+/// the reason and origin), recorded as `dead-lettered`, and its partition continues.
+public final class InboxConsumer: Service, Sendable {
+    private let configuration: KafkaConsumerConfiguration
+    private let client: PostgresClient
+    private let schema: ServiceSchema
+    private let producer: KafkaProducer
+    private let deadLetterTopic: String
+    private let handler: InboxHandler
+    private let logger: Logger
+    private let consumerBox = ConsumerBox()
+    private let applied: Counter
+    private let skipped: Counter
+    private let deadLettered: Counter
+
+    public init(configuration: KafkaConsumerConfiguration, client: PostgresClient, schema: ServiceSchema, producer: KafkaProducer,
+                deadLetterTopic: String, logger: Logger, handler: @escaping InboxHandler) {
+        self.configuration = configuration
+        self.client = client
+        self.schema = schema
+        self.producer = producer
+        self.deadLetterTopic = deadLetterTopic
+        self.handler = handler
+        self.logger = logger
+        let dimensions = [("group", configuration.groupID)]
+        self.applied = Counter(label: "inbox_events_applied_total", dimensions: dimensions)
+        self.skipped = Counter(label: "inbox_events_duplicate_total", dimensions: dimensions)
+        self.deadLettered = Counter(label: "inbox_events_dead_lettered_total", dimensions: dimensions)
+    }
+
+    /// The partitions currently owned; empty before the group assigned any.
+    public var assignment: Set<KafkaTopicPartition> { consumerBox.consumer?.assignment ?? [] }
+
+    public func run() async throws {
+        try await KafkaConsumer.withConsumer(configuration: configuration, logger: logger) { consumer in
+            consumerBox.consumer = consumer
+            try await withGracefulShutdownHandler {
+                for await batch in consumer.batches {
+                    try await self.apply(batch)
+                    try consumer.store(batch)
+                }
+            } onGracefulShutdown: {
+                Task { await consumer.close() }
+            }
+        }
+    }
+
+    /// Applies a batch exactly once in effect. Exposed for tests and replay tooling.
+    public func apply(_ batch: KafkaConsumerBatch) async throws {
+        do {
+            try await client.withTransaction(logger: logger) { connection in
+                for message in batch.messages {
+                    try await self.applyOne(message, on: connection)
+                }
+            }
+        } catch {
+            logger.warning("inbox batch failed; retrying its events one by one", metadata: ["error": "\(String(reflecting: error))"])
+            for message in batch.messages {
+                do {
+                    try await client.withTransaction(logger: logger) { connection in
+                        try await self.applyOne(message, on: connection)
+                    }
+                } catch {
+                    try await deadLetter(message, reason: String(reflecting: error))
+                }
+            }
+        }
+    }
+
+    private func applyOne(_ message: KafkaConsumerMessage, on connection: PostgresConnection) async throws {
+        let eventID = Self.eventID(of: message)
+        let rows = try await connection.query("""
+            INSERT INTO \(unescaped: schema.name).inbox (event_id, topic, kafka_partition, kafka_offset, outcome)
+            VALUES (\(eventID), \(message.topic), \(message.partition.rawValue), \(message.offset.rawValue), 'pending')
+            ON CONFLICT (event_id) DO NOTHING RETURNING event_id
+            """, logger: logger)
+        var isNew = false
+        for try await _ in rows { isNew = true }
+        guard isNew else {
+            skipped.increment()
+            return
+        }
+        let outcome = try await handler(message, connection)
+        try await connection.query("UPDATE \(unescaped: schema.name).inbox SET outcome = \(outcome.rawValue) WHERE event_id = \(eventID)", logger: logger)
+        applied.increment()
+    }
+
+    private func deadLetter(_ message: KafkaConsumerMessage, reason: String) async throws {
+        var headers = message.headers
+        headers += [
+            KafkaHeader(key: "x-tally-dlq-reason", string: String(reason.prefix(2000))),
+            KafkaHeader(key: "x-tally-dlq-topic", string: message.topic),
+            KafkaHeader(key: "x-tally-dlq-partition", string: String(message.partition.rawValue)),
+            KafkaHeader(key: "x-tally-dlq-offset", string: String(message.offset.rawValue)),
+            KafkaHeader(key: "x-tally-dlq-group", string: configuration.groupID),
+        ]
+        _ = try await producer.send(KafkaProducerMessage(topic: deadLetterTopic, key: message.key, value: message.value, headers: headers))
+        let eventID = Self.eventID(of: message)
+        try await client.query("""
+            INSERT INTO \(unescaped: schema.name).inbox (event_id, topic, kafka_partition, kafka_offset, outcome)
+            VALUES (\(eventID), \(message.topic), \(message.partition.rawValue), \(message.offset.rawValue), 'dead-lettered')
+            ON CONFLICT (event_id) DO UPDATE SET outcome = 'dead-lettered'
+            """, logger: logger)
+        deadLettered.increment()
+        logger.error("event sent to the dead-letter topic", metadata: [
+            "event_id": "\(eventID)", "topic": "\(message.topic)", "partition": "\(message.partition)",
+            "offset": "\(message.offset)", "dead_letter_topic": "\(deadLetterTopic)", "reason": "\(reason)",
+        ])
+    }
+
+    /// The event's identity: the `ce_id` header, else the CloudEvents `id` in the JSON body, else
+    /// its position (topic, partition, offset), which is stable across redeliveries.
+    public static func eventID(of message: KafkaConsumerMessage) -> String {
+        if let header = message.headers.first(named: "ce_id")?.stringValue, !header.isEmpty { return header }
+        if let value = message.value,
+           let object = try? JSONSerialization.jsonObject(with: Data(value)) as? [String: Any],
+           let id = object["id"] as? String, !id.isEmpty {
+            return id
+        }
+        return "\(message.topic)/\(message.partition.rawValue)/\(message.offset.rawValue)"
+    }
+}
+
+/// Lets readiness checks see the consumer once `run()` created it.
+private final class ConsumerBox: @unchecked Sendable {
+    private let lock = NSLock()
+    private var stored: KafkaConsumer?
+    var consumer: KafkaConsumer? {
+        get { lock.withLock { stored } }
+        set { lock.withLock { stored = newValue } }
+    }
+}

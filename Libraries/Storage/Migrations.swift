@@ -1,0 +1,140 @@
+import Crypto
+import Foundation
+import Logging
+import PostgresNIO
+
+/// One numbered SQL file.
+public struct Migration: Sendable, Equatable {
+    public let version: Int
+    public let name: String
+    public let sql: String
+
+    public init(version: Int, name: String, sql: String) {
+        self.version = version
+        self.name = name
+        self.sql = sql
+    }
+
+    /// SHA-256 of the SQL text, hex: what is recorded when the migration is applied.
+    public var checksum: String {
+        SHA256.hash(data: Data(sql.utf8)).map { String(format: "%02x", $0) }.joined()
+    }
+
+    /// Reads `NNNN_description.sql` files from `folder`, sorted by number.
+    public static func load(from folder: URL) throws -> [Migration] {
+        let files = try FileManager.default.contentsOfDirectory(atPath: folder.path).filter { $0.hasSuffix(".sql") }
+        var migrations: [Migration] = []
+        for file in files {
+            let stem = file.dropLast(4)
+            guard let underscore = stem.firstIndex(of: "_"), let version = Int(stem[..<underscore]) else {
+                throw StorageError.invalidMigrationFile(file)
+            }
+            let sql = try String(contentsOf: folder.appendingPathComponent(file), encoding: .utf8)
+            migrations.append(Migration(version: version, name: String(stem[stem.index(after: underscore)...]), sql: sql))
+        }
+        migrations.sort { $0.version < $1.version }
+        for (previous, next) in zip(migrations, migrations.dropFirst()) where previous.version == next.version {
+            throw StorageError.invalidMigrationFile("\(next.version)_\(next.name).sql")
+        }
+        return migrations
+    }
+}
+
+/// Applies a service's migrations to its schema.
+///
+/// Guarantees: migrations run in version order, each in its own transaction together with its
+/// record in `schema_migrations`; concurrent starts of the same service serialize on an advisory
+/// lock; a migration whose text changed after it was applied stops the start-up with
+/// `StorageError.migrationChanged`.
+public struct MigrationRunner: Sendable {
+    public let schema: ServiceSchema
+    /// The platform tables (outbox, inbox, audit log) followed by the service's own files.
+    public let migrations: [Migration]
+
+    public init(schema: ServiceSchema, serviceMigrations: [Migration]) {
+        self.schema = schema
+        self.migrations = PlatformMigrations.all + serviceMigrations
+    }
+
+    /// The highest version this build ships.
+    public var head: Int { migrations.last?.version ?? 0 }
+
+    /// Applies what is missing and returns the versions applied now.
+    @discardableResult
+    public func migrate(_ client: PostgresClient, logger: Logger) async throws -> [Int] {
+        let lockKey = Int64(bitPattern: UInt64(truncatingIfNeeded: schema.name.hashValueStable))
+        return try await client.withConnection { connection in
+            try await connection.query("SELECT pg_advisory_lock(\(lockKey))", logger: logger)
+            do {
+                let applied = try await run(on: connection, logger: logger)
+                try await connection.query("SELECT pg_advisory_unlock(\(lockKey))", logger: logger)
+                return applied
+            } catch {
+                _ = try? await connection.query("SELECT pg_advisory_unlock(\(lockKey))", logger: logger)
+                throw error
+            }
+        }
+    }
+
+    private func run(on connection: PostgresConnection, logger: Logger) async throws -> [Int] {
+        try await connection.query(PostgresQuery(unsafeSQL: """
+            CREATE TABLE IF NOT EXISTS \(schema.name).schema_migrations (
+                version integer PRIMARY KEY,
+                name text NOT NULL,
+                checksum text NOT NULL,
+                applied_at timestamptz NOT NULL DEFAULT now()
+            )
+            """), logger: logger)
+        var recorded: [Int: (String, String)] = [:]
+        let rows = try await connection.query(PostgresQuery(unsafeSQL: "SELECT version, name, checksum FROM \(schema.name).schema_migrations"), logger: logger)
+        for try await (version, name, checksum) in rows.decode((Int, String, String).self) {
+            recorded[version] = (name, checksum)
+        }
+        let known = Set(migrations.map(\.version))
+        if let unknown = recorded.keys.sorted().first(where: { !known.contains($0) }) {
+            throw StorageError.unknownAppliedMigration(version: unknown)
+        }
+        var appliedNow: [Int] = []
+        for migration in migrations {
+            if let (_, checksum) = recorded[migration.version] {
+                guard checksum == migration.checksum else {
+                    throw StorageError.migrationChanged(version: migration.version, name: migration.name, recorded: checksum, found: migration.checksum)
+                }
+                continue
+            }
+            logger.info("applying migration", metadata: ["schema": "\(schema.name)", "version": "\(migration.version)", "name": "\(migration.name)"])
+            // The migration and its record commit together or not at all.
+            try await connection.withTransaction(logger: logger) { transaction in
+                try await transaction.query(PostgresQuery(unsafeSQL: "SET LOCAL search_path = \(schema.name)"), logger: logger)
+                for statement in SQLScript.statements(migration.sql) {
+                    try await transaction.query(PostgresQuery(unsafeSQL: statement), logger: logger)
+                }
+                try await transaction.query(
+                    "INSERT INTO \(unescaped: schema.name).schema_migrations (version, name, checksum) VALUES (\(migration.version), \(migration.name), \(migration.checksum))",
+                    logger: logger
+                )
+            }
+            appliedNow.append(migration.version)
+        }
+        return appliedNow
+    }
+
+    /// The highest version recorded in the database, or nil before the first migration.
+    public func currentVersion(_ client: PostgresClient, logger: Logger) async throws -> Int? {
+        let rows = try await client.query(PostgresQuery(unsafeSQL: "SELECT max(version) FROM \(schema.name).schema_migrations"), logger: logger)
+        for try await version in rows.decode(Int?.self) { return version }
+        return nil
+    }
+}
+
+extension String {
+    /// A hash that is the same in every process (Swift's `hashValue` is seeded per process).
+    var hashValueStable: UInt64 {
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        for byte in utf8 {
+            hash ^= UInt64(byte)
+            hash = hash &* 0x0000_0100_0000_01b3
+        }
+        return hash
+    }
+}

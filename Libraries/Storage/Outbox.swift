@@ -1,0 +1,79 @@
+import Contracts
+import Foundation
+import Kafka
+import Logging
+import PostgresNIO
+
+/// A message waiting in a service's outbox table for the relay to publish it.
+public struct OutboxMessage: Sendable, Equatable {
+    /// Unique per message; enqueuing the same id twice stores it once.
+    public var eventID: String
+    public var topic: String
+    public var key: String
+    public var payload: [UInt8]
+    public var headers: [String: String]
+    public var orgID: String?
+
+    public init(eventID: String, topic: String, key: String, payload: [UInt8], headers: [String: String] = [:], orgID: String? = nil) {
+        self.eventID = eventID
+        self.topic = topic
+        self.key = key
+        self.payload = payload
+        self.headers = headers
+        self.orgID = orgID
+    }
+
+    /// The outbox form of a typed event: canonical JSON, keyed by its subject, with the
+    /// CloudEvents id, type and tenant also in Kafka headers (`ce_id`, `ce_type`, `ce_tenant`).
+    public init<Payload: EventPayload>(_ event: EventEnvelope<Payload>) throws {
+        self.init(
+            eventID: event.id,
+            topic: Payload.topic.name,
+            key: event.subject,
+            payload: try CanonicalJSON.encode(event),
+            headers: ["ce_id": event.id, "ce_type": event.type, "ce_tenant": event.tenant, "content-type": "application/cloudevents+json"],
+            orgID: event.tenant
+        )
+    }
+
+    var kafkaMessage: KafkaProducerMessage {
+        KafkaProducerMessage(
+            topic: topic,
+            key: Array(key.utf8),
+            value: payload,
+            headers: headers.sorted { $0.key < $1.key }.map { KafkaHeader(key: $0.key, string: $0.value) }
+        )
+    }
+}
+
+/// Writes events into the outbox inside the caller's transaction, so the state change and the
+/// events it announces commit together or not at all.
+public struct Outbox: Sendable {
+    public let schema: ServiceSchema
+
+    public init(schema: ServiceSchema) { self.schema = schema }
+
+    /// Inserts `messages` on `connection` (which should be inside a transaction). A message whose
+    /// event id is already in the outbox is skipped.
+    public func enqueue(_ messages: [OutboxMessage], on connection: PostgresConnection, logger: Logger) async throws {
+        for message in messages {
+            let headers = String(decoding: try JSONSerialization.data(withJSONObject: message.headers, options: [.sortedKeys]), as: UTF8.self)
+            try await connection.query("""
+                INSERT INTO \(unescaped: schema.name).outbox (event_id, topic, message_key, payload, headers, org_id)
+                VALUES (\(message.eventID), \(message.topic), \(message.key), \(ByteBufferWrapper(message.payload)), \(headers)::jsonb, \(message.orgID))
+                ON CONFLICT (event_id) DO NOTHING
+                """, logger: logger)
+        }
+    }
+}
+
+/// Binds bytes as `bytea`.
+struct ByteBufferWrapper: PostgresEncodable {
+    let bytes: [UInt8]
+    init(_ bytes: [UInt8]) { self.bytes = bytes }
+    static var psqlType: PostgresDataType { .bytea }
+    static var psqlFormat: PostgresFormat { .binary }
+    func encode<JSONEncoder: PostgresJSONEncoder>(into byteBuffer: inout ByteBuffer, context: PostgresEncodingContext<JSONEncoder>) {
+        byteBuffer.writeBytes(bytes)
+    }
+}

@@ -1,0 +1,178 @@
+import Foundation
+import Kafka
+import Logging
+import Metrics
+import PostgresNIO
+import ServiceLifecycle
+
+/// Publishes a service's committed outbox rows to Kafka and marks them published.
+///
+/// Guarantees:
+/// - Nothing committed is lost: a row is marked published only after the broker acknowledged it;
+///   while the broker is down rows stay in the table and are retried with backoff.
+/// - Rows are sent in id order through `KafkaProducer.sendOrdered`, so messages with the same key
+///   keep their commit order. Only one relay per schema publishes at a time (a session advisory
+///   lock), so replicas cannot interleave.
+/// - Delivery is at least once: a crash between the broker's ack and the `UPDATE` republishes a
+///   row; consumers' inboxes skip it by event id.
+///
+/// Wakes on `LISTEN/NOTIFY` from the outbox insert trigger, and polls every `pollInterval` as a
+/// fallback. Exports `outbox_backlog_messages` and `outbox_oldest_unpublished_age_seconds`.
+public final class OutboxRelay: Service, Sendable {
+    private let client: PostgresClient
+    private let schema: ServiceSchema
+    private let producer: KafkaProducer
+    private let logger: Logger
+    private let batchSize: Int
+    private let pollInterval: Duration
+    private let doorbell = Doorbell()
+    private let backlog: Gauge
+    private let oldestAge: Gauge
+    private let published: Counter
+
+    public init(client: PostgresClient, schema: ServiceSchema, producer: KafkaProducer, logger: Logger,
+                batchSize: Int = 500, pollInterval: Duration = .seconds(1)) {
+        self.client = client
+        self.schema = schema
+        self.producer = producer
+        self.logger = logger
+        self.batchSize = batchSize
+        self.pollInterval = pollInterval
+        self.backlog = Gauge(label: "outbox_backlog_messages", dimensions: [("schema", schema.name)])
+        self.oldestAge = Gauge(label: "outbox_oldest_unpublished_age_seconds", dimensions: [("schema", schema.name)])
+        self.published = Counter(label: "outbox_published_total", dimensions: [("schema", schema.name)])
+    }
+
+    public func run() async throws {
+        try await withGracefulShutdownHandler {
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask { try await self.holdLeadershipAndListen() }
+                try await group.next()
+                group.cancelAll()
+            }
+        } onGracefulShutdown: {
+            self.doorbell.ring()
+        }
+    }
+
+    /// Takes the schema's relay lock on a dedicated connection, listens on it, and publishes
+    /// while holding the lock. Reconnects with backoff when the database goes away.
+    private func holdLeadershipAndListen() async throws {
+        var backoff = Backoff()
+        while !Task.isCancelled && !Task.isShuttingDownGracefully {
+            do {
+                try await client.withConnection { connection in
+                    let lockKey = Int64(bitPattern: ("relay:" + schema.name).hashValueStable)
+                    while !Task.isShuttingDownGracefully {
+                        let rows = try await connection.query("SELECT pg_try_advisory_lock(\(lockKey))", logger: logger)
+                        var acquired = false
+                        for try await value in rows.decode(Bool.self) { acquired = value }
+                        if acquired { break }
+                        await doorbell.wait(upTo: .seconds(2))
+                    }
+                    guard !Task.isShuttingDownGracefully else { return }
+                    logger.info("outbox relay is the publisher for this schema", metadata: ["schema": "\(schema.name)"])
+                    try await connection.listen(on: "\(schema.name)_outbox") { notifications in
+                        try await withThrowingTaskGroup(of: Void.self) { group in
+                            group.addTask {
+                                for try await _ in notifications { self.doorbell.ring() }
+                            }
+                            group.addTask { try await self.publishUntilShutdown() }
+                            try await group.next()
+                            group.cancelAll()
+                        }
+                    }
+                    _ = try? await connection.query("SELECT pg_advisory_unlock(\(lockKey))", logger: logger)
+                }
+                return
+            } catch {
+                guard !Task.isShuttingDownGracefully else { return }
+                logger.warning("outbox relay lost its database connection; retrying", metadata: ["error": "\(String(reflecting: error))"])
+                try await Task.sleep(for: backoff.next())
+            }
+        }
+    }
+
+    private func publishUntilShutdown() async throws {
+        var backoff = Backoff()
+        while !Task.isShuttingDownGracefully {
+            do {
+                let count = try await publishBatch()
+                backoff.reset()
+                if count == batchSize { continue }
+                try await refreshMetrics()
+                await doorbell.wait(upTo: pollInterval)
+            } catch let error as CancellationError {
+                throw error
+            } catch {
+                let delay = backoff.next()
+                logger.warning("outbox relay could not publish; will retry", metadata: ["error": "\(error)", "retry_in": "\(delay)"])
+                try? await refreshMetrics()
+                await doorbell.wait(upTo: delay)
+            }
+        }
+    }
+
+    /// Publishes up to `batchSize` unpublished rows in id order; returns how many were published.
+    /// Throws when any row failed, after marking the ones that succeeded.
+    @discardableResult
+    public func publishBatch() async throws -> Int {
+        let rows = try await client.query("""
+            SELECT id, topic, message_key, payload, headers::text FROM \(unescaped: schema.name).outbox
+            WHERE published_at IS NULL ORDER BY id LIMIT \(batchSize)
+            """, logger: logger)
+        var ids: [Int64] = []
+        var messages: [OutboxMessage] = []
+        for try await (id, topic, key, payload, headers) in rows.decode((Int64, String, String, ByteBuffer, String).self) {
+            let headerMap = (try? JSONSerialization.jsonObject(with: Data(headers.utf8)) as? [String: String]) ?? [:]
+            ids.append(id)
+            messages.append(OutboxMessage(eventID: "", topic: topic, key: key, payload: Array(buffer: payload), headers: headerMap))
+        }
+        guard !messages.isEmpty else { return 0 }
+        let results = await producer.sendOrdered(messages.map(\.kafkaMessage))
+        var delivered: [Int64] = []
+        var failed: [Int64] = []
+        var firstError: KafkaError?
+        for (id, result) in zip(ids, results) {
+            switch result {
+            case .success: delivered.append(id)
+            case .failure(let error):
+                failed.append(id)
+                firstError = firstError ?? error
+            }
+        }
+        if !delivered.isEmpty {
+            try await client.query("UPDATE \(unescaped: schema.name).outbox SET published_at = now() WHERE id = ANY(\(delivered))", logger: logger)
+            published.increment(by: delivered.count)
+        }
+        if let firstError {
+            try await client.query("""
+                UPDATE \(unescaped: schema.name).outbox SET attempts = attempts + 1, last_error = \(firstError.description)
+                WHERE id = ANY(\(failed))
+                """, logger: logger)
+            throw firstError
+        }
+        return delivered.count
+    }
+
+    private func refreshMetrics() async throws {
+        let rows = try await client.query("""
+            SELECT count(*)::bigint, COALESCE(EXTRACT(EPOCH FROM now() - min(created_at)), 0)::float8
+            FROM \(unescaped: schema.name).outbox WHERE published_at IS NULL
+            """, logger: logger)
+        for try await (count, age) in rows.decode((Int64, Double).self) {
+            backlog.record(count)
+            oldestAge.record(age)
+        }
+    }
+}
+
+/// Exponential backoff from 100 ms to 10 s.
+struct Backoff {
+    private var attempt = 0
+    mutating func next() -> Duration {
+        defer { attempt += 1 }
+        return .milliseconds(min(10_000, 100 << min(attempt, 7)))
+    }
+    mutating func reset() { attempt = 0 }
+}

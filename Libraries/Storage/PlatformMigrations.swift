@@ -1,0 +1,57 @@
+/// The tables every service has in its own schema, applied before the service's own migrations
+/// (versions 1–9 are reserved for them; service files start at 0010... by convention 0100).
+enum PlatformMigrations {
+    static let all: [Migration] = [
+        Migration(version: 1, name: "platform_outbox", sql: """
+            CREATE TABLE outbox (
+                id bigserial PRIMARY KEY,
+                event_id text NOT NULL UNIQUE,
+                topic text NOT NULL,
+                message_key text NOT NULL,
+                payload bytea NOT NULL,
+                headers jsonb NOT NULL DEFAULT '{}'::jsonb,
+                org_id text,
+                created_at timestamptz NOT NULL DEFAULT clock_timestamp(),
+                published_at timestamptz,
+                attempts integer NOT NULL DEFAULT 0,
+                last_error text
+            );
+            CREATE INDEX outbox_unpublished ON outbox (id) WHERE published_at IS NULL;
+            CREATE FUNCTION outbox_notify() RETURNS trigger LANGUAGE plpgsql AS $fn$
+            BEGIN
+                PERFORM pg_notify(TG_TABLE_SCHEMA || '_outbox', '');
+                RETURN NULL;
+            END $fn$;
+            CREATE TRIGGER outbox_inserted AFTER INSERT ON outbox
+                FOR EACH STATEMENT EXECUTE FUNCTION outbox_notify();
+            """),
+        Migration(version: 2, name: "platform_inbox", sql: """
+            CREATE TABLE inbox (
+                event_id text PRIMARY KEY,
+                topic text NOT NULL,
+                kafka_partition integer NOT NULL,
+                kafka_offset bigint NOT NULL,
+                outcome text NOT NULL,
+                processed_at timestamptz NOT NULL DEFAULT now()
+            );
+            """),
+        Migration(version: 3, name: "platform_audit_log", sql: """
+            CREATE TABLE audit_log (
+                id bigserial PRIMARY KEY,
+                org_id text NOT NULL,
+                actor text NOT NULL,
+                action text NOT NULL,
+                target text NOT NULL,
+                before jsonb,
+                after jsonb,
+                correlation_id text,
+                recorded_at timestamptz NOT NULL DEFAULT now()
+            );
+            ALTER TABLE audit_log ENABLE ROW LEVEL SECURITY;
+            ALTER TABLE audit_log FORCE ROW LEVEL SECURITY;
+            CREATE POLICY audit_log_tenant ON audit_log
+                USING (org_id = current_setting('tally.org_id', true))
+                WITH CHECK (org_id = current_setting('tally.org_id', true));
+            """),
+    ]
+}

@@ -1,0 +1,43 @@
+import Logging
+import PostgresNIO
+
+/// The org whose rows a transaction may touch.
+public struct TenantID: RawRepresentable, Hashable, Sendable, CustomStringConvertible {
+    public let rawValue: String
+    public init?(rawValue: String) {
+        guard !rawValue.isEmpty else { return nil }
+        self.rawValue = rawValue
+    }
+    public var description: String { rawValue }
+}
+
+extension PostgresClient {
+    /// Runs `body` in one transaction whose tenant is `tenant`: `tally.org_id` is set with
+    /// `SET LOCAL` semantics (`set_config(…, true)`), so it ends with the transaction. Tenant
+    /// tables carry row-level security keyed on that setting, so rows of another org are
+    /// invisible and cannot be written; with no tenant set they see nothing at all.
+    public func withTenantTransaction<Result: Sendable>(
+        _ tenant: TenantID,
+        logger: Logger,
+        _ body: (PostgresConnection) async throws -> Result
+    ) async throws -> Result {
+        try await withTransaction(logger: logger) { connection in
+            try await connection.query("SELECT set_config('tally.org_id', \(tenant.rawValue), true)", logger: logger)
+            return try await body(connection)
+        }
+    }
+}
+
+/// The SQL that puts a table under tenant isolation; use it in a service migration after
+/// creating a table with an `org_id text NOT NULL` column.
+public enum TenantIsolation {
+    public static func policySQL(table: String) -> String {
+        """
+        ALTER TABLE \(table) ENABLE ROW LEVEL SECURITY;
+        ALTER TABLE \(table) FORCE ROW LEVEL SECURITY;
+        CREATE POLICY \(table)_tenant ON \(table)
+            USING (org_id = current_setting('tally.org_id', true))
+            WITH CHECK (org_id = current_setting('tally.org_id', true));
+        """
+    }
+}

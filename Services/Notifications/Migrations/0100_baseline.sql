@@ -1,0 +1,4 @@
+-- The notifications schema: deliveries, attempts and dead letters of outgoing notifications.
+-- Platform tables (outbox, inbox, audit_log) come from the Storage library as versions 1-3;
+-- this service's own tables arrive with its business logic, as migrations numbered from 0101.
+COMMENT ON SCHEMA notifications IS 'Tally notifications: deliveries, attempts and dead letters of outgoing notifications';
