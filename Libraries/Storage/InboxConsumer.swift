@@ -85,8 +85,12 @@ public final class InboxConsumer: Service, Sendable {
                     try await client.withTransaction(logger: logger) { connection in
                         try await self.applyOne(message, on: connection)
                     }
+                } catch let failure as PostgresTransactionError {
+                    // Report what the handler (or the database) said, not the wrapper.
+                    let cause: any Error = failure.closureError ?? failure.commitError ?? failure.beginError ?? failure
+                    try await deadLetter(message, reason: String(describing: cause))
                 } catch {
-                    try await deadLetter(message, reason: String(reflecting: error))
+                    try await deadLetter(message, reason: String(describing: error))
                 }
             }
         }

@@ -95,7 +95,8 @@ public final class OutboxRelay: Service, Sendable {
 
     private func publishUntilShutdown() async throws {
         var backoff = Backoff()
-        while !Task.isShuttingDownGracefully {
+        var consecutiveTimeouts = 0
+        while !Task.isCancelled && !Task.isShuttingDownGracefully {
             do {
                 let count = try await publishBatch()
                 backoff.reset()
@@ -105,6 +106,18 @@ public final class OutboxRelay: Service, Sendable {
             } catch let error as CancellationError {
                 throw error
             } catch {
+                // Deliveries that keep timing out while the relay runs mean the client is stuck
+                // (e.g. the broker forgot its idempotent producer id): start a fresh client.
+                if let kafkaError = error as? KafkaError, kafkaError.codeName == "_MSG_TIMED_OUT" {
+                    consecutiveTimeouts += 1
+                    if consecutiveTimeouts >= 2 {
+                        logger.warning("outbox deliveries keep timing out; recreating the Kafka producer client")
+                        producer.recreateClient()
+                        consecutiveTimeouts = 0
+                    }
+                } else {
+                    consecutiveTimeouts = 0
+                }
                 let delay = backoff.next()
                 logger.warning("outbox relay could not publish; will retry", metadata: ["error": "\(error)", "retry_in": "\(delay)"])
                 try? await refreshMetrics()

@@ -46,6 +46,7 @@ public final class KafkaProducer: Sendable {
     private let state = Mutex(State())
     private let client: Mutex<Client?>
     private let stopPolling = Atomic<Bool>(false)
+    private let recreateRequested = Atomic<Bool>(false)
     private let pollThreadFinished = DispatchSemaphore(value: 0)
     private let recreatedCounter: Counter
 
@@ -216,6 +217,10 @@ public final class KafkaProducer: Sendable {
     private func pollLoop() {
         while !stopPolling.load(ordering: .acquiring) {
             guard let current = client.withLock({ $0 }) else { break }
+            if recreateRequested.exchange(false, ordering: .acquiringAndReleasing) {
+                replace(current, reason: "requested by the application")
+                continue
+            }
             serveEvent(from: current, timeoutMilliseconds: 250)
         }
         pollThreadFinished.signal()
@@ -270,14 +275,29 @@ public final class KafkaProducer: Sendable {
         for (completion, result) in completions { completion(result) }
     }
 
-    /// Replaces a client that hit a fatal error: new sends go to a fresh client, and every
-    /// message still held by the old one is purged and failed.
+    /// Asks the poll thread to replace the librdkafka client, as after a fatal error: messages the
+    /// old client holds are purged and failed, later sends use a fresh client with a new producer
+    /// id. For callers that see deliveries time out while brokers are reachable (e.g. a broker
+    /// that lost the producer's idempotence state).
+    public func recreateClient() {
+        recreateRequested.store(true, ordering: .releasing)
+        if let current = client.withLock({ $0 }) { rd_kafka_queue_yield(current.queue) }
+    }
+
+    /// Replaces a client that hit a fatal error.
     private func replaceAfterFatalError(_ failed: Client, reason: String) {
         var buffer = [CChar](repeating: 0, count: 512)
         let code = rd_kafka_fatal_error(failed.handle, &buffer, buffer.count)
         logger.error("Kafka producer hit a fatal error; recreating the client", metadata: [
             "kafka.error": "\(errorName(code))", "reason": "\(reason)",
         ])
+        replace(failed, reason: reason)
+    }
+
+    /// New sends go to a fresh client, and every message still held by the old one is purged
+    /// and failed. Runs on the poll thread only.
+    private func replace(_ failed: Client, reason: String) {
+        logger.warning("Kafka producer client is being replaced", metadata: ["reason": "\(reason)"])
         let replacement: Client
         do {
             replacement = try Self.makeClient(configuration: configuration, context: context)

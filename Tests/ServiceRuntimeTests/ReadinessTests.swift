@@ -1,0 +1,46 @@
+import Foundation
+import Hummingbird
+import HummingbirdTesting
+import Prometheus
+@testable import ServiceRuntime
+import Testing
+
+@Suite("Health, readiness and metrics routes")
+struct ReadinessTests {
+    func app(databaseUp: Bool) -> some ApplicationProtocol {
+        let router = Router(context: ServiceRequestContext.self)
+        router.add(middleware: ProblemMiddleware())
+        let registry = PrometheusCollectorRegistry()
+        registry.makeCounter(name: "probe_total").increment()
+        OperationalRoutes.add(to: router, checks: [
+            ReadinessCheck(name: "database") { if !databaseUp { throw ReadinessFailure("connection refused") } },
+            ReadinessCheck(name: "broker") {},
+            ReadinessCheck(name: "consumer") { try await Task.sleep(for: .seconds(5)) },
+        ], registry: registry)
+        return Application(router: router)
+    }
+
+    @Test func readyzNamesEveryFailingCheck() async throws {
+        try await app(databaseUp: false).test(.router) { client in
+            try await client.execute(uri: "/readyz", method: .get) { response in
+                #expect(response.status == .serviceUnavailable)
+                #expect(response.headers[.contentType] == "application/problem+json")
+                let problem = try JSONDecoder().decode(Problem.self, from: Data(buffer: response.body))
+                #expect(problem.detail == "failing checks: consumer, database")
+                #expect(problem.extensions?["database"] == "connection refused")
+                #expect(problem.extensions?["consumer"] == "timed out after 2 s")
+                #expect(problem.extensions?["broker"] == "ok")
+            }
+            try await client.execute(uri: "/healthz", method: .get) { response in
+                #expect(response.status == .ok, "alive even when not ready")
+            }
+            try await client.execute(uri: "/metrics", method: .get) { response in
+                #expect(String(buffer: response.body).contains("probe_total 1"))
+            }
+            try await client.execute(uri: "/no-such-route", method: .get) { response in
+                #expect(response.status == .notFound)
+                #expect(response.headers[.contentType] == "application/problem+json")
+            }
+        }
+    }
+}

@@ -1,0 +1,202 @@
+import Foundation
+import Kafka
+import PostgresNIO
+import Storage
+import Synchronization
+import Testing
+
+@Suite("Outbox relay and consumer inbox on real PostgreSQL and a real broker", .enabled(if: TestDatabase.enabled), .serialized)
+struct OutboxInboxTests {
+    static let appliedTable = Migration(version: 100, name: "applied", sql: "CREATE TABLE applied (event_id text PRIMARY KEY, body text NOT NULL);")
+
+    func kafkaClient(_ brokers: String) -> KafkaClientConfiguration {
+        KafkaClientConfiguration(bootstrapServers: [brokers], clientID: "storage-tests", statisticsInterval: nil)
+    }
+
+    func messages(_ count: Int, prefix: String, topic: String) -> [OutboxMessage] {
+        (0..<count).map { OutboxMessage(eventID: "\(prefix)-\($0)", topic: topic, key: "key-\($0 % 3)", payload: Array("\(prefix)-\($0)".utf8), headers: ["ce_id": "\(prefix)-\($0)"]) }
+    }
+
+    func unpublished(_ client: PostgresClient, _ schema: ServiceSchema) async throws -> Int {
+        Int(try await client.strings("SELECT count(*)::text FROM \(unescaped: schema.name).outbox WHERE published_at IS NULL").first ?? "-1") ?? -1
+    }
+
+    @Test func theOutboxLosesNothingWhileTheBrokerIsDown() async throws {
+        let broker = try TestTansu.start()
+        defer { broker.stop() }
+        let topic = "outage-\(UUID().uuidString.prefix(6).lowercased())"
+        try await broker.createTopic(topic)
+
+        try await TestDatabase.withService(TestDatabase.uniqueService("outbox")) { client, schema in
+            // A short delivery timeout lets the relay notice quickly that the restarted broker
+            // forgot the producer's idempotence state, and recreate the client.
+            let producer = try KafkaProducer(configuration: .init(client: kafkaClient(broker.address), deliveryTimeout: .seconds(10)), logger: TestDatabase.logger)
+            let relay = OutboxRelay(client: client, schema: schema, producer: producer, logger: TestDatabase.logger, pollInterval: .milliseconds(200))
+            let relayTask = Task { try await relay.run() }
+            let outbox = Outbox(schema: schema)
+
+            try await client.withTransaction(logger: TestDatabase.logger) { connection in
+                try await outbox.enqueue(messages(10, prefix: "before", topic: topic), on: connection, logger: TestDatabase.logger)
+            }
+            try await waitUntil("the first batch is published") { try await unpublished(client, schema) == 0 }
+
+            broker.stop()
+            try await client.withTransaction(logger: TestDatabase.logger) { connection in
+                try await outbox.enqueue(messages(10, prefix: "during", topic: topic), on: connection, logger: TestDatabase.logger)
+            }
+            try await Task.sleep(for: .seconds(3))
+            #expect(try await unpublished(client, schema) == 10, "nothing is marked published while the broker is down")
+
+            try broker.restart()
+            try await broker.createTopic(topic)
+            try await waitUntil("the outage batch is published", limit: .seconds(60)) { try await unpublished(client, schema) == 0 }
+            relayTask.cancel()
+            _ = await relayTask.result
+            await producer.shutdown()
+
+            // The restarted broker starts empty (memory storage): it must hold every event written
+            // during the outage.
+            let consumer = try KafkaConsumer(configuration: .init(client: kafkaClient(broker.address), groupID: "check-\(topic)", topics: [topic],
+                                                                  sessionTimeout: .seconds(6), heartbeatInterval: .milliseconds(500)), logger: TestDatabase.logger)
+            var seen = Set<String>()
+            let deadline = ContinuousClock.now + .seconds(30)
+            for await batch in consumer.batches {
+                seen.formUnion(batch.messages.map { String(decoding: $0.value ?? [], as: UTF8.self) })
+                if seen.isSuperset(of: (0..<10).map { "during-\($0)" }) || ContinuousClock.now > deadline { break }
+            }
+            await consumer.close()
+            #expect(seen.isSuperset(of: (0..<10).map { "during-\($0)" }), "missing: \(Set((0..<10).map { "during-\($0)" }).subtracting(seen).sorted())")
+        }
+    }
+
+    @Test func aRedeliveredBatchIsAppliedOnce() async throws {
+        try await TestDatabase.withService(TestDatabase.uniqueService("inbox"), migrations: [Self.appliedTable]) { client, schema in
+            let calls = Mutex(0)
+            let producer = try KafkaProducer(configuration: .init(client: kafkaClient(TestDatabase.brokers ?? "127.0.0.1:1")), logger: TestDatabase.logger)
+            let inbox = InboxConsumer(
+                configuration: .init(client: kafkaClient(TestDatabase.brokers ?? "127.0.0.1:1"), groupID: "g", topics: ["t"]),
+                client: client, schema: schema, producer: producer, deadLetterTopic: "dlq", logger: TestDatabase.logger
+            ) { message, connection in
+                calls.withLock { $0 += 1 }
+                let id = InboxConsumer.eventID(of: message)
+                try await connection.query("INSERT INTO \(unescaped: schema.name).applied (event_id, body) VALUES (\(id), \(String(decoding: message.value ?? [], as: UTF8.self)))", logger: TestDatabase.logger)
+                return .applied
+            }
+            let batch = KafkaConsumerBatch(messages: (0..<3).map {
+                KafkaConsumerMessage(topic: "t", partition: .init(0), offset: .init(Int64($0)), value: Array("body-\($0)".utf8), headers: [KafkaHeader(key: "ce_id", string: "evt-\($0)")])
+            })
+            try await inbox.apply(batch)
+            try await inbox.apply(batch)
+            await producer.shutdown()
+
+            #expect(calls.withLock { $0 } == 3, "the handler ran once per event")
+            #expect(try await client.strings("SELECT count(*)::text FROM \(unescaped: schema.name).applied") == ["3"])
+            #expect(try await client.strings("SELECT outcome FROM \(unescaped: schema.name).inbox ORDER BY event_id") == ["applied", "applied", "applied"])
+        }
+    }
+
+    @Test func aPoisonEventGoesToTheDeadLetterTopicAndTheRestApply() async throws {
+        let brokers = try #require(TestDatabase.brokers, "TALLY_TEST_KAFKA_BROKERS is not set")
+        let deadLetters = "dlq-\(UUID().uuidString.prefix(6).lowercased())"
+        let admin = try KafkaAdmin(configuration: kafkaClient(brokers), logger: TestDatabase.logger)
+        _ = try await admin.createTopics([KafkaTopicSpecification(name: deadLetters, partitions: 1)])
+        await admin.close()
+
+        try await TestDatabase.withService(TestDatabase.uniqueService("poison"), migrations: [Self.appliedTable]) { client, schema in
+            let producer = try KafkaProducer(configuration: .init(client: kafkaClient(brokers)), logger: TestDatabase.logger)
+            let inbox = InboxConsumer(
+                configuration: .init(client: kafkaClient(brokers), groupID: "g", topics: ["t"]),
+                client: client, schema: schema, producer: producer, deadLetterTopic: deadLetters, logger: TestDatabase.logger
+            ) { message, connection in
+                let body = String(decoding: message.value ?? [], as: UTF8.self)
+                guard body != "poison" else { throw StorageTestError("cannot parse amount 'twelve'") }
+                try await connection.query("INSERT INTO \(unescaped: schema.name).applied (event_id, body) VALUES (\(InboxConsumer.eventID(of: message)), \(body))", logger: TestDatabase.logger)
+                return .applied
+            }
+            let bodies = ["good-1", "poison", "good-2"]
+            let batch = KafkaConsumerBatch(messages: bodies.enumerated().map { index, body in
+                KafkaConsumerMessage(topic: "t", partition: .init(2), offset: .init(Int64(40 + index)), key: Array("k".utf8), value: Array(body.utf8))
+            })
+            try await inbox.apply(batch)
+            await producer.shutdown()
+
+            #expect(try await client.strings("SELECT body FROM \(unescaped: schema.name).applied ORDER BY body") == ["good-1", "good-2"])
+            #expect(try await client.strings("SELECT outcome FROM \(unescaped: schema.name).inbox WHERE event_id = 't/2/41'") == ["dead-lettered"])
+
+            let consumer = try KafkaConsumer(configuration: .init(client: kafkaClient(brokers), groupID: "read-\(deadLetters)", topics: [deadLetters],
+                                                                  sessionTimeout: .seconds(6), heartbeatInterval: .milliseconds(500)), logger: TestDatabase.logger)
+            var dead: [KafkaConsumerMessage] = []
+            for await batch in consumer.batches {
+                dead += batch.messages
+                break
+            }
+            await consumer.close()
+            #expect(dead.count == 1)
+            #expect(dead.first?.value == Array("poison".utf8))
+            #expect(dead.first?.headers.first(named: "x-tally-dlq-reason")?.stringValue?.contains("twelve") == true)
+            #expect(dead.first?.headers.first(named: "x-tally-dlq-offset")?.stringValue == "41")
+        }
+    }
+}
+
+/// Polls `condition` every 100 ms until it holds or `limit` passes (then fails the test).
+func waitUntil(_ what: String, limit: Duration = .seconds(30), _ condition: () async throws -> Bool) async throws {
+    let deadline = ContinuousClock.now + limit
+    while ContinuousClock.now < deadline {
+        if try await condition() { return }
+        try await Task.sleep(for: .milliseconds(100))
+    }
+    Issue.record("timed out waiting until \(what)")
+    throw StorageTestError("timed out waiting until \(what)")
+}
+
+/// A Tansu broker of the test's own, so the test can stop and restart it.
+final class TestTansu: @unchecked Sendable {
+    let binary: String
+    let port: Int
+    private var process: Process?
+    var address: String { "127.0.0.1:\(port)" }
+
+    static func start() throws -> TestTansu {
+        guard let binary = ProcessInfo.processInfo.environment["TALLY_TEST_TANSU"] else {
+            throw StorageTestError("TALLY_TEST_TANSU is not set; run the tests with `make test`")
+        }
+        let broker = TestTansu(binary: binary, port: Int.random(in: 41_000..<49_000))
+        try broker.restart()
+        return broker
+    }
+
+    private init(binary: String, port: Int) {
+        self.binary = binary
+        self.port = port
+    }
+
+    func restart() throws {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: binary)
+        process.arguments = ["broker", "--listener-url", "tcp://\(address)", "--advertised-listener-url", "tcp://\(address)", "--storage-engine", "memory://tansu/"]
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        var environment = ProcessInfo.processInfo.environment
+        environment["NO_COLOR"] = "1"
+        process.environment = environment
+        try process.run()
+        self.process = process
+        Thread.sleep(forTimeInterval: 0.7)
+    }
+
+    /// Kills the broker outright (SIGKILL: a child spawned from a Swift thread may have SIGTERM
+    /// blocked) and waits until it is gone.
+    func stop() {
+        guard let process, process.isRunning else { return }
+        kill(process.processIdentifier, SIGKILL)
+        let deadline = Date().addingTimeInterval(10)
+        while process.isRunning, Date() < deadline { Thread.sleep(forTimeInterval: 0.05) }
+    }
+
+    func createTopic(_ name: String) async throws {
+        let admin = try KafkaAdmin(configuration: KafkaClientConfiguration(bootstrapServers: [address], clientID: "tansu-admin", statisticsInterval: nil), logger: TestDatabase.logger)
+        _ = try await admin.createTopics([KafkaTopicSpecification(name: name, partitions: 3)])
+        await admin.close()
+    }
+}

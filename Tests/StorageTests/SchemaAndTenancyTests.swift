@@ -1,0 +1,119 @@
+import Foundation
+import PostgresNIO
+import Storage
+import Testing
+
+@Suite("Schemas, migrations and tenancy on real PostgreSQL", .enabled(if: TestDatabase.enabled))
+struct SchemaAndTenancyTests {
+    static let ledger = Migration(version: 100, name: "ledger", sql: """
+        CREATE TABLE entries (
+            id bigserial PRIMARY KEY,
+            org_id text NOT NULL,
+            memo text NOT NULL, -- a comment with a ; inside
+            body text NOT NULL DEFAULT 'semi;colon'
+        );
+        \(TenantIsolation.policySQL(table: "entries"))
+        CREATE FUNCTION entry_count() RETURNS bigint LANGUAGE sql AS $$ SELECT count(*) FROM entries; $$;
+        """)
+
+    @Test func migrationsApplyOnceAndARecordedChangeStopsTheStart() async throws {
+        let service = TestDatabase.uniqueService("mig")
+        try await TestDatabase.withService(service, migrations: [Self.ledger]) { client, schema in
+            let runner = MigrationRunner(schema: schema, serviceMigrations: [Self.ledger])
+            #expect(try await runner.migrate(client, logger: TestDatabase.logger) == [], "a second run applies nothing")
+            #expect(try await runner.currentVersion(client, logger: TestDatabase.logger) == 100)
+
+            let edited = Migration(version: 100, name: "ledger", sql: Self.ledger.sql + "\nCREATE TABLE sneaky (id int);")
+            await #expect(throws: StorageError.self) {
+                try await MigrationRunner(schema: schema, serviceMigrations: [edited]).migrate(client, logger: TestDatabase.logger)
+            }
+            do {
+                try await MigrationRunner(schema: schema, serviceMigrations: [edited]).migrate(client, logger: TestDatabase.logger)
+            } catch let error as StorageError {
+                guard case .migrationChanged(let version, _, _, _) = error else { throw error }
+                #expect(version == 100)
+                #expect(error.description.contains("was changed after it was applied"))
+            }
+        }
+    }
+
+    @Test func aFailingMigrationLeavesNoTrace() async throws {
+        let broken = Migration(version: 100, name: "broken", sql: "CREATE TABLE half (id int); SELECT no_such_function();")
+        let service = TestDatabase.uniqueService("broken")
+        await #expect(throws: (any Error).self) {
+            try await TestDatabase.withService(service, migrations: [broken]) { _, _ in }
+        }
+        let schema = try ServiceSchema(service: service)
+        try await TestDatabase.withClient(try TestDatabase.adminConfiguration()) { client in
+            let tables = try await client.strings("SELECT table_name::text FROM information_schema.tables WHERE table_schema = \(schema.name) AND table_name = 'half'")
+            #expect(tables.isEmpty, "the half-applied table was rolled back")
+            let versions = try await client.strings("SELECT version::text FROM \(unescaped: schema.name).schema_migrations ORDER BY version")
+            #expect(versions == ["1", "2", "3"], "only the platform migrations are recorded")
+        }
+    }
+
+    @Test func oneServiceCannotReadOrWriteAnothersTables() async throws {
+        let owner = TestDatabase.uniqueService("own")
+        let other = TestDatabase.uniqueService("oth")
+        let ownerSchema = try await TestDatabase.withService(owner, migrations: [Self.ledger]) { _, schema in schema }
+        try await TestDatabase.withService(other) { client, _ in
+            await #expect(throws: PSQLError.self, "reading another service's table") {
+                try await client.query("SELECT count(*) FROM \(unescaped: ownerSchema.name).entries", logger: TestDatabase.logger)
+            }
+            await #expect(throws: PSQLError.self, "writing another service's outbox") {
+                try await client.query("INSERT INTO \(unescaped: ownerSchema.name).outbox (event_id, topic, message_key, payload) VALUES ('x', 't', 'k', '\\x00')", logger: TestDatabase.logger)
+            }
+            await #expect(throws: PSQLError.self, "creating tables in public") {
+                try await client.query("CREATE TABLE public.escape (id int)", logger: TestDatabase.logger)
+            }
+        }
+    }
+
+    @Test func orgsCannotSeeOrWriteEachOthersRows() async throws {
+        let service = TestDatabase.uniqueService("ten")
+        try await TestDatabase.withService(service, migrations: [Self.ledger]) { client, schema in
+            let acme = try #require(TenantID(rawValue: "org_acme"))
+            let globex = try #require(TenantID(rawValue: "org_globex"))
+            let logger = TestDatabase.logger
+            for (org, memo) in [(acme, "acme-1"), (acme, "acme-2"), (globex, "globex-1")] {
+                try await client.withTenantTransaction(org, logger: logger) { connection in
+                    try await connection.query("INSERT INTO \(unescaped: schema.name).entries (org_id, memo) VALUES (\(org.rawValue), \(memo))", logger: logger)
+                }
+            }
+            let seenByAcme = try await client.withTenantTransaction(acme, logger: logger) { connection in
+                var memos: [String] = []
+                for try await memo in try await connection.query("SELECT memo FROM \(unescaped: schema.name).entries ORDER BY memo", logger: logger).decode(String.self) { memos.append(memo) }
+                return memos
+            }
+            #expect(seenByAcme == ["acme-1", "acme-2"])
+
+            await #expect("acme writing a globex row") {
+                try await client.withTenantTransaction(acme, logger: logger) { connection in
+                    try await connection.query("INSERT INTO \(unescaped: schema.name).entries (org_id, memo) VALUES ('org_globex', 'forged')", logger: logger)
+                }
+            } throws: { error in
+                String(reflecting: error).contains("row-level security")
+            }
+            let updated = try await client.withTenantTransaction(acme, logger: logger) { connection in
+                var count = 0
+                for try await _ in try await connection.query("UPDATE \(unescaped: schema.name).entries SET memo = 'hijacked' WHERE org_id = 'org_globex' RETURNING id", logger: logger) { count += 1 }
+                return count
+            }
+            #expect(updated == 0, "acme cannot update globex rows")
+
+            let withoutTenant = try await client.strings("SELECT memo FROM \(unescaped: schema.name).entries")
+            #expect(withoutTenant.isEmpty, "no tenant set: no rows (fails closed)")
+        }
+    }
+
+    @Test func sqlScriptsSplitOnlyAtTopLevelSemicolons() async throws {
+        // Exercised through a migration with comments, quoted semicolons and a dollar-quoted body.
+        let service = TestDatabase.uniqueService("split")
+        try await TestDatabase.withService(service, migrations: [Self.ledger]) { client, schema in
+            let count = try await client.strings("SELECT \(unescaped: schema.name).entry_count()::text")
+            #expect(count == ["0"])
+            let defaults = try await client.strings("SELECT column_default::text FROM information_schema.columns WHERE table_schema = \(schema.name) AND column_name = 'body'")
+            #expect(defaults.first?.contains("semi;colon") == true)
+        }
+    }
+}
