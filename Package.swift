@@ -96,7 +96,8 @@ let package = Package(
         .executableTarget(
             name: "Tally",
             dependencies: [
-                "Kafka",
+                "Kafka", "Contracts", "Storage",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],

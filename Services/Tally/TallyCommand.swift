@@ -8,8 +8,8 @@ import Logging
 struct TallyCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "tally",
-        abstract: "Operate a Tally deployment: topics, consumer groups, lag and replay.",
-        subcommands: [TopicsCommand.self, GroupsCommand.self, LagCommand.self, ReplayCommand.self, VersionCommand.self]
+        abstract: "Operate a Tally deployment: topics, consumer groups, lag, replay and health.",
+        subcommands: [TopicsCommand.self, GroupsCommand.self, LagCommand.self, ReplayCommand.self, DoctorCommand.self, VersionCommand.self]
     )
 }
 
