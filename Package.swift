@@ -96,7 +96,7 @@ let package = Package(
         .executableTarget(
             name: "Tally",
             dependencies: [
-                "Kafka", "Contracts", "Storage",
+                "Kafka", "Contracts", "Storage", "ServiceRuntime",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),

@@ -29,7 +29,7 @@ public struct Problem: Error, Codable, Sendable, Equatable {
     /// The HTTP response carrying this problem.
     public var response: Response {
         let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys]
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         let body = (try? encoder.encode(self)) ?? Data(#"{"status":500,"title":"Internal error","type":"about:blank"}"#.utf8)
         return Response(
             status: HTTPResponse.Status(code: status),

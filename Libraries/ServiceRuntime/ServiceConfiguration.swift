@@ -50,7 +50,11 @@ public struct EnvironmentReader: Sendable {
 /// Everything a service process needs from its environment, validated before anything starts.
 public struct ServiceConfiguration: Sendable {
     /// Development-only values that production must never run with.
-    static let placeholderSecrets: Set<String> = ["", "changeme", "change-me", "secret", "dev", "development", "local-dev-secret", "tally-dev-admin-secret"]
+    static let placeholderSecrets: Set<String> = ["", "changeme", "change-me", "secret", "dev", "development", developmentAdminTokenSecret]
+
+    /// The admin-token key local and test stacks use when `TALLY_ADMIN_TOKEN_SECRET` is unset.
+    /// Production refuses it.
+    public static let developmentAdminTokenSecret = "tally-dev-admin-secret"
 
     public var serviceName: String
     public var environment: DeploymentEnvironment
@@ -90,7 +94,7 @@ public struct ServiceConfiguration: Sendable {
             }
             self.databaseAdmin = admin
         }
-        self.adminTokenSecret = try reader.string("TALLY_ADMIN_TOKEN_SECRET", default: environment == .prod ? nil : "tally-dev-admin-secret")
+        self.adminTokenSecret = try reader.string("TALLY_ADMIN_TOKEN_SECRET", default: environment == .prod ? nil : Self.developmentAdminTokenSecret)
         self.logLevel = try reader.string("TALLY_LOG_LEVEL", default: "info")
 
         if environment == .prod {

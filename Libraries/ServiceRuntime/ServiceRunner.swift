@@ -104,6 +104,7 @@ public enum ServiceRunner {
             router.add(middleware: ProblemMiddleware())
             OperationalRoutes.add(to: router, checks: checks, registry: registry)
             let adminGroup = router.group("admin/orgs/:org").add(middleware: AdminAuthMiddleware(tokens: AdminTokens(secret: configuration.adminTokenSecret)))
+            AuditRoutes.add(to: adminGroup, dependencies: dependencies)
             definition.routes(router, adminGroup, dependencies)
             let app = Application(
                 router: router,

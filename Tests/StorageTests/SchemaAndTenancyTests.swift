@@ -117,3 +117,50 @@ struct SchemaAndTenancyTests {
         }
     }
 }
+
+@Suite("Audit log", .enabled(if: TestDatabase.enabled))
+struct AuditLogTests {
+    struct Snapshot: Codable, Sendable { var status: String }
+
+    @Test func entriesCommitWithTheChangeAndStayWithinTheirOrg() async throws {
+        try await TestDatabase.withService(TestDatabase.uniqueService("audit")) { client, schema in
+            let audit = AuditLog(schema: schema)
+            let acme = try #require(TenantID(rawValue: "org_acme"))
+            let globex = try #require(TenantID(rawValue: "org_globex"))
+            let logger = TestDatabase.logger
+            try await client.withTenantTransaction(acme, logger: logger) { connection in
+                try await audit.record(org: acme, actor: "olga", action: "subscription.pause", target: "sub_1",
+                                       before: Snapshot(status: "active"), after: Snapshot(status: "paused"),
+                                       correlationID: "corr-1", on: connection, logger: logger)
+            }
+            // A change that rolls back takes its audit entry with it.
+            await #expect(throws: (any Error).self) {
+                try await client.withTenantTransaction(acme, logger: logger) { connection in
+                    try await audit.record(org: acme, actor: "olga", action: "subscription.resume", target: "sub_1",
+                                           before: Snapshot(status: "paused"), after: Snapshot(status: "active"),
+                                           correlationID: "corr-2", on: connection, logger: logger)
+                    throw StorageTestError("the change itself failed")
+                }
+            }
+            func entries(_ org: TenantID) async throws -> [String] {
+                try await client.withTenantTransaction(org, logger: logger) { connection in
+                    var rows: [String] = []
+                    for try await (actor, action, before, after) in try await connection.query(
+                        "SELECT actor, action, before->>'status', after->>'status' FROM \(unescaped: schema.name).audit_log ORDER BY id", logger: logger
+                    ).decode((String, String, String, String).self) {
+                        rows.append("\(actor) \(action) \(before)->\(after)")
+                    }
+                    return rows
+                }
+            }
+            #expect(try await entries(acme) == ["olga subscription.pause active->paused"])
+            #expect(try await entries(globex).isEmpty)
+            await #expect(throws: (any Error).self, "an entry for another org is refused") {
+                try await client.withTenantTransaction(globex, logger: logger) { connection in
+                    try await audit.record(org: acme, actor: "mallory", action: "x", target: "y", before: Snapshot?.none, after: Snapshot?.none,
+                                           correlationID: nil, on: connection, logger: logger)
+                }
+            }
+        }
+    }
+}
