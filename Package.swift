@@ -62,6 +62,13 @@ let package = Package(
         // MARK: Event contracts (the typed side of contracts/)
         .target(name: "Contracts", path: "Libraries/Contracts"),
 
+        // MARK: Webhook signature schemes (Stripe, Paddle, Standard Webhooks, Hotmart)
+        .target(
+            name: "WebhookSignatures",
+            dependencies: [.product(name: "Crypto", package: "swift-crypto")],
+            path: "Libraries/WebhookSignatures"
+        ),
+
         // MARK: PostgreSQL: migrations, tenancy, outbox and inbox
         .target(
             name: "Storage",
@@ -106,9 +113,29 @@ let package = Package(
 
         // MARK: Tests
         .testTarget(
+            name: "WebhookSignaturesTests",
+            dependencies: ["WebhookSignatures", .product(name: "Crypto", package: "swift-crypto")],
+            path: "Tests/WebhookSignaturesTests"
+        ),
+        .target(
+            name: "TallyTestSupport",
+            dependencies: ["Storage", "Kafka", .product(name: "PostgresNIO", package: "postgres-nio")],
+            path: "Tests/TestSupport"
+        ),
+        .testTarget(
             name: "StorageTests",
-            dependencies: ["Storage", "Kafka", "Contracts", .product(name: "PostgresNIO", package: "postgres-nio")],
+            dependencies: ["Storage", "Kafka", "Contracts", "TallyTestSupport", .product(name: "PostgresNIO", package: "postgres-nio")],
             path: "Tests/StorageTests"
+        ),
+        .testTarget(
+            name: "IngestGatewayTests",
+            dependencies: [
+                "IngestGateway", "Storage", "ServiceRuntime", "WebhookSignatures", "Contracts", "TallyTestSupport",
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+            ],
+            path: "Tests/IngestGatewayTests"
         ),
         .testTarget(
             name: "ServiceRuntimeTests",
@@ -142,7 +169,14 @@ let package = Package(
 package.targets += services.map { service in
     .executableTarget(
         name: service.target,
-        dependencies: ["ServiceRuntime", "Storage", "Kafka", "Contracts"],
+        dependencies: [
+            "ServiceRuntime", "Storage", "Kafka", "Contracts", "WebhookSignatures",
+            .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "PostgresNIO", package: "postgres-nio"),
+            .product(name: "Crypto", package: "swift-crypto"),
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "Metrics", package: "swift-metrics"),
+        ],
         path: "Services/\(service.target)",
         resources: [.copy("Migrations")]
     )

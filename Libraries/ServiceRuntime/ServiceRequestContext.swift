@@ -6,10 +6,13 @@ public struct ServiceRequestContext: RequestContext {
     public var coreContext: CoreRequestContextStorage
     /// Set by `AdminAuthMiddleware` on admin routes.
     public var principal: AdminPrincipal?
+    /// The peer's IP address, when known (not in router-only tests).
+    public let remoteAddress: String?
 
     public init(source: Source) {
         self.coreContext = .init(source: source)
         self.principal = nil
+        self.remoteAddress = source.channel.remoteAddress?.ipAddress
     }
 
     /// The verified principal; throws 401 when the route was not behind the auth middleware.

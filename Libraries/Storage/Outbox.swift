@@ -60,20 +60,20 @@ public struct Outbox: Sendable {
             let headers = String(decoding: try JSONSerialization.data(withJSONObject: message.headers, options: [.sortedKeys]), as: UTF8.self)
             try await connection.query("""
                 INSERT INTO \(unescaped: schema.name).outbox (event_id, topic, message_key, payload, headers, org_id)
-                VALUES (\(message.eventID), \(message.topic), \(message.key), \(ByteBufferWrapper(message.payload)), \(headers)::jsonb, \(message.orgID))
+                VALUES (\(message.eventID), \(message.topic), \(message.key), \(PostgresBytes(message.payload)), \(headers)::jsonb, \(message.orgID))
                 ON CONFLICT (event_id) DO NOTHING
                 """, logger: logger)
         }
     }
 }
 
-/// Binds bytes as `bytea`.
-struct ByteBufferWrapper: PostgresEncodable {
-    let bytes: [UInt8]
-    init(_ bytes: [UInt8]) { self.bytes = bytes }
-    static var psqlType: PostgresDataType { .bytea }
-    static var psqlFormat: PostgresFormat { .binary }
-    func encode<JSONEncoder: PostgresJSONEncoder>(into byteBuffer: inout ByteBuffer, context: PostgresEncodingContext<JSONEncoder>) {
+/// Binds bytes as `bytea` in a query.
+public struct PostgresBytes: PostgresEncodable, Sendable {
+    public let bytes: [UInt8]
+    public init(_ bytes: [UInt8]) { self.bytes = bytes }
+    public static var psqlType: PostgresDataType { .bytea }
+    public static var psqlFormat: PostgresFormat { .binary }
+    public func encode<JSONEncoder: PostgresJSONEncoder>(into byteBuffer: inout ByteBuffer, context: PostgresEncodingContext<JSONEncoder>) {
         byteBuffer.writeBytes(bytes)
     }
 }

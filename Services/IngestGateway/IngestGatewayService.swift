@@ -1,21 +1,45 @@
 import Contracts
 import Foundation
 import ServiceRuntime
+import Storage
 
-/// The ingest-gateway service: owns the webhook front door: sources and secrets, the raw webhook inbox, refused-request log.
+/// The ingest gateway: the front door for every provider's webhooks.
 ///
-/// This is the service's wiring: its schema and migrations, the topics its consumer group reads,
-/// and its routes. Handlers that act on events arrive with the service's business logic; until
-/// then every consumed event is recorded in the inbox as `ignored`, so the group's offsets
-/// still only move after a database commit.
+/// - `Routes/WebhookRoutes.swift`: `POST /webhooks/{sourceID}` verifies and stores webhooks.
+/// - `Routes/SourceRoutes.swift`: admin routes for sources and secrets.
+/// - `Store/`: the gateway schema's queries (sources, the webhook inbox, refusals).
+/// - `Handlers/WebhookOutcomeHandler.swift`: applies the normalizer's outcomes to the inbox.
 @main
 struct IngestGatewayService {
+    /// The largest webhook body accepted (`TALLY_GATEWAY_MAX_BODY_BYTES`, 1 MiB by default).
+    static let defaultMaxBodySize = 1 << 20
+
     static func main() async {
+        let environment = EnvironmentReader()
+        let box: SecretBox
+        let maxBodySize: Int
+        do {
+            let deployment = DeploymentEnvironment(rawValue: environment.optional("TALLY_ENV") ?? "local") ?? .prod
+            box = try SecretBox(environment: environment, deployment: deployment)
+            maxBodySize = try environment.integer("TALLY_GATEWAY_MAX_BODY_BYTES", default: defaultMaxBodySize, range: 1024...(16 << 20))
+        } catch {
+            FileHandle.standardError.write(Data("ingest-gateway: configuration error: \(error)\n".utf8))
+            exit(78)
+        }
         let definition = ServiceDefinition(
             name: "ingest-gateway",
             migrationsFolder: Bundle.module.url(forResource: "Migrations", withExtension: nil),
-            consumer: { _ in
-                ConsumerDefinition(topics: [TallyTopic.webhookOutcomes.name]) { _, _ in .ignored }
+            consumer: { dependencies in
+                let handler = WebhookOutcomeHandler(schema: dependencies.schema, logger: dependencies.logger)
+                return ConsumerDefinition(topics: [TallyTopic.webhookOutcomes.name]) { message, connection in
+                    try await handler.handle(message, on: connection)
+                }
+            },
+            routes: { root, admin, dependencies in
+                let sources = SourceStore(client: dependencies.client, schema: dependencies.schema.name, box: box, audit: dependencies.audit, logger: dependencies.logger)
+                let inbox = WebhookInboxStore(client: dependencies.client, schema: dependencies.schema, logger: dependencies.logger)
+                WebhookRoutes(sources: sources, inbox: inbox, maxBodySize: maxBodySize, logger: dependencies.logger).add(to: root)
+                SourceRoutes(sources: sources).add(to: admin)
             }
         )
         exit(await ServiceRunner.run(definition))

@@ -1,0 +1,18 @@
+/// The verification scheme of each provider a source can belong to.
+public enum WebhookScheme: String, Sendable, CaseIterable {
+    case stripe, paddle, hotmart, standard, `internal`
+
+    /// The verifier for this scheme with the source's tolerance window. `internal` is the
+    /// product's own backend, which signs with Standard Webhooks.
+    public func verifier(tolerance: Duration) -> any WebhookVerifier {
+        switch self {
+        case .stripe: StripeSignatureVerifier(tolerance: tolerance)
+        case .paddle: PaddleSignatureVerifier(tolerance: tolerance)
+        case .hotmart: HotmartTokenVerifier()
+        case .standard, .internal: StandardWebhooksVerifier(tolerance: tolerance)
+        }
+    }
+
+    /// Whether a verified delivery proves the body's origin. Hotmart's static token does not.
+    public var provesOrigin: Bool { self != .hotmart }
+}

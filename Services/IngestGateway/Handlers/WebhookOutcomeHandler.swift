@@ -1,0 +1,28 @@
+import Contracts
+import Foundation
+import Kafka
+import Logging
+import PostgresNIO
+import Storage
+
+/// Applies the normalizer's outcome events to the inbox: `processed`, `ignored` or `failed`,
+/// with the reason. Runs inside the consumer inbox's transaction, so each outcome is applied once.
+struct WebhookOutcomeHandler: Sendable {
+    let schema: ServiceSchema
+    let logger: Logger
+
+    func handle(_ message: KafkaConsumerMessage, on connection: PostgresConnection) async throws -> InboxOutcome {
+        guard let value = message.value else { return .ignored }
+        let event = try CanonicalJSON.decode(EventEnvelope<WebhookOutcome>.self, from: value)
+        // The transaction serves the whole batch; each event sets its own org first.
+        try await connection.query("SELECT set_config('tally.org_id', \(event.tenant), true)", logger: logger)
+        var updated = 0
+        for try await _ in try await connection.query("""
+            UPDATE \(unescaped: schema.name).webhook_inbox
+            SET status = \(event.data.status.rawValue), status_reason = \(event.data.reason), status_changed_at = now()
+            WHERE id::text = \(event.data.inboxID) AND status IN ('pending', 'published')
+            RETURNING id
+            """, logger: logger) { updated += 1 }
+        return updated == 1 ? .applied : .ignored
+    }
+}

@@ -1,0 +1,149 @@
+import Contracts
+import Foundation
+import Hummingbird
+import Logging
+import Metrics
+import ServiceRuntime
+import WebhookSignatures
+
+/// `POST /webhooks/{sourceID}`: where every provider's webhook enters Tally.
+///
+/// A 2xx answer means the exact bytes are committed to the inbox together with their raw-webhook
+/// event; a refusal names its reason in a Problem+JSON `type` (never which secret was tried),
+/// and is recorded with metadata only.
+struct WebhookRoutes: Sendable {
+    let sources: SourceStore
+    let inbox: WebhookInboxStore
+    let maxBodySize: Int
+    let logger: Logger
+
+    /// A refusal: HTTP status, stable problem type and the detail shown to the sender.
+    struct Refusal: Error {
+        let status: HTTPResponse.Status
+        let reason: String
+        let detail: String
+    }
+
+    func add(to router: Router<ServiceRequestContext>) {
+        router.post("webhooks/:sourceID") { request, context in
+            try await receive(request, context: context)
+        }
+    }
+
+    func receive(_ request: Request, context: ServiceRequestContext) async throws -> Response {
+        let sourceID = context.parameters.get("sourceID") ?? ""
+        let started = ContinuousClock.now
+        var body: [UInt8] = []
+        var source: Source?
+        do {
+            var request = request
+            do {
+                body = Array(buffer: try await request.collectBody(upTo: maxBodySize))
+            } catch {
+                throw Refusal(status: .contentTooLarge, reason: "oversize-body", detail: "the body is larger than \(maxBodySize) bytes")
+            }
+            let contentType = request.headers[.contentType] ?? ""
+            guard Self.isJSON(contentType) else {
+                throw Refusal(status: .unsupportedMediaType, reason: "bad-content-type", detail: "webhooks must be sent as application/json")
+            }
+            guard let (found, secrets) = try await sources.lookup(sourceID) else {
+                throw Refusal(status: .notFound, reason: "unknown-source", detail: "no webhook source has this id")
+            }
+            source = found
+            guard found.status == .active, let scheme = found.scheme else {
+                throw Refusal(status: .unauthorized, reason: "source-disabled", detail: "this source does not accept webhooks")
+            }
+            let webhookRequest = WebhookRequest(headers: Self.headerMap(request.headers), body: body)
+            do {
+                _ = try scheme.verifier(tolerance: .seconds(Int64(found.toleranceSeconds))).verify(webhookRequest, secrets: secrets, now: Date())
+            } catch {
+                let status: HTTPResponse.Status = switch error {
+                case .missingHeader, .malformedHeader: .badRequest
+                default: .unauthorized
+                }
+                throw Refusal(status: status, reason: error.code, detail: error.description)
+            }
+            guard let identity = ProviderEventIdentity(scheme: scheme, request: webhookRequest) else {
+                throw Refusal(status: .badRequest, reason: "malformed-body", detail: "the body is not a \(scheme.rawValue) event this gateway can identify")
+            }
+            let outcome = try await inbox.accept(IncomingWebhook(
+                source: found, providerEventID: identity.id, providerEventType: identity.type,
+                trust: scheme.provesOrigin ? .verified : .low, contentType: contentType, body: body,
+                verificationHeaders: Self.verificationHeaders(of: webhookRequest, scheme: scheme), receivedAt: Date()
+            ))
+            Counter(label: "gateway_webhooks_accepted_total", dimensions: [("provider", found.provider), ("duplicate", outcome == .accepted(inboxID: outcome.inboxID) ? "false" : "true")]).increment()
+            Timer(label: "gateway_request_duration_seconds", dimensions: [("outcome", "accepted")], preferredDisplayUnit: .seconds).recordNanoseconds(Int64((ContinuousClock.now - started).nanoseconds))
+            return Self.accepted(outcome)
+        } catch let refusal as Refusal {
+            Counter(label: "gateway_webhooks_refused_total", dimensions: [("provider", source?.provider ?? "unknown"), ("reason", refusal.reason)]).increment()
+            Timer(label: "gateway_request_duration_seconds", dimensions: [("outcome", "refused")], preferredDisplayUnit: .seconds).recordNanoseconds(Int64((ContinuousClock.now - started).nanoseconds))
+            context.logger.notice("webhook refused", metadata: ["source_id": "\(sourceID)", "reason": "\(refusal.reason)", "size": "\(body.count)"])
+            await inbox.recordRefusal(sourceID: sourceID, orgID: source?.orgID, reason: refusal.reason, status: Int(refusal.status.code), body: body, remoteAddress: context.remoteAddress)
+            return Problem(type: "webhook/\(refusal.reason)", title: "Webhook refused", status: refusal.status, detail: refusal.detail).response
+        }
+    }
+
+    static func accepted(_ outcome: AcceptOutcome) -> Response {
+        let duplicate: Bool
+        if case .duplicate = outcome { duplicate = true } else { duplicate = false }
+        let body = #"{"duplicate":\#(duplicate),"inbox_id":"\#(outcome.inboxID.uuidString.lowercased())"}"#
+        return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: body)))
+    }
+
+    static func isJSON(_ contentType: String) -> Bool {
+        let media = contentType.split(separator: ";").first.map { $0.trimmingCharacters(in: .whitespaces).lowercased() } ?? ""
+        return media == "application/json" || (media.hasPrefix("application/") && media.hasSuffix("+json"))
+    }
+
+    static func headerMap(_ fields: HTTPFields) -> [String: String] {
+        var map: [String: String] = [:]
+        for field in fields { map[field.name.canonicalName] = field.value }
+        return map
+    }
+
+    /// The headers kept for re-verification: signature material only, never a shared token.
+    static func verificationHeaders(of request: WebhookRequest, scheme: WebhookScheme) -> [String: String] {
+        let names: [String] = switch scheme {
+        case .stripe: ["stripe-signature"]
+        case .paddle: ["paddle-signature"]
+        case .hotmart: []
+        case .standard, .internal: ["webhook-id", "webhook-timestamp", "webhook-signature", "svix-id", "svix-timestamp", "svix-signature"]
+        }
+        var kept: [String: String] = [:]
+        for name in names { if let value = request.header(name) { kept[name] = value } }
+        return kept
+    }
+}
+
+/// The provider's own id and type of a webhook, read from where each provider puts them.
+struct ProviderEventIdentity: Equatable {
+    let id: String
+    let type: String
+
+    init?(scheme: WebhookScheme, request: WebhookRequest) {
+        guard let object = try? JSONSerialization.jsonObject(with: Data(request.body)) as? [String: Any] else { return nil }
+        func text(_ key: String) -> String? {
+            if let value = object[key] as? String, !value.isEmpty { return value }
+            if let number = object[key] as? NSNumber { return number.stringValue }
+            return nil
+        }
+        switch scheme {
+        case .stripe:
+            guard let id = text("id"), let type = text("type") else { return nil }
+            (self.id, self.type) = (id, type)
+        case .paddle:
+            guard let id = text("event_id"), let type = text("event_type") else { return nil }
+            (self.id, self.type) = (id, type)
+        case .hotmart:
+            guard let id = text("id"), let type = text("event") else { return nil }
+            (self.id, self.type) = (id, type)
+        case .standard, .internal:
+            guard let id = request.header("webhook-id") ?? request.header("svix-id") ?? text("id") else { return nil }
+            (self.id, self.type) = (id, text("type") ?? "unknown")
+        }
+    }
+}
+
+extension Duration {
+    var nanoseconds: Int64 { components.seconds * 1_000_000_000 + components.attoseconds / 1_000_000_000 }
+}

@@ -1,0 +1,157 @@
+import Foundation
+import Hummingbird
+import Logging
+import PostgresNIO
+import Storage
+import WebhookSignatures
+
+/// A source: one org's webhook endpoint for one provider.
+struct Source: Sendable, Equatable, Codable, ResponseEncodable {
+    enum Status: String, Codable, Sendable { case active, disabled }
+    var id: String
+    var orgID: String
+    var provider: String
+    var name: String
+    var status: Status
+    var toleranceSeconds: Int
+
+    var scheme: WebhookScheme? { WebhookScheme(rawValue: provider) }
+
+    enum CodingKeys: String, CodingKey {
+        case id, orgID = "org_id", provider, name, status, toleranceSeconds = "tolerance_seconds"
+    }
+}
+
+/// The gateway's sources and their encrypted secrets.
+struct SourceStore: Sendable {
+    let client: PostgresClient
+    let schema: String
+    let box: SecretBox
+    let audit: AuditLog
+    let logger: Logger
+
+    /// Creates a source. When `secret` is nil one is generated in the provider's format. The
+    /// returned secret is the only time it is shown.
+    func create(org: TenantID, provider: WebhookScheme, name: String, toleranceSeconds: Int, secret: String?, actor: String) async throws -> (Source, String) {
+        let source = Source(id: "src_" + Self.randomToken(bytes: 12), orgID: org.rawValue, provider: provider.rawValue, name: name, status: .active, toleranceSeconds: toleranceSeconds)
+        let secretValue = secret ?? Self.generateSecret(for: provider)
+        let sealed = try box.seal(secretValue)
+        try await client.withTenantTransaction(org, logger: logger) { connection in
+            try await connection.query("INSERT INTO \(unescaped: schema).source_directory (source_id, org_id) VALUES (\(source.id), \(source.orgID))", logger: logger)
+            try await connection.query("""
+                INSERT INTO \(unescaped: schema).sources (id, org_id, provider, name, tolerance_seconds)
+                VALUES (\(source.id), \(source.orgID), \(source.provider), \(source.name), \(source.toleranceSeconds))
+                """, logger: logger)
+            try await connection.query("""
+                INSERT INTO \(unescaped: schema).source_secrets (id, source_id, org_id, sealed)
+                VALUES (\("sec_" + Self.randomToken(bytes: 12)), \(source.id), \(source.orgID), \(PostgresBytes(sealed)))
+                """, logger: logger)
+            try await audit.record(org: org, actor: actor, action: "source.create", target: source.id, before: Source?.none, after: source,
+                                   correlationID: nil, on: connection, logger: logger)
+        }
+        return (source, secretValue)
+    }
+
+    /// The source and its unexpired secrets, or nil for an unknown id. Reads the directory first
+    /// (no tenant yet), then the source under its org's tenant context.
+    func lookup(_ sourceID: String, now: Date = Date()) async throws -> (Source, [WebhookSecret])? {
+        var org: String?
+        for try await value in try await client.query("SELECT org_id FROM \(unescaped: schema).source_directory WHERE source_id = \(sourceID)", logger: logger).decode(String.self) {
+            org = value
+        }
+        guard let org, let tenant = TenantID(rawValue: org) else { return nil }
+        return try await client.withTenantTransaction(tenant, logger: logger) { connection in
+            var source: Source?
+            let rows = try await connection.query("SELECT id, org_id, provider, name, status, tolerance_seconds FROM \(unescaped: schema).sources WHERE id = \(sourceID)", logger: logger)
+            for try await (id, orgID, provider, name, status, tolerance) in rows.decode((String, String, String, String, String, Int).self) {
+                source = Source(id: id, orgID: orgID, provider: provider, name: name, status: Source.Status(rawValue: status) ?? .disabled, toleranceSeconds: tolerance)
+            }
+            guard let source else { return nil }
+            var secrets: [WebhookSecret] = []
+            let secretRows = try await connection.query("""
+                SELECT id, sealed FROM \(unescaped: schema).source_secrets
+                WHERE source_id = \(sourceID) AND (expires_at IS NULL OR expires_at > \(now)) ORDER BY created_at DESC
+                """, logger: logger)
+            for try await (id, sealed) in secretRows.decode((String, ByteBuffer).self) {
+                // A secret that cannot be opened (wrong key, tampering) is left out: with none
+                // left, verification fails closed.
+                if let value = try? box.open(Array(buffer: sealed)) { secrets.append(WebhookSecret(id: id, value: value)) }
+                else { logger.error("a source secret could not be decrypted; check TALLY_SECRETS_KEY", metadata: ["source_id": "\(sourceID)", "secret_id": "\(id)"]) }
+            }
+            return (source, secrets)
+        }
+    }
+
+    /// The org's sources, newest first (secrets are never listed).
+    func list(org: TenantID) async throws -> [Source] {
+        try await client.withTenantTransaction(org, logger: logger) { connection in
+            var sources: [Source] = []
+            let rows = try await connection.query("SELECT id, org_id, provider, name, status, tolerance_seconds FROM \(unescaped: schema).sources ORDER BY created_at DESC, id", logger: logger)
+            for try await (id, orgID, provider, name, status, tolerance) in rows.decode((String, String, String, String, String, Int).self) {
+                sources.append(Source(id: id, orgID: orgID, provider: provider, name: name, status: Source.Status(rawValue: status) ?? .disabled, toleranceSeconds: tolerance))
+            }
+            return sources
+        }
+    }
+
+    /// Disables a source; it refuses every webhook from then on. Returns the source before and
+    /// after, or nil when the org has no such source.
+    func disable(org: TenantID, id: String, actor: String) async throws -> Source? {
+        try await client.withTenantTransaction(org, logger: logger) { connection in
+            guard let before = try await fetch(id, on: connection) else { return nil }
+            try await connection.query("UPDATE \(unescaped: schema).sources SET status = 'disabled', disabled_at = now() WHERE id = \(id)", logger: logger)
+            var after = before
+            after.status = .disabled
+            try await audit.record(org: org, actor: actor, action: "source.disable", target: id, before: before, after: after,
+                                   correlationID: nil, on: connection, logger: logger)
+            return after
+        }
+    }
+
+    /// Adds a new secret and lets the current ones expire at `previousExpireAt` (now when nil),
+    /// so senders can switch without losing a webhook. Returns the new secret, shown only here.
+    func rotate(org: TenantID, id: String, newSecret: String?, previousExpireAt: Date, actor: String) async throws -> String? {
+        guard let source = try await client.withTenantTransaction(org, logger: logger, { connection in try await fetch(id, on: connection) }),
+              let scheme = source.scheme else { return nil }
+        let secret = newSecret ?? Self.generateSecret(for: scheme)
+        let sealed = try box.seal(secret)
+        try await client.withTenantTransaction(org, logger: logger) { connection in
+            try await connection.query("""
+                UPDATE \(unescaped: schema).source_secrets SET expires_at = \(previousExpireAt)
+                WHERE source_id = \(id) AND (expires_at IS NULL OR expires_at > \(previousExpireAt))
+                """, logger: logger)
+            try await connection.query("""
+                INSERT INTO \(unescaped: schema).source_secrets (id, source_id, org_id, sealed)
+                VALUES (\("sec_" + Self.randomToken(bytes: 12)), \(id), \(org.rawValue), \(PostgresBytes(sealed)))
+                """, logger: logger)
+            try await audit.record(org: org, actor: actor, action: "source.rotate-secret", target: id, before: [String: String]?.none,
+                                   after: ["previous_secrets_expire_at": RFC3339.string(previousExpireAt)], correlationID: nil, on: connection, logger: logger)
+        }
+        return secret
+    }
+
+    private func fetch(_ id: String, on connection: PostgresConnection) async throws -> Source? {
+        let rows = try await connection.query("SELECT id, org_id, provider, name, status, tolerance_seconds FROM \(unescaped: schema).sources WHERE id = \(id)", logger: logger)
+        for try await (id, orgID, provider, name, status, tolerance) in rows.decode((String, String, String, String, String, Int).self) {
+            return Source(id: id, orgID: orgID, provider: provider, name: name, status: Source.Status(rawValue: status) ?? .disabled, toleranceSeconds: tolerance)
+        }
+        return nil
+    }
+
+    static func randomToken(bytes count: Int) -> String {
+        var generator = SystemRandomNumberGenerator()
+        return (0..<count).map { _ in String(format: "%02x", UInt8.random(in: 0...255, using: &generator)) }.joined()
+    }
+
+    /// A new secret in the format the provider's tooling expects.
+    static func generateSecret(for provider: WebhookScheme) -> String {
+        var generator = SystemRandomNumberGenerator()
+        let random = Data((0..<24).map { _ in UInt8.random(in: 0...255, using: &generator) })
+        switch provider {
+        case .stripe: return "whsec_" + randomToken(bytes: 24)
+        case .paddle: return "pdl_ntfset_" + randomToken(bytes: 24)
+        case .hotmart: return randomToken(bytes: 24)
+        case .standard, .internal: return "whsec_" + random.base64EncodedString()
+        }
+    }
+}

@@ -1,0 +1,120 @@
+import Contracts
+import Crypto
+import Foundation
+import Logging
+import PostgresNIO
+import Storage
+
+/// A verified webhook, ready to be stored.
+struct IncomingWebhook: Sendable {
+    var source: Source
+    var providerEventID: String
+    var providerEventType: String
+    var trust: WebhookTrust
+    var contentType: String
+    var body: [UInt8]
+    /// Only the headers needed to verify the request again.
+    var verificationHeaders: [String: String]
+    var receivedAt: Date
+
+    var bodySHA256: String { SHA256.hash(data: Data(body)).map { String(format: "%02x", $0) }.joined() }
+}
+
+/// What storing a webhook did.
+enum AcceptOutcome: Equatable, Sendable {
+    /// Stored now, with its raw-webhook event in the outbox.
+    case accepted(inboxID: UUID)
+    /// Already stored under this source and provider event id; `conflict` when the body differs.
+    case duplicate(inboxID: UUID, conflict: Bool)
+
+    var inboxID: UUID {
+        switch self {
+        case .accepted(let id), .duplicate(let id, _): id
+        }
+    }
+}
+
+/// The gateway's inbox: accepted webhooks and their raw-webhook events, written together.
+struct WebhookInboxStore: Sendable {
+    let client: PostgresClient
+    let schema: ServiceSchema
+    let logger: Logger
+
+    /// Stores `webhook` and its `WebhookReceived` outbox event in one transaction. Only after
+    /// this returns may the gateway answer 2xx.
+    func accept(_ webhook: IncomingWebhook) async throws -> AcceptOutcome {
+        guard let tenant = TenantID(rawValue: webhook.source.orgID) else { throw StorageError.missingTenant }
+        let inboxID = UUID()
+        let bodyHash = webhook.bodySHA256
+        let headers = String(decoding: try JSONSerialization.data(withJSONObject: webhook.verificationHeaders, options: [.sortedKeys]), as: UTF8.self)
+        let table = schema.name
+        return try await client.withTenantTransaction(tenant, logger: logger) { connection in
+            var inserted = false
+            let rows = try await connection.query("""
+                INSERT INTO \(unescaped: table).webhook_inbox
+                    (id, org_id, source_id, provider, provider_event_id, provider_event_type, trust, content_type, body, body_sha256, headers, received_at)
+                VALUES (\(inboxID), \(webhook.source.orgID), \(webhook.source.id), \(webhook.source.provider), \(webhook.providerEventID),
+                        \(webhook.providerEventType), \(webhook.trust.rawValue), \(webhook.contentType), \(PostgresBytes(webhook.body)), \(bodyHash),
+                        \(headers)::jsonb, \(webhook.receivedAt))
+                ON CONFLICT (source_id, provider_event_id) DO NOTHING
+                RETURNING id
+                """, logger: logger)
+            for try await _ in rows { inserted = true }
+            if inserted {
+                let event = EventEnvelope(
+                    id: inboxID.uuidString.lowercased(), source: "/tally/ingest-gateway", time: RFC3339.string(webhook.receivedAt),
+                    tenant: webhook.source.orgID, correlationID: inboxID.uuidString.lowercased(), causationID: nil,
+                    data: WebhookReceived(
+                        inboxID: inboxID.uuidString.lowercased(), sourceID: webhook.source.id,
+                        provider: WebhookProvider(rawValue: webhook.source.provider) ?? .standard,
+                        providerEventID: webhook.providerEventID, providerEventType: webhook.providerEventType,
+                        receivedAt: RFC3339.string(webhook.receivedAt), trust: webhook.trust, contentType: webhook.contentType,
+                        bodyBase64: Data(webhook.body).base64EncodedString(), bodySHA256: bodyHash
+                    )
+                )
+                try await Outbox(schema: schema).enqueue([try OutboxMessage(event)], on: connection, logger: logger)
+                return .accepted(inboxID: inboxID)
+            }
+            var existing: (UUID, String)?
+            for try await row in try await connection.query("""
+                SELECT id, body_sha256 FROM \(unescaped: table).webhook_inbox
+                WHERE source_id = \(webhook.source.id) AND provider_event_id = \(webhook.providerEventID)
+                """, logger: logger).decode((UUID, String).self) {
+                existing = row
+            }
+            guard let (firstID, firstHash) = existing else { throw StorageError.missingTenant }
+            let conflict = firstHash != bodyHash
+            if conflict {
+                try await connection.query("""
+                    INSERT INTO \(unescaped: table).webhook_conflicts (org_id, inbox_id, source_id, provider_event_id, body_sha256, body_size)
+                    VALUES (\(webhook.source.orgID), \(firstID), \(webhook.source.id), \(webhook.providerEventID), \(bodyHash), \(webhook.body.count))
+                    """, logger: logger)
+            }
+            return .duplicate(inboxID: firstID, conflict: conflict)
+        }
+    }
+
+    /// Records a refused request (metadata only). Failures to record are logged, never thrown:
+    /// a refusal must not turn into a 500.
+    func recordRefusal(sourceID: String, orgID: String?, reason: String, status: Int, body: [UInt8], remoteAddress: String?) async {
+        let hash = body.isEmpty ? nil : SHA256.hash(data: Data(body)).map { String(format: "%02x", $0) }.joined()
+        do {
+            try await client.query("""
+                INSERT INTO \(unescaped: schema.name).refused_requests (org_id, source_id, reason, http_status, body_size, body_sha256, remote_address)
+                VALUES (\(orgID), \(String(sourceID.prefix(100))), \(reason), \(status), \(body.count), \(hash), \(remoteAddress))
+                """, logger: logger)
+        } catch {
+            logger.error("could not record a refused webhook", metadata: ["reason": "\(reason)", "error": "\(error)"])
+        }
+    }
+}
+
+/// RFC 3339 UTC with milliseconds.
+enum RFC3339 {
+    static func string(_ date: Date) -> String {
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        formatter.timeZone = TimeZone(identifier: "UTC")
+        return formatter.string(from: date)
+    }
+}
