@@ -130,7 +130,7 @@ let package = Package(
         .testTarget(
             name: "IngestGatewayTests",
             dependencies: [
-                "IngestGateway", "Storage", "ServiceRuntime", "WebhookSignatures", "Contracts", "TallyTestSupport",
+                "IngestGateway", "Storage", "ServiceRuntime", "WebhookSignatures", "Contracts", "TallyTestSupport", "Kafka",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),

@@ -82,6 +82,20 @@ for name in schemas:
     if not (root / "fixtures" / f"{name}.json").exists():
         failures.append(f"schema {name} has no golden fixture")
 
+# Every OpenAPI document is a valid OpenAPI 3.1 document.
+import yaml
+from openapi_spec_validator import validate as validate_openapi
+
+for document in sorted((root / "openapi").glob("*.yaml")):
+    checked += 1
+    try:
+        spec = yaml.safe_load(document.read_text())
+        if spec.get("openapi") != "3.1.0":
+            raise ValueError("expected openapi: 3.1.0")
+        validate_openapi(spec)
+    except Exception as error:  # the validator raises its own error types
+        failures.append(f"{document}: {error}")
+
 for failure in failures:
     print(f"FAIL {failure}")
 print(f"contracts: {checked - len(failures)} passed, {len(failures)} failed")

@@ -3,6 +3,7 @@ import Hummingbird
 import Kafka
 import Logging
 import PostgresNIO
+import ServiceLifecycle
 import Storage
 
 /// One consumer group of a service: the topics it reads and the handler that applies each event
@@ -26,6 +27,17 @@ public struct ServiceDependencies: Sendable {
     public let audit: AuditLog
     public let producer: KafkaProducer
     public let logger: Logger
+
+    public init(configuration: ServiceConfiguration, client: PostgresClient, schema: ServiceSchema, outbox: Outbox,
+                audit: AuditLog, producer: KafkaProducer, logger: Logger) {
+        self.configuration = configuration
+        self.client = client
+        self.schema = schema
+        self.outbox = outbox
+        self.audit = audit
+        self.producer = producer
+        self.logger = logger
+    }
 }
 
 /// Everything that makes one service different from another; `ServiceRunner` does the rest.
@@ -39,16 +51,21 @@ public struct ServiceDefinition: Sendable {
     /// Adds the service's admin routes; `admin` is mounted at `/admin/orgs/{org}` behind
     /// bearer-token authentication, `root` is unauthenticated (e.g. public webhook endpoints).
     public var routes: @Sendable (_ root: Router<ServiceRequestContext>, _ admin: RouterGroup<ServiceRequestContext>, ServiceDependencies) -> Void
+    /// Long-running work of the service's own (e.g. periodic metrics), started after the relay
+    /// and stopped before it.
+    public var backgroundServices: @Sendable (ServiceDependencies) -> [any Service]
 
     public init(
         name: String,
         migrationsFolder: URL?,
         consumer: (@Sendable (ServiceDependencies) -> ConsumerDefinition)? = nil,
+        backgroundServices: @escaping @Sendable (ServiceDependencies) -> [any Service] = { _ in [] },
         routes: @escaping @Sendable (Router<ServiceRequestContext>, RouterGroup<ServiceRequestContext>, ServiceDependencies) -> Void = { _, _, _ in }
     ) {
         self.name = name
         self.migrationsFolder = migrationsFolder
         self.consumer = consumer
+        self.backgroundServices = backgroundServices
         self.routes = routes
     }
 }

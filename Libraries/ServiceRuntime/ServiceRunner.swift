@@ -99,13 +99,7 @@ public enum ServiceRunner {
                     guard !consumer.assignment.isEmpty else { throw ReadinessFailure("no partitions assigned yet") }
                 },
             ]
-            let router = Router(context: ServiceRequestContext.self)
-            router.add(middleware: CorrelationMiddleware())
-            router.add(middleware: ProblemMiddleware())
-            OperationalRoutes.add(to: router, checks: checks, registry: registry)
-            let adminGroup = router.group("admin/orgs/:org").add(middleware: AdminAuthMiddleware(tokens: AdminTokens(secret: configuration.adminTokenSecret)))
-            AuditRoutes.add(to: adminGroup, dependencies: dependencies)
-            definition.routes(router, adminGroup, dependencies)
+            let router = ServiceRouter.build(definition, dependencies: dependencies, checks: checks, registry: registry)
             let app = Application(
                 router: router,
                 configuration: .init(address: .hostname(configuration.httpHost, port: configuration.httpPort), serverName: definition.name),
@@ -113,6 +107,7 @@ public enum ServiceRunner {
             )
 
             var services: [any Service] = [ProducerLifecycle(producer: producer, admin: admin), relay]
+            services += definition.backgroundServices(dependencies)
             if let consumer { services.append(consumer) }
             services.append(app)
             let serviceGroup = ServiceGroup(configuration: .init(
@@ -123,6 +118,21 @@ public enum ServiceRunner {
             try await serviceGroup.run()
             group.cancelAll()
         }
+    }
+}
+
+/// The HTTP routes of a service: operational routes, the shared audit-log route and the
+/// service's own, behind correlation ids, Problem+JSON and (under `/admin/orgs/{org}`) admin auth.
+public enum ServiceRouter {
+    public static func build(_ definition: ServiceDefinition, dependencies: ServiceDependencies, checks: [ReadinessCheck], registry: PrometheusCollectorRegistry) -> Router<ServiceRequestContext> {
+        let router = Router(context: ServiceRequestContext.self)
+        router.add(middleware: CorrelationMiddleware())
+        router.add(middleware: ProblemMiddleware())
+        OperationalRoutes.add(to: router, checks: checks, registry: registry)
+        let adminGroup = router.group("admin/orgs/:org").add(middleware: AdminAuthMiddleware(tokens: AdminTokens(secret: dependencies.configuration.adminTokenSecret)))
+        AuditRoutes.add(to: adminGroup, dependencies: dependencies)
+        definition.routes(router, adminGroup, dependencies)
+        return router
     }
 }
 

@@ -14,6 +14,30 @@ struct IngestGatewayService {
     /// The largest webhook body accepted (`TALLY_GATEWAY_MAX_BODY_BYTES`, 1 MiB by default).
     static let defaultMaxBodySize = 1 << 20
 
+    /// The gateway's schema, consumer and routes.
+    static func definition(box: SecretBox, maxBodySize: Int) -> ServiceDefinition {
+        ServiceDefinition(
+            name: "ingest-gateway",
+            migrationsFolder: Bundle.module.url(forResource: "Migrations", withExtension: nil),
+            consumer: { dependencies in
+                let handler = WebhookOutcomeHandler(schema: dependencies.schema, logger: dependencies.logger)
+                return ConsumerDefinition(topics: [TallyTopic.webhookOutcomes.name]) { message, connection in
+                    try await handler.handle(message, on: connection)
+                }
+            },
+            backgroundServices: { dependencies in
+                [InboxMetrics(client: dependencies.client, schema: dependencies.schema, logger: dependencies.logger)]
+            },
+            routes: { root, admin, dependencies in
+                let sources = SourceStore(client: dependencies.client, schema: dependencies.schema.name, box: box, audit: dependencies.audit, logger: dependencies.logger)
+                let inbox = WebhookInboxStore(client: dependencies.client, schema: dependencies.schema, logger: dependencies.logger)
+                WebhookRoutes(sources: sources, inbox: inbox, maxBodySize: maxBodySize, logger: dependencies.logger).add(to: root)
+                SourceRoutes(sources: sources).add(to: admin)
+                InboxRoutes(queries: InboxQueries(client: dependencies.client, schema: dependencies.schema, logger: dependencies.logger), audit: dependencies.audit).add(to: admin)
+            }
+        )
+    }
+
     static func main() async {
         let environment = EnvironmentReader()
         let box: SecretBox
@@ -26,22 +50,6 @@ struct IngestGatewayService {
             FileHandle.standardError.write(Data("ingest-gateway: configuration error: \(error)\n".utf8))
             exit(78)
         }
-        let definition = ServiceDefinition(
-            name: "ingest-gateway",
-            migrationsFolder: Bundle.module.url(forResource: "Migrations", withExtension: nil),
-            consumer: { dependencies in
-                let handler = WebhookOutcomeHandler(schema: dependencies.schema, logger: dependencies.logger)
-                return ConsumerDefinition(topics: [TallyTopic.webhookOutcomes.name]) { message, connection in
-                    try await handler.handle(message, on: connection)
-                }
-            },
-            routes: { root, admin, dependencies in
-                let sources = SourceStore(client: dependencies.client, schema: dependencies.schema.name, box: box, audit: dependencies.audit, logger: dependencies.logger)
-                let inbox = WebhookInboxStore(client: dependencies.client, schema: dependencies.schema, logger: dependencies.logger)
-                WebhookRoutes(sources: sources, inbox: inbox, maxBodySize: maxBodySize, logger: dependencies.logger).add(to: root)
-                SourceRoutes(sources: sources).add(to: admin)
-            }
-        )
-        exit(await ServiceRunner.run(definition))
+        exit(await ServiceRunner.run(definition(box: box, maxBodySize: maxBodySize)))
     }
 }

@@ -37,10 +37,13 @@ struct WebhookIntakeTests {
             return Application(router: router)
         }
 
+        /// Counts rows as the database administrator, which row-level security does not limit.
         func count(_ table: String, _ condition: String = "true") async throws -> Int {
-            let rows = try await client.query(PostgresQuery(unsafeSQL: "SELECT count(*)::int FROM \(schema.name).\(table) WHERE \(condition)"), logger: TestDatabase.logger)
-            for try await value in rows.decode(Int.self) { return value }
-            return -1
+            let query = "SELECT count(*)::int FROM \(schema.name).\(table) WHERE \(condition)"
+            return try await TestDatabase.withClient(try TestDatabase.adminConfiguration()) { admin in
+                for try await value in try await admin.query(PostgresQuery(unsafeSQL: query), logger: TestDatabase.logger).decode(Int.self) { return value }
+                return -1
+            }
         }
 
         /// Reads tenant rows as the org (row-level security hides them otherwise).

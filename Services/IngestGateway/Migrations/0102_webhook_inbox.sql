@@ -24,6 +24,9 @@ ALTER TABLE webhook_inbox FORCE ROW LEVEL SECURITY;
 CREATE POLICY webhook_inbox_tenant ON webhook_inbox
     USING (org_id = current_setting('tally.org_id', true))
     WITH CHECK (org_id = current_setting('tally.org_id', true));
+-- Operational aggregates (inbox rows per status) read across orgs, explicitly and read-only.
+CREATE POLICY webhook_inbox_operator_read ON webhook_inbox FOR SELECT
+    USING (current_setting('tally.scope', true) = 'operator');
 
 -- A duplicate delivery whose body differs from the stored one: kept for operators.
 CREATE TABLE webhook_conflicts (
@@ -55,3 +58,11 @@ CREATE TABLE refused_requests (
     received_at timestamptz NOT NULL DEFAULT now()
 );
 CREATE INDEX refused_requests_recent ON refused_requests (received_at DESC);
+-- Anyone may add a refusal (the org may be unknown); each org reads only its own.
+ALTER TABLE refused_requests ENABLE ROW LEVEL SECURITY;
+ALTER TABLE refused_requests FORCE ROW LEVEL SECURITY;
+CREATE POLICY refused_requests_read ON refused_requests FOR SELECT
+    USING (org_id = current_setting('tally.org_id', true));
+CREATE POLICY refused_requests_insert ON refused_requests FOR INSERT WITH CHECK (true);
+-- The gateway trims the oldest rows to keep the log bounded.
+CREATE POLICY refused_requests_trim ON refused_requests FOR DELETE USING (true);

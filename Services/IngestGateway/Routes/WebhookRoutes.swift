@@ -15,13 +15,30 @@ struct WebhookRoutes: Sendable {
     let sources: SourceStore
     let inbox: WebhookInboxStore
     let maxBodySize: Int
+    /// Per-source request rate (429 with `Retry-After` beyond it).
+    let rateLimiter: RateLimiter
+    /// Limits how fast refusals are written to the database, so a flood of bad requests cannot
+    /// fill it; refusals beyond the limit are still counted in metrics and logged.
+    let refusalLogLimiter: RateLimiter
     let logger: Logger
+
+    init(sources: SourceStore, inbox: WebhookInboxStore, maxBodySize: Int, logger: Logger,
+         rateLimiter: RateLimiter = RateLimiter(ratePerSecond: 500, burst: 1000),
+         refusalLogLimiter: RateLimiter = RateLimiter(ratePerSecond: 20, burst: 100)) {
+        self.sources = sources
+        self.inbox = inbox
+        self.maxBodySize = maxBodySize
+        self.rateLimiter = rateLimiter
+        self.refusalLogLimiter = refusalLogLimiter
+        self.logger = logger
+    }
 
     /// A refusal: HTTP status, stable problem type and the detail shown to the sender.
     struct Refusal: Error {
         let status: HTTPResponse.Status
         let reason: String
         let detail: String
+        var retryAfter: Int? = nil
     }
 
     func add(to router: Router<ServiceRequestContext>) {
@@ -36,6 +53,9 @@ struct WebhookRoutes: Sendable {
         var body: [UInt8] = []
         var source: Source?
         do {
+            if let wait = rateLimiter.acquire(sourceID) {
+                throw Refusal(status: .tooManyRequests, reason: "rate-limited", detail: "this source sends faster than its limit; retry after \(wait) s", retryAfter: wait)
+            }
             var request = request
             do {
                 body = Array(buffer: try await request.collectBody(upTo: maxBodySize))
@@ -78,8 +98,14 @@ struct WebhookRoutes: Sendable {
             Counter(label: "gateway_webhooks_refused_total", dimensions: [("provider", source?.provider ?? "unknown"), ("reason", refusal.reason)]).increment()
             Timer(label: "gateway_request_duration_seconds", dimensions: [("outcome", "refused")], preferredDisplayUnit: .seconds).recordNanoseconds(Int64((ContinuousClock.now - started).nanoseconds))
             context.logger.notice("webhook refused", metadata: ["source_id": "\(sourceID)", "reason": "\(refusal.reason)", "size": "\(body.count)"])
-            await inbox.recordRefusal(sourceID: sourceID, orgID: source?.orgID, reason: refusal.reason, status: Int(refusal.status.code), body: body, remoteAddress: context.remoteAddress)
-            return Problem(type: "webhook/\(refusal.reason)", title: "Webhook refused", status: refusal.status, detail: refusal.detail).response
+            if refusalLogLimiter.acquire(source?.orgID ?? "unknown") == nil {
+                await inbox.recordRefusal(sourceID: sourceID, orgID: source?.orgID, reason: refusal.reason, status: Int(refusal.status.code), body: body, remoteAddress: context.remoteAddress)
+            } else {
+                Counter(label: "gateway_refusals_not_logged_total").increment()
+            }
+            var response = Problem(type: "webhook/\(refusal.reason)", title: "Webhook refused", status: refusal.status, detail: refusal.detail).response
+            if let wait = refusal.retryAfter { response.headers[.retryAfter] = String(wait) }
+            return response
         }
     }
 

@@ -94,15 +94,27 @@ struct WebhookInboxStore: Sendable {
         }
     }
 
-    /// Records a refused request (metadata only). Failures to record are logged, never thrown:
-    /// a refusal must not turn into a 500.
+    /// How many refused requests the log keeps; older ones are deleted as new ones arrive.
+    static let refusalLogCapacity = 100_000
+
+    /// Records a refused request (metadata only) and trims the log to its capacity. Failures to
+    /// record are logged, never thrown: a refusal must not turn into a 500.
     func recordRefusal(sourceID: String, orgID: String?, reason: String, status: Int, body: [UInt8], remoteAddress: String?) async {
         let hash = body.isEmpty ? nil : SHA256.hash(data: Data(body)).map { String(format: "%02x", $0) }.joined()
         do {
+            // The id is taken first: RETURNING would need the row to be readable, and a refusal
+            // of an unknown source belongs to no org.
+            var newID: Int64 = 0
+            for try await id in try await client.query(
+                "SELECT nextval(pg_get_serial_sequence(\(schema.name + ".refused_requests"), 'id'))", logger: logger
+            ).decode(Int64.self) { newID = id }
             try await client.query("""
-                INSERT INTO \(unescaped: schema.name).refused_requests (org_id, source_id, reason, http_status, body_size, body_sha256, remote_address)
-                VALUES (\(orgID), \(String(sourceID.prefix(100))), \(reason), \(status), \(body.count), \(hash), \(remoteAddress))
+                INSERT INTO \(unescaped: schema.name).refused_requests (id, org_id, source_id, reason, http_status, body_size, body_sha256, remote_address)
+                VALUES (\(newID), \(orgID), \(String(sourceID.prefix(100))), \(reason), \(status), \(body.count), \(hash), \(remoteAddress))
                 """, logger: logger)
+            if newID > Int64(Self.refusalLogCapacity), newID % 100 == 0 {
+                try await client.query("DELETE FROM \(unescaped: schema.name).refused_requests WHERE id <= \(newID - Int64(Self.refusalLogCapacity))", logger: logger)
+            }
         } catch {
             logger.error("could not record a refused webhook", metadata: ["reason": "\(reason)", "error": "\(error)"])
         }

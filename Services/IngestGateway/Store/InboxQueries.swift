@@ -1,0 +1,193 @@
+import Contracts
+import Foundation
+import Hummingbird
+import Logging
+import PostgresNIO
+import Storage
+
+/// One inbox row as operators see it (the body only on request).
+struct InboxEntry: Codable, Sendable, Equatable, ResponseEncodable {
+    var id: String
+    var sourceID: String
+    var provider: String
+    var providerEventID: String
+    var providerEventType: String
+    var trust: String
+    var status: String
+    var statusReason: String?
+    var receivedAt: String
+    var bodySHA256: String
+    /// Base64 of the exact bytes received; only for owner and admin roles.
+    var bodyBase64: String?
+
+    enum CodingKeys: String, CodingKey {
+        case id, sourceID = "source_id", provider, providerEventID = "provider_event_id", providerEventType = "provider_event_type"
+        case trust, status, statusReason = "status_reason", receivedAt = "received_at", bodySHA256 = "body_sha256", bodyBase64 = "body_base64"
+    }
+}
+
+/// Which inbox rows an operator means: every field is optional and they combine with AND.
+struct InboxFilter: Codable, Sendable, Equatable {
+    var status: String?
+    var provider: String?
+    var eventType: String?
+    var sourceID: String?
+    /// RFC 3339; inclusive.
+    var from: String?
+    /// RFC 3339; exclusive.
+    var to: String?
+    var ids: [String]?
+
+    enum CodingKeys: String, CodingKey {
+        case status, provider, eventType = "event_type", sourceID = "source_id", from, to, ids
+    }
+
+    /// Appends the WHERE clause, every value bound as a parameter.
+    func appendWhere(to sql: inout PostgresQuery.StringInterpolation, after cursor: InboxCursor?) {
+        sql.appendLiteral(" WHERE true")
+        if let status { sql.appendLiteral(" AND status = "); sql.appendInterpolation(status) }
+        if let provider { sql.appendLiteral(" AND provider = "); sql.appendInterpolation(provider) }
+        if let eventType { sql.appendLiteral(" AND provider_event_type = "); sql.appendInterpolation(eventType) }
+        if let sourceID { sql.appendLiteral(" AND source_id = "); sql.appendInterpolation(sourceID) }
+        if let from { sql.appendLiteral(" AND received_at >= "); sql.appendInterpolation(from); sql.appendLiteral("::timestamptz") }
+        if let to { sql.appendLiteral(" AND received_at < "); sql.appendInterpolation(to); sql.appendLiteral("::timestamptz") }
+        if let ids { sql.appendLiteral(" AND id::text = ANY("); sql.appendInterpolation(ids); sql.appendLiteral(")") }
+        if let cursor {
+            sql.appendLiteral(" AND (received_at, id::text) < (")
+            sql.appendInterpolation(cursor.receivedAt)
+            sql.appendLiteral("::timestamptz, ")
+            sql.appendInterpolation(cursor.id)
+            sql.appendLiteral(")")
+        }
+    }
+
+    /// Refuses values that are not what they claim to be, naming the field.
+    func validate() throws -> InboxFilter {
+        let statuses = ["pending", "published", "processed", "ignored", "failed"]
+        if let status, !statuses.contains(status) { throw FilterError("status must be one of \(statuses.joined(separator: ", "))") }
+        for (name, value) in [("from", from), ("to", to)] {
+            if let value, Self.parseTime(value) == nil { throw FilterError("\(name) must be an RFC 3339 time") }
+        }
+        if let ids, ids.count > 10_000 { throw FilterError("ids may hold at most 10000 entries") }
+        return self
+    }
+
+    static func parseTime(_ text: String) -> Date? {
+        let formatter = ISO8601DateFormatter()
+        if let date = formatter.date(from: text) { return date }
+        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        return formatter.date(from: text)
+    }
+
+    struct FilterError: Error, CustomStringConvertible {
+        let description: String
+        init(_ description: String) { self.description = description }
+    }
+}
+
+/// Keyset pagination over (received_at, id), newest first; opaque to clients.
+struct InboxCursor: Equatable {
+    var receivedAt: String
+    var id: String
+
+    var token: String { Data("\(receivedAt)|\(id)".utf8).base64EncodedString() }
+
+    init(receivedAt: String, id: String) {
+        self.receivedAt = receivedAt
+        self.id = id
+    }
+
+    init?(token: String) {
+        guard let data = Data(base64Encoded: token) else { return nil }
+        let parts = String(decoding: data, as: UTF8.self).split(separator: "|", maxSplits: 1).map(String.init)
+        guard parts.count == 2, InboxFilter.parseTime(parts[0]) != nil, UUID(uuidString: parts[1]) != nil else { return nil }
+        self.init(receivedAt: parts[0], id: parts[1])
+    }
+}
+
+/// Operator queries over the inbox and the refusal and conflict logs; all tenant-scoped.
+struct InboxQueries: Sendable {
+    let client: PostgresClient
+    let schema: ServiceSchema
+    let logger: Logger
+
+    static let columns = """
+        id::text, source_id, provider, provider_event_id, provider_event_type, trust, status, status_reason,
+        to_char(received_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'), body_sha256
+        """
+
+    func list(org: TenantID, filter: InboxFilter, cursor: InboxCursor?, limit: Int) async throws -> ([InboxEntry], InboxCursor?) {
+        var sql = PostgresQuery.StringInterpolation(literalCapacity: 512, interpolationCount: 10)
+        sql.appendLiteral("SELECT \(Self.columns) FROM \(schema.name).webhook_inbox")
+        filter.appendWhere(to: &sql, after: cursor)
+        sql.appendLiteral(" ORDER BY received_at DESC, id DESC LIMIT \(limit)")
+        let query = PostgresQuery(stringInterpolation: sql)
+        let entries = try await client.withTenantTransaction(org, logger: logger) { connection in
+            try await Self.entries(try await connection.query(query, logger: logger), withBody: false)
+        }
+        let next = entries.count == limit ? entries.last.map { InboxCursor(receivedAt: $0.receivedAt, id: $0.id) } : nil
+        return (entries, next)
+    }
+
+    func entry(org: TenantID, id: String, withBody: Bool) async throws -> InboxEntry? {
+        guard UUID(uuidString: id) != nil else { return nil }
+        return try await client.withTenantTransaction(org, logger: logger) { connection in
+            let rows = try await connection.query("""
+                SELECT \(unescaped: Self.columns), encode(body, 'base64') FROM \(unescaped: schema.name).webhook_inbox WHERE id::text = \(id)
+                """, logger: logger)
+            var found: InboxEntry?
+            for try await row in rows.decode((String, String, String, String, String, String, String, String?, String, String, String).self) {
+                found = InboxEntry(id: row.0, sourceID: row.1, provider: row.2, providerEventID: row.3, providerEventType: row.4, trust: row.5,
+                                   status: row.6, statusReason: row.7, receivedAt: row.8, bodySHA256: row.9,
+                                   bodyBase64: withBody ? row.10.replacingOccurrences(of: "\n", with: "") : nil)
+            }
+            return found
+        }
+    }
+
+    /// Re-publishes the matching rows with a replay marker. `execute == false` only counts and
+    /// lists them (at most 1000 ids shown). Executing writes one outbox event per row and an
+    /// audit entry in the same transaction.
+    func replay(org: TenantID, filter: InboxFilter, execute: Bool, actor: String, audit: AuditLog) async throws -> (replayID: String?, count: Int, ids: [String]) {
+        var sql = PostgresQuery.StringInterpolation(literalCapacity: 512, interpolationCount: 10)
+        sql.appendLiteral("SELECT id::text, source_id, provider, provider_event_id, provider_event_type, trust, content_type, body, body_sha256, to_char(received_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"') FROM \(schema.name).webhook_inbox")
+        filter.appendWhere(to: &sql, after: nil)
+        sql.appendLiteral(" ORDER BY received_at, id")
+        let query = PostgresQuery(stringInterpolation: sql)
+        let replayID = execute ? "rpl_" + SourceStore.randomToken(bytes: 10) : nil
+        return try await client.withTenantTransaction(org, logger: logger) { connection in
+            var ids: [String] = []
+            var messages: [OutboxMessage] = []
+            let rows = try await connection.query(query, logger: logger)
+            for try await row in rows.decode((String, String, String, String, String, String, String, ByteBuffer, String, String).self) {
+                ids.append(row.0)
+                guard let replayID else { continue }
+                let event = EventEnvelope(
+                    id: "\(replayID)-\(row.0)", source: "/tally/ingest-gateway", time: RFC3339.string(Date()), tenant: org.rawValue,
+                    correlationID: row.0, causationID: row.0,
+                    data: WebhookReceived(
+                        inboxID: row.0, sourceID: row.1, provider: WebhookProvider(rawValue: row.2) ?? .standard, providerEventID: row.3,
+                        providerEventType: row.4, receivedAt: row.9, trust: WebhookTrust(rawValue: row.5) ?? .low, contentType: row.6,
+                        bodyBase64: Data(buffer: row.7).base64EncodedString(), bodySHA256: row.8, replayID: replayID
+                    )
+                )
+                messages.append(try OutboxMessage(event))
+            }
+            if let replayID {
+                try await Outbox(schema: schema).enqueue(messages, on: connection, logger: logger)
+                try await audit.record(org: org, actor: actor, action: "inbox.replay", target: replayID, before: filter, after: ["replayed": ids.count],
+                                       correlationID: replayID, on: connection, logger: logger)
+            }
+            return (replayID, ids.count, Array(ids.prefix(1000)))
+        }
+    }
+
+    static func entries(_ rows: PostgresRowSequence, withBody: Bool) async throws -> [InboxEntry] {
+        var entries: [InboxEntry] = []
+        for try await row in rows.decode((String, String, String, String, String, String, String, String?, String, String).self) {
+            entries.append(InboxEntry(id: row.0, sourceID: row.1, provider: row.2, providerEventID: row.3, providerEventType: row.4, trust: row.5,
+                                      status: row.6, statusReason: row.7, receivedAt: row.8, bodySHA256: row.9, bodyBase64: nil))
+        }
+        return entries
+    }
+}

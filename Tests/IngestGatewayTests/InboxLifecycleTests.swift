@@ -1,0 +1,135 @@
+import Contracts
+import Crypto
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+@testable import IngestGateway
+import Kafka
+import PostgresNIO
+import ServiceRuntime
+import Storage
+import TallyTestSupport
+import Testing
+import WebhookSignatures
+
+/// An inbox row's life: pending → published (when the relay publishes it) → processed /
+/// ignored / failed (from the normalizer's outcome), with a real broker that goes away.
+@Suite("Webhook inbox lifecycle", .enabled(if: TestDatabase.enabled), .serialized)
+struct InboxLifecycleTests {
+    static let org = TenantID(rawValue: "org_acme")!
+
+    func statuses(_ client: PostgresClient, _ schema: ServiceSchema) async throws -> [String: String] {
+        try await client.withTenantTransaction(Self.org, logger: TestDatabase.logger) { connection in
+            var result: [String: String] = [:]
+            for try await (id, status) in try await connection.query("SELECT id::text, status FROM \(unescaped: schema.name).webhook_inbox", logger: TestDatabase.logger).decode((String, String).self) {
+                result[id] = status
+            }
+            return result
+        }
+    }
+
+    @Test func webhooksAcceptedWhileTheBrokerIsDownArePublishedWhenItReturns() async throws {
+        let broker = try TestTansu.start()
+        defer { broker.stop() }
+        try await broker.createTopic(TallyTopic.rawWebhooks.name)
+        let migrations = try Migration.load(from: WebhookIntakeTests.migrations)
+        try await TestDatabase.withService(TestDatabase.uniqueService("gwout"), migrations: migrations) { client, schema in
+            let sources = SourceStore(client: client, schema: schema.name, box: SecretBox(key: SymmetricKey(size: .bits256)), audit: AuditLog(schema: schema), logger: TestDatabase.logger)
+            let (source, secret) = try await sources.create(org: Self.org, provider: .stripe, name: "s", toleranceSeconds: 300, secret: nil, actor: "t")
+            let router = Router(context: ServiceRequestContext.self)
+            router.add(middleware: ProblemMiddleware())
+            router.get("/healthz") { _, _ in "alive" }
+            WebhookRoutes(sources: sources, inbox: WebhookInboxStore(client: client, schema: schema, logger: TestDatabase.logger), maxBodySize: 1 << 20, logger: TestDatabase.logger).add(to: router)
+            let producer = try KafkaProducer(configuration: .init(client: .init(bootstrapServers: [broker.address], statisticsInterval: nil), deliveryTimeout: .seconds(10)), logger: TestDatabase.logger)
+            let relay = OutboxRelay(client: client, schema: schema, producer: producer, logger: TestDatabase.logger, pollInterval: .milliseconds(200))
+            let relayTask = Task { try await relay.run() }
+
+            broker.stop()
+            let accepted = try await Application(router: router).test(.router) { http in
+                var accepted: [String] = []
+                for name in ["payment_intent.succeeded", "charge.refunded", "payout.paid"] {
+                    let body = try WebhookIntakeTests.fixture("stripe/\(name).json")
+                    let headers: HTTPFields = [.contentType: "application/json", HTTPField.Name("Stripe-Signature")!: StripeSignatureVerifier.sign(body: body, secret: secret, at: Date())]
+                    let id = try await http.execute(uri: "/webhooks/\(source.id)", method: .post, headers: headers, body: ByteBuffer(bytes: body)) { response in
+                        #expect(response.status == .ok, "accepted while the broker is down")
+                        let answer = try JSONSerialization.jsonObject(with: Data(buffer: response.body)) as? [String: Any]
+                        return answer?["inbox_id"] as? String
+                    }
+                    if let id { accepted.append(id) }
+                }
+                let health = try await http.execute(uri: "/healthz", method: .get) { $0.status }
+                #expect(health == .ok)
+                return accepted
+            }
+            try await Task.sleep(for: .seconds(2))
+            #expect(Set(try await statuses(client, schema).values) == ["pending"], "nothing published while the broker is down")
+
+            try broker.restart()
+            try await broker.createTopic(TallyTopic.rawWebhooks.name)
+            try await waitUntil("every accepted webhook is published", limit: .seconds(60)) {
+                Set(try await statuses(client, schema).values) == ["published"]
+            }
+            relayTask.cancel()
+            _ = await relayTask.result
+            await producer.shutdown()
+            #expect(try await statuses(client, schema).keys.sorted() == accepted.sorted())
+
+            let consumer = try KafkaConsumer(configuration: .init(client: .init(bootstrapServers: [broker.address], statisticsInterval: nil), groupID: "check",
+                                                                  topics: [TallyTopic.rawWebhooks.name], sessionTimeout: .seconds(6), heartbeatInterval: .milliseconds(500)),
+                                             logger: TestDatabase.logger)
+            var onTopic = Set<String>()
+            for await batch in consumer.batches {
+                for message in batch.messages {
+                    let event = try CanonicalJSON.decode(EventEnvelope<WebhookReceived>.self, from: message.value ?? [])
+                    onTopic.insert(event.data.inboxID)
+                }
+                if onTopic.count >= accepted.count { break }
+            }
+            await consumer.close()
+            #expect(onTopic == Set(accepted))
+        }
+    }
+
+    @Test func outcomesSetTheFinalStatusOnceAndMetricsCountIt() async throws {
+        let migrations = try Migration.load(from: WebhookIntakeTests.migrations)
+        try await TestDatabase.withService(TestDatabase.uniqueService("gwoc"), migrations: migrations) { client, schema in
+            let sources = SourceStore(client: client, schema: schema.name, box: SecretBox(key: SymmetricKey(size: .bits256)), audit: AuditLog(schema: schema), logger: TestDatabase.logger)
+            let (source, _) = try await sources.create(org: Self.org, provider: .stripe, name: "s", toleranceSeconds: 300, secret: nil, actor: "t")
+            let store = WebhookInboxStore(client: client, schema: schema, logger: TestDatabase.logger)
+            var ids: [UUID] = []
+            for index in 0..<3 {
+                let outcome = try await store.accept(IncomingWebhook(source: source, providerEventID: "evt_\(index)", providerEventType: "payment_intent.succeeded",
+                                                                     trust: .verified, contentType: "application/json", body: Array("{\"id\":\"evt_\(index)\"}".utf8),
+                                                                     verificationHeaders: [:], receivedAt: Date()))
+                ids.append(outcome.inboxID)
+            }
+            let handler = WebhookOutcomeHandler(schema: schema, logger: TestDatabase.logger)
+            let producer = try KafkaProducer(configuration: .init(client: .init(bootstrapServers: ["127.0.0.1:1"], statisticsInterval: nil)), logger: TestDatabase.logger)
+            let inbox = InboxConsumer(configuration: .init(client: .init(bootstrapServers: ["127.0.0.1:1"]), groupID: "g", topics: ["t"]),
+                                      client: client, schema: schema, producer: producer, deadLetterTopic: "dlq", logger: TestDatabase.logger) { message, connection in
+                try await handler.handle(message, on: connection)
+            }
+            func outcome(_ index: Int, _ status: WebhookOutcome.Status, _ reason: String?) throws -> KafkaConsumerMessage {
+                let id = ids[index].uuidString.lowercased()
+                let event = EventEnvelope(id: "out-\(index)-\(status.rawValue)", source: "/tally/normalizer", time: "2026-11-22T08:00:00.000Z", tenant: Self.org.rawValue,
+                                          correlationID: id, causationID: id, data: WebhookOutcome(inboxID: id, status: status, canonicalEventIDs: status == .processed ? ["c-\(index)"] : [], reason: reason))
+                return KafkaConsumerMessage(topic: TallyTopic.webhookOutcomes.name, partition: .init(0), offset: .init(Int64(index)), value: try CanonicalJSON.encode(event),
+                                            headers: [KafkaHeader(key: "ce_id", string: event.id)])
+            }
+            let batch = KafkaConsumerBatch(messages: [try outcome(0, .processed, nil), try outcome(1, .ignored, "unknown event type"), try outcome(2, .failed, "amount missing")])
+            try await inbox.apply(batch)
+            try await inbox.apply(batch)
+            // A late, contradicting outcome for a row already decided changes nothing.
+            try await inbox.apply(KafkaConsumerBatch(messages: [try outcome(0, .failed, "late")]))
+            await producer.shutdown(flushTimeout: .milliseconds(10))
+
+            let final = try await statuses(client, schema)
+            #expect(final[ids[0].uuidString.lowercased()] == "processed")
+            #expect(final[ids[1].uuidString.lowercased()] == "ignored")
+            #expect(final[ids[2].uuidString.lowercased()] == "failed")
+            let counts = try await InboxMetrics(client: client, schema: schema, logger: TestDatabase.logger).countByStatus()
+            #expect(counts == ["processed": 1, "ignored": 1, "failed": 1])
+        }
+    }
+}

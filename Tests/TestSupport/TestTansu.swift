@@ -1,0 +1,63 @@
+import Foundation
+import Kafka
+
+/// Polls `condition` every 100 ms until it holds or `limit` passes (then fails the test).
+public func waitUntil(_ what: String, limit: Duration = .seconds(30), _ condition: () async throws -> Bool) async throws {
+    let deadline = ContinuousClock.now + limit
+    while ContinuousClock.now < deadline {
+        if try await condition() { return }
+        try await Task.sleep(for: .milliseconds(100))
+    }
+    throw StorageTestError("timed out waiting until \(what)")
+}
+
+/// A Tansu broker of the test's own, so the test can stop and restart it.
+public final class TestTansu: @unchecked Sendable {
+    public let binary: String
+    public let port: Int
+    private var process: Process?
+    public var address: String { "127.0.0.1:\(port)" }
+
+    public static func start() throws -> TestTansu {
+        guard let binary = ProcessInfo.processInfo.environment["TALLY_TEST_TANSU"] else {
+            throw StorageTestError("TALLY_TEST_TANSU is not set; run the tests with `make test`")
+        }
+        let broker = TestTansu(binary: binary, port: Int.random(in: 41_000..<49_000))
+        try broker.restart()
+        return broker
+    }
+
+    private init(binary: String, port: Int) {
+        self.binary = binary
+        self.port = port
+    }
+
+    public func restart() throws {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: binary)
+        process.arguments = ["broker", "--listener-url", "tcp://\(address)", "--advertised-listener-url", "tcp://\(address)", "--storage-engine", "memory://tansu/"]
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        var environment = ProcessInfo.processInfo.environment
+        environment["NO_COLOR"] = "1"
+        process.environment = environment
+        try process.run()
+        self.process = process
+        Thread.sleep(forTimeInterval: 0.7)
+    }
+
+    /// Kills the broker outright (SIGKILL: a child spawned from a Swift thread may have SIGTERM
+    /// blocked) and waits until it is gone.
+    public func stop() {
+        guard let process, process.isRunning else { return }
+        kill(process.processIdentifier, SIGKILL)
+        let deadline = Date().addingTimeInterval(10)
+        while process.isRunning, Date() < deadline { Thread.sleep(forTimeInterval: 0.05) }
+    }
+
+    public func createTopic(_ name: String) async throws {
+        let admin = try KafkaAdmin(configuration: KafkaClientConfiguration(bootstrapServers: [address], clientID: "tansu-admin", statisticsInterval: nil), logger: TestDatabase.logger)
+        _ = try await admin.createTopics([KafkaTopicSpecification(name: name, partitions: 3)])
+        await admin.close()
+    }
+}
