@@ -1,6 +1,7 @@
 @preconcurrency import Crypto
 import Foundation
 import Hummingbird
+import Storage
 
 /// What a person may do in an org's admin API.
 public enum AdminRole: String, Codable, Sendable, CaseIterable {
@@ -21,6 +22,14 @@ public struct AdminPrincipal: Codable, Sendable, Equatable {
 
     enum CodingKeys: String, CodingKey {
         case subject = "sub", org, role, expiresAt = "exp"
+    }
+}
+
+extension AdminPrincipal {
+    /// The org the principal acts for, as the tenant of its transactions.
+    public func tenant() throws -> TenantID {
+        guard let org = TenantID(rawValue: org) else { throw Problem.forbidden("the token has no org") }
+        return org
     }
 }
 

@@ -30,8 +30,7 @@ enum AuditRoutes {
 
     static func add(to admin: RouterGroup<ServiceRequestContext>, dependencies: ServiceDependencies) {
         admin.get("audit-log") { request, context -> Page in
-            let principal = try context.requirePrincipal()
-            guard let tenant = TenantID(rawValue: principal.org) else { throw Problem.forbidden("the token has no org") }
+            let tenant = try context.requirePrincipal().tenant()
             let limit = min(max(request.uri.queryParameters.get("limit", as: Int.self) ?? 50, 1), 500)
             let before = request.uri.queryParameters.get("before", as: Int64.self) ?? Int64.max
             let schema = dependencies.schema.name

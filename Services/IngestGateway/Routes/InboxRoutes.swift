@@ -81,7 +81,7 @@ struct InboxRoutes: Sendable {
                 cursor = parsed
             }
             let limit = min(max(parameters.get("limit", as: Int.self) ?? 100, 1), 1000)
-            let (entries, next) = try await queries.list(org: try tenant(principal), filter: filter, cursor: cursor, limit: limit)
+            let (entries, next) = try await queries.list(org: try principal.tenant(), filter: filter, cursor: cursor, limit: limit)
             return Page(entries: entries, nextCursor: next?.token)
         }
         admin.get("inbox/:inboxID") { _, context -> InboxEntry in
@@ -89,7 +89,7 @@ struct InboxRoutes: Sendable {
             let id = context.parameters.get("inboxID") ?? ""
             // The raw body may hold personal data: owner and admin only.
             let withBody = principal.role == .owner || principal.role == .admin
-            guard let entry = try await queries.entry(org: try tenant(principal), id: id, withBody: withBody) else {
+            guard let entry = try await queries.entry(org: try principal.tenant(), id: id, withBody: withBody) else {
                 throw Problem.notFound("no inbox entry \(id) in this org")
             }
             return entry
@@ -102,7 +102,7 @@ struct InboxRoutes: Sendable {
                 throw Problem.forbidden("replaying webhooks needs the owner or admin role")
             }
             let filter = try validated(input.filter)
-            let result = try await queries.replay(org: try tenant(principal), filter: filter, execute: execute, actor: principal.subject, audit: audit)
+            let result = try await queries.replay(org: try principal.tenant(), filter: filter, execute: execute, actor: principal.subject, audit: audit)
             return ReplayResult(dryRun: !execute, replayID: result.replayID, count: result.count, ids: result.ids)
         }
         admin.get("refused") { request, context -> RefusalPage in
@@ -113,7 +113,7 @@ struct InboxRoutes: Sendable {
             let reason = parameters.get("reason")
             let sourceID = parameters.get("source_id")
             let schema = queries.schema.name
-            let refusals = try await queries.client.withTenantTransaction(try tenant(principal), logger: context.logger) { connection in
+            let refusals = try await queries.client.withTenantTransaction(try principal.tenant(), logger: context.logger) { connection in
                 var refusals: [Refusal] = []
                 let rows = try await connection.query("""
                     SELECT id, source_id, reason, http_status, body_size, body_sha256, remote_address,
@@ -132,7 +132,7 @@ struct InboxRoutes: Sendable {
         admin.get("conflicts") { _, context -> ConflictList in
             let principal = try context.requirePrincipal()
             let schema = queries.schema.name
-            let conflicts = try await queries.client.withTenantTransaction(try tenant(principal), logger: context.logger) { connection in
+            let conflicts = try await queries.client.withTenantTransaction(try principal.tenant(), logger: context.logger) { connection in
                 var conflicts: [Conflict] = []
                 let rows = try await connection.query("""
                     SELECT id, inbox_id::text, source_id, provider_event_id, body_sha256, body_size,
@@ -152,8 +152,4 @@ struct InboxRoutes: Sendable {
         do { return try filter.validate() } catch { throw Problem.badRequest("\(error)") }
     }
 
-    private func tenant(_ principal: AdminPrincipal) throws -> TenantID {
-        guard let org = TenantID(rawValue: principal.org) else { throw Problem.forbidden("the token has no org") }
-        return org
-    }
 }

@@ -51,23 +51,23 @@ struct SourceRoutes: Sendable {
             guard (1...3600).contains(tolerance) else { throw Problem.badRequest("tolerance_seconds must be between 1 and 3600") }
             guard !input.name.isEmpty, input.name.count <= 200 else { throw Problem.badRequest("name must be 1 to 200 characters") }
             if let secret = input.secret, secret.count < 8 { throw Problem.badRequest("a given secret must be at least 8 characters") }
-            let org = try tenant(principal)
+            let org = try principal.tenant()
             let (source, secret) = try await sources.create(org: org, provider: scheme, name: input.name, toleranceSeconds: tolerance, secret: input.secret, actor: principal.subject)
             return EditedResponse(status: .created, response: CreatedSource(source: source, secret: secret, webhookPath: "/webhooks/\(source.id)"))
         }
         admin.get("sources") { _, context -> SourceList in
-            SourceList(sources: try await sources.list(org: try tenant(try context.requirePrincipal())))
+            SourceList(sources: try await sources.list(org: try context.requirePrincipal().tenant()))
         }
         admin.post("sources/:sourceID/disable") { _, context -> Source in
             let principal = try context.requirePrincipal()
-            let org = try tenant(principal)
+            let org = try principal.tenant()
             let id = context.parameters.get("sourceID") ?? ""
             guard let disabled = try await sources.disable(org: org, id: id, actor: principal.subject) else { throw Problem.notFound("no source \(id) in this org") }
             return disabled
         }
         admin.post("sources/:sourceID/rotate") { request, context -> RotatedSecret in
             let principal = try context.requirePrincipal()
-            let org = try tenant(principal)
+            let org = try principal.tenant()
             let id = context.parameters.get("sourceID") ?? ""
             let input = (try? await request.decode(as: RotateRequest.self, context: context)) ?? RotateRequest()
             let validFor = input.previousValidForSeconds ?? 86_400
@@ -80,8 +80,4 @@ struct SourceRoutes: Sendable {
         }
     }
 
-    private func tenant(_ principal: AdminPrincipal) throws -> TenantID {
-        guard let org = TenantID(rawValue: principal.org) else { throw Problem.forbidden("the token has no org") }
-        return org
-    }
 }

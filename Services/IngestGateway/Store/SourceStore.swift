@@ -61,12 +61,7 @@ struct SourceStore: Sendable {
         }
         guard let org, let tenant = TenantID(rawValue: org) else { return nil }
         return try await client.withTenantTransaction(tenant, logger: logger) { connection in
-            var source: Source?
-            let rows = try await connection.query("SELECT id, org_id, provider, name, status, tolerance_seconds FROM \(unescaped: schema).sources WHERE id = \(sourceID)", logger: logger)
-            for try await (id, orgID, provider, name, status, tolerance) in rows.decode((String, String, String, String, String, Int).self) {
-                source = Source(id: id, orgID: orgID, provider: provider, name: name, status: Source.Status(rawValue: status) ?? .disabled, toleranceSeconds: tolerance)
-            }
-            guard let source else { return nil }
+            guard let source = try await fetch(sourceID, on: connection) else { return nil }
             var secrets: [WebhookSecret] = []
             let secretRows = try await connection.query("""
                 SELECT id, sealed FROM \(unescaped: schema).source_secrets
@@ -85,12 +80,7 @@ struct SourceStore: Sendable {
     /// The org's sources, newest first (secrets are never listed).
     func list(org: TenantID) async throws -> [Source] {
         try await client.withTenantTransaction(org, logger: logger) { connection in
-            var sources: [Source] = []
-            let rows = try await connection.query("SELECT id, org_id, provider, name, status, tolerance_seconds FROM \(unescaped: schema).sources ORDER BY created_at DESC, id", logger: logger)
-            for try await (id, orgID, provider, name, status, tolerance) in rows.decode((String, String, String, String, String, Int).self) {
-                sources.append(Source(id: id, orgID: orgID, provider: provider, name: name, status: Source.Status(rawValue: status) ?? .disabled, toleranceSeconds: tolerance))
-            }
-            return sources
+            try await Self.sources(in: try await connection.query("SELECT \(unescaped: Self.columns) FROM \(unescaped: schema).sources ORDER BY created_at DESC, id", logger: logger))
         }
     }
 
@@ -131,11 +121,17 @@ struct SourceStore: Sendable {
     }
 
     private func fetch(_ id: String, on connection: PostgresConnection) async throws -> Source? {
-        let rows = try await connection.query("SELECT id, org_id, provider, name, status, tolerance_seconds FROM \(unescaped: schema).sources WHERE id = \(id)", logger: logger)
+        try await Self.sources(in: try await connection.query("SELECT \(unescaped: Self.columns) FROM \(unescaped: schema).sources WHERE id = \(id)", logger: logger)).first
+    }
+
+    private static let columns = "id, org_id, provider, name, status, tolerance_seconds"
+
+    private static func sources(in rows: PostgresRowSequence) async throws -> [Source] {
+        var sources: [Source] = []
         for try await (id, orgID, provider, name, status, tolerance) in rows.decode((String, String, String, String, String, Int).self) {
-            return Source(id: id, orgID: orgID, provider: provider, name: name, status: Source.Status(rawValue: status) ?? .disabled, toleranceSeconds: tolerance)
+            sources.append(Source(id: id, orgID: orgID, provider: provider, name: name, status: Source.Status(rawValue: status) ?? .disabled, toleranceSeconds: tolerance))
         }
-        return nil
+        return sources
     }
 
     static func randomToken(bytes count: Int) -> String {
