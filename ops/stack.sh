@@ -856,6 +856,43 @@ test_teardown() {
   exit "$rc"
 }
 
+# run_e2e — starts every built service on the test stack (ports offset by TALLY_TEST_PORT_OFFSET,
+# default 10000), waits for /readyz, runs the end-to-end acceptance scripts in ops/e2e/ against
+# the real processes, and stops the services again.
+run_e2e() {
+  local bindir offset=${TALLY_TEST_PORT_OFFSET:-10000} i name port deadline rc=0
+  bindir="$(bin_dir)"
+  load_services
+  for i in "${!SVC_PORTS[@]}"; do SVC_PORTS[i]=$((SVC_PORTS[i] + offset)); done
+  preflight_ports "$bindir"
+  STARTED=()
+  for i in "${!SVC_NAMES[@]}"; do service_start "$i" "$bindir"; done
+  deadline=$((SECONDS + 90))
+  for i in "${!SVC_NAMES[@]}"; do
+    name=${SVC_NAMES[i]}; port=${SVC_PORTS[i]}
+    until curl -fsS --max-time 2 -o /dev/null "http://127.0.0.1:$port/readyz"; do
+      if ((SECONDS >= deadline)) || ! proc_alive "$(state_pid "$name")"; then
+        warn "$name did not become ready; last log lines:"; tail -n 20 "$P_LOGS/$name.log" >&2 || true
+        rc=1; break 2
+      fi
+      sleep 0.5
+    done
+  done
+  if ((rc == 0)); then
+    local services=() script
+    for i in "${!SVC_NAMES[@]}"; do services+=("${SVC_NAMES[i]}=http://127.0.0.1:${SVC_PORTS[i]}"); done
+    for script in "$REPO"/ops/e2e/*.py; do
+      say "running: e2e $(basename "$script")"
+      TALLY_E2E_GATEWAY_URL="http://127.0.0.1:${SVC_PORTS[0]}" TALLY_E2E_KAFKA_BROKERS="127.0.0.1:$P_KAFKA_PORT" \
+        TALLY_E2E_TALLY_BIN="$bindir/tally" TALLY_KAFKA_BROKERS="127.0.0.1:$P_KAFKA_PORT" \
+        TALLY_DATABASE_ADMIN_URL="postgres://$PG_USER@$PG_HOST:$P_PG_PORT/$PG_DATABASE" \
+        "$PYTHON" "$script" --service "${services[@]}" || rc=$?
+    done
+  fi
+  for ((i = ${#SVC_NAMES[@]} - 1; i >= 0; i--)); do stop_component "${SVC_NAMES[i]}"; done
+  return "$rc"
+}
+
 cmd_test() {
   cmd_bootstrap
   profile_config test
@@ -914,6 +951,12 @@ cmd_test() {
       (cd "$REPO" && swift test "${test_args[@]}") || step_rc=$?
       if ((step_rc == 0)); then TEST_SUMMARY+=("swift-test=ok"); else TEST_SUMMARY+=("swift-test=failed($step_rc)"); rc=$step_rc; fi
     fi
+  fi
+
+  if [[ ${build_ok:-0} == 1 && ${TALLY_SKIP_E2E:-0} != 1 ]]; then
+    step_rc=0
+    run_e2e || step_rc=$?
+    if ((step_rc == 0)); then TEST_SUMMARY+=("e2e=ok"); else TEST_SUMMARY+=("e2e=failed($step_rc)"); ((rc != 0)) || rc=$step_rc; fi
   fi
 
   if [[ -f $CONTRACT_TESTS && -x $CONTRACT_TESTS ]]; then
