@@ -128,6 +128,12 @@ let package = Package(
             path: "Tests/StorageTests"
         ),
         .testTarget(
+            name: "NormalizerTests",
+            dependencies: ["Normalizer", "Contracts", "Storage", "Kafka", "TallyTestSupport", .product(name: "PostgresNIO", package: "postgres-nio")],
+            path: "Tests/NormalizerTests",
+            exclude: ["Golden"]
+        ),
+        .testTarget(
             name: "IngestGatewayTests",
             dependencies: [
                 "IngestGateway", "Storage", "ServiceRuntime", "WebhookSignatures", "Contracts", "TallyTestSupport", "Kafka",

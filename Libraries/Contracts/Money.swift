@@ -1,3 +1,5 @@
+import Foundation
+
 /// An ISO 4217 currency code: three uppercase ASCII letters.
 public struct CurrencyCode: RawRepresentable, Hashable, Sendable, Codable, CustomStringConvertible {
     public let rawValue: String
@@ -22,6 +24,17 @@ public struct CurrencyCode: RawRepresentable, Hashable, Sendable, Codable, Custo
     }
 
     public var description: String { rawValue }
+
+    /// How many decimal places the currency's minor unit has (ISO 4217): 2 for most, 0 for
+    /// currencies without a minor unit, 3 for the dinar family.
+    public var minorUnitExponent: Int {
+        switch rawValue {
+        case "BIF", "CLP", "DJF", "GNF", "ISK", "JPY", "KMF", "KRW", "PYG", "RWF", "UGX", "UYI", "VND", "VUV", "XAF", "XOF", "XPF": 0
+        case "BHD", "IQD", "JOD", "KWD", "LYD", "OMR", "TND": 3
+        case "CLF", "UYW": 4
+        default: 2
+        }
+    }
 }
 
 /// An amount of money: integer minor units (cents, centavos...) and a currency.
@@ -42,4 +55,18 @@ public struct Money: Hashable, Sendable, Codable, CustomStringConvertible {
     }
 
     public var description: String { "\(amountMinor) \(currency) (minor units)" }
+
+    /// Converts a decimal major-unit amount (as some providers send it, e.g. `197.0` BRL) into
+    /// minor units. Returns nil when the amount has more decimals than the currency allows or
+    /// does not fit: money is never rounded silently.
+    public init?(major amount: Decimal, currency: CurrencyCode) {
+        var scaled = amount
+        for _ in 0..<currency.minorUnitExponent { scaled *= 10 }
+        var rounded = Decimal()
+        var source = scaled
+        NSDecimalRound(&rounded, &source, 0, .plain)
+        guard rounded == scaled, let value = Int64(exactly: NSDecimalNumber(decimal: rounded).int64Value as Int64),
+              Decimal(value) == rounded else { return nil }
+        self.init(amountMinor: value, currency: currency)
+    }
 }

@@ -2,20 +2,23 @@ import Contracts
 import Foundation
 import ServiceRuntime
 
-/// The normalizer service: owns raw-to-canonical lineage, per-object version fences, integration freshness.
+/// The normalizer: turns each provider's raw webhook into Tally's canonical, typed events.
 ///
-/// This is the service's wiring: its schema and migrations, the topics its consumer group reads,
-/// and its routes. Handlers that act on events arrive with the service's business logic; until
-/// then every consumed event is recorded in the inbox as `ignored`, so the group's offsets
-/// still only move after a database commit.
+/// - `Mappings/`: one mapping per provider, from raw payload to canonical events.
+/// - `Handlers/RawWebhookHandler.swift`: applies a raw webhook event (canonical events, outcome,
+///   lineage) in one transaction.
+/// - `Migrations/`: lineage and per-webhook outcomes.
 @main
 struct NormalizerService {
     static func main() async {
         let definition = ServiceDefinition(
             name: "normalizer",
             migrationsFolder: Bundle.module.url(forResource: "Migrations", withExtension: nil),
-            consumer: { _ in
-                ConsumerDefinition(topics: [TallyTopic.rawWebhooks.name]) { _, _ in .ignored }
+            consumer: { dependencies in
+                let handler = RawWebhookHandler(schema: dependencies.schema, logger: dependencies.logger)
+                return ConsumerDefinition(topics: [TallyTopic.rawWebhooks.name]) { message, connection in
+                    try await handler.handle(message, on: connection)
+                }
             }
         )
         exit(await ServiceRunner.run(definition))

@@ -59,4 +59,17 @@ let allContracts: [Contract] = [
             canonicalEventIDs: ["0193f3a2-8000-7abc-8def-000000000002"], reason: nil
         )
     )),
+    .of(EventEnvelope(
+        id: "8c7d5e1a-3f2b-8a4c-9d6e-0f1a2b3c4d5e", source: "/tally/normalizer", time: "2026-11-22T08:00:01.000Z",
+        tenant: "org_01J9Z3ACME", correlationID: "0193f3a2-7c1e-7d4b-9a55-1f2e3d4c5b6a",
+        causationID: "0193f3a2-7c1e-7d4b-9a55-1f2e3d4c5b6a",
+        data: PaymentCaptured(
+            origin: EventOrigin(provider: .stripe, providerEventID: "evt_3QAbcLkdIwHu7ix21Tq0aB9x", occurredAt: "2026-11-22T08:00:00.000Z",
+                                sourceInboxID: "0193f3a2-7c1e-7d4b-9a55-1f2e3d4c5b6a", trust: .verified),
+            paymentID: "pi_3QAbcLkdIwHu7ix21vN3dPqR",
+            amount: Money(amountMinor: 4900, currency: CurrencyCode(rawValue: "USD")!),
+            fee: Money(amountMinor: 172, currency: CurrencyCode(rawValue: "USD")!),
+            customerRef: "cus_R2kLmN8pQr5sTu", orderRef: "ord_7731", subscriptionRef: nil, invoiceRef: "in_1QAbcLkdIwHu7ix2bB7cD8eF"
+        )
+    )),
 ]

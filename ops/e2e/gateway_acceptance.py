@@ -154,7 +154,36 @@ while time.time() < deadline:
     if all(statuses.get(i) == "published" for i in wanted):
         break
     time.sleep(0.5)
-check("every inbox row moved to 'published'", all(statuses.get(i) == "published" for i in wanted), statuses)
+check("every inbox row was published", all(statuses.get(i) in ("published", "processed", "ignored") for i in wanted), statuses)
+
+# The normalizer turns payments into canonical events and reports every outcome back to the inbox.
+expected = {accepted["stripe"]: "processed", accepted["paddle"]: "processed", accepted["hotmart"]: "processed",
+            accepted["internal"]: "ignored", accepted["charge.refunded"]: "ignored", accepted["payout.paid"]: "ignored"}
+deadline = time.time() + 45
+while time.time() < deadline:
+    status, page, _ = admin("GET", "/inbox?limit=100", role="support")
+    statuses = {entry["id"]: entry["status"] for entry in page.get("entries", [])}
+    if all(statuses.get(i) == s for i, s in expected.items()):
+        break
+    time.sleep(0.5)
+check("inbox rows moved to processed / ignored from the normalizer's outcomes", all(statuses.get(i) == s for i, s in expected.items()),
+      {i: (statuses.get(i), s) for i, s in expected.items()})
+
+consumer = Consumer({"bootstrap.servers": BROKERS, "group.id": f"e2e-payments-{ORG}", "auto.offset.reset": "earliest",
+                     "session.timeout.ms": 6000, "heartbeat.interval.ms": 500})
+consumer.subscribe(["tally.canonical.payments.v1"])
+payments, deadline = {}, time.time() + 45
+while time.time() < deadline and len(payments) < 3:
+    message = consumer.poll(1)
+    if message is None or message.error():
+        continue
+    event = json.loads(message.value())
+    if event.get("tenant") == ORG:
+        payments[event["data"]["origin"]["provider"]] = event["data"]["amount"]
+consumer.close()
+check("payment.captured events for stripe, paddle and hotmart with minor-unit money",
+      payments == {"stripe": {"amount_minor": 4900, "currency": "USD"}, "paddle": {"amount_minor": 4760, "currency": "EUR"},
+                   "hotmart": {"amount_minor": 19700, "currency": "BRL"}}, payments)
 check("hotmart is stored as low-trust", any(e["trust"] == "low" for e in page.get("entries", []) if e["id"] == accepted["hotmart"]), page)
 
 # The operator CLI sees a healthy deployment.

@@ -1,0 +1,113 @@
+import Contracts
+import Crypto
+import Foundation
+import Storage
+
+/// One canonical event a provider payload maps to. Each case is a contract (schema, fixture,
+/// Codable type in `Contracts`).
+enum CanonicalEvent: Equatable, Sendable {
+    case paymentCaptured(PaymentCaptured)
+
+    var eventType: String {
+        switch self {
+        case .paymentCaptured: PaymentCaptured.eventType
+        }
+    }
+
+    /// The outbox form of the event under the given envelope attributes.
+    func outboxMessage(id: String, time: String, tenant: String, correlationID: String, causationID: String) throws -> OutboxMessage {
+        switch self {
+        case .paymentCaptured(let payload):
+            try OutboxMessage(EventEnvelope(id: id, source: "/tally/normalizer", time: time, tenant: tenant, correlationID: correlationID, causationID: causationID, data: payload))
+        }
+    }
+}
+
+/// What a provider payload normalizes to.
+enum Normalization: Equatable, Sendable {
+    /// Zero or more canonical events, in order.
+    case events([CanonicalEvent])
+    /// Understood and deliberately not mapped (an event type Tally does not use), with why.
+    case ignored(String)
+}
+
+/// A payload a mapper could not read: it goes to the dead-letter topic with this reason.
+struct MalformedPayload: Error, Equatable, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}
+
+/// Turns one provider's raw webhook body into canonical events.
+protocol ProviderMapping: Sendable {
+    func normalize(_ raw: WebhookReceived, body: [UInt8]) throws(MalformedPayload) -> Normalization
+}
+
+/// Canonical event ids derive from the inbox id and the event's position, so normalizing the same
+/// webhook again (a redelivery or a replay of the raw topic) reproduces exactly the same ids.
+enum CanonicalID {
+    static func derive(inboxID: String, position: Int) -> String {
+        var bytes = Array(SHA256.hash(data: Data("tally.canonical:\(inboxID)#\(position)".utf8)).prefix(16))
+        bytes[6] = (bytes[6] & 0x0F) | 0x80 // version 8: name-based, application-defined
+        bytes[8] = (bytes[8] & 0x3F) | 0x80 // RFC 9562 variant
+        let hex = bytes.map { String(format: "%02x", $0) }.joined()
+        let parts = [hex.prefix(8), hex.dropFirst(8).prefix(4), hex.dropFirst(12).prefix(4), hex.dropFirst(16).prefix(4), hex.dropFirst(20)]
+        return parts.map(String.init).joined(separator: "-")
+    }
+}
+
+/// Reading helpers shared by the mappings.
+enum PayloadReading {
+    static func decode<T: Decodable>(_ type: T.Type, _ body: [UInt8], provider: String) throws(MalformedPayload) -> T {
+        do {
+            return try JSONDecoder().decode(type, from: Data(body))
+        } catch let DecodingError.keyNotFound(key, context) {
+            throw MalformedPayload("\(provider) payload lacks \((context.codingPath + [key]).map(\.stringValue).joined(separator: "."))")
+        } catch let DecodingError.typeMismatch(_, context) {
+            throw MalformedPayload("\(provider) payload has a wrong type at \(context.codingPath.map(\.stringValue).joined(separator: "."))")
+        } catch {
+            throw MalformedPayload("\(provider) payload is not valid JSON: \(error)")
+        }
+    }
+
+    static func currency(_ code: String, provider: String) throws(MalformedPayload) -> CurrencyCode {
+        guard let currency = CurrencyCode(rawValue: code.uppercased()) else { throw MalformedPayload("\(provider) payload has an unknown currency '\(code)'") }
+        return currency
+    }
+
+    static func minorUnits(_ text: String, provider: String, field: String) throws(MalformedPayload) -> Int64 {
+        guard let value = Int64(text) else { throw MalformedPayload("\(provider) payload field \(field) is not a whole number of minor units: '\(text)'") }
+        return value
+    }
+
+    static func rfc3339(unixSeconds: Int64) -> String {
+        RFC3339Format.string(Date(timeIntervalSince1970: TimeInterval(unixSeconds)))
+    }
+
+    static func origin(_ raw: WebhookReceived, occurredAt: String) -> EventOrigin {
+        EventOrigin(provider: raw.provider, providerEventID: raw.providerEventID, occurredAt: occurredAt, sourceInboxID: raw.inboxID, trust: raw.trust)
+    }
+}
+
+/// RFC 3339 UTC with milliseconds.
+enum RFC3339Format {
+    static func string(_ date: Date) -> String {
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        formatter.timeZone = TimeZone(identifier: "UTC")
+        return formatter.string(from: date)
+    }
+
+    /// Normalizes any RFC 3339 time (Paddle sends microseconds) to milliseconds UTC.
+    static func normalize(_ text: String) -> String? {
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        if let date = formatter.date(from: text) { return string(date) }
+        // Microsecond fractions are not parsed by ISO8601DateFormatter: cut to milliseconds.
+        if let dot = text.firstIndex(of: "."), let zone = text.lastIndex(where: { $0 == "Z" || $0 == "+" || $0 == "-" }), zone > dot {
+            let fraction = text[text.index(after: dot)..<zone].prefix(3)
+            if let date = formatter.date(from: String(text[..<dot]) + "." + fraction + String(text[zone...])) { return string(date) }
+        }
+        formatter.formatOptions = [.withInternetDateTime]
+        return formatter.date(from: text).map(string)
+    }
+}

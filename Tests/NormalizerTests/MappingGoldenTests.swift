@@ -1,0 +1,98 @@
+import Contracts
+import Foundation
+@testable import Normalizer
+import Testing
+
+/// Every provider fixture under `contracts/providers/` maps to the canonical events in its golden
+/// file under `Golden/` (byte for byte, canonical JSON). Set `TALLY_UPDATE_GOLDEN=1` to rewrite the
+/// golden files after a deliberate change, then review the diff.
+@Suite("Provider payloads map to canonical events")
+struct MappingGoldenTests {
+    static let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    static let providers = repository.appendingPathComponent("contracts/providers")
+    static let golden = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Golden")
+
+    static var fixtures: [String] {
+        ["stripe", "paddle", "hotmart", "internal"].flatMap { provider in
+            ((try? FileManager.default.contentsOfDirectory(atPath: providers.appendingPathComponent(provider).path)) ?? [])
+                .filter { $0.hasSuffix(".json") }.sorted().map { "\(provider)/\($0)" }
+        }
+    }
+
+    /// The raw-webhook event the gateway would publish for a stored fixture.
+    static func raw(_ fixture: String) throws -> WebhookReceived {
+        let body = try Data(contentsOf: providers.appendingPathComponent(fixture))
+        let provider = WebhookProvider(rawValue: String(fixture.split(separator: "/")[0]))!
+        return WebhookReceived(
+            inboxID: "0193f3a2-7c1e-7d4b-9a55-1f2e3d4c5b6a", sourceID: "src_fixture", provider: provider,
+            providerEventID: "from-fixture", providerEventType: "from-fixture", receivedAt: "2026-11-22T08:00:00.123Z",
+            trust: provider == .hotmart ? .low : .verified, contentType: "application/json",
+            bodyBase64: body.base64EncodedString(), bodySHA256: "not-checked-here"
+        )
+    }
+
+    /// The normalization as canonical JSON: the events with their derived ids, or why it was ignored.
+    static func render(_ normalization: Normalization, inboxID: String) throws -> String {
+        struct Rendered: Encodable {
+            struct Event: Encodable {
+                let id: String
+                let type: String
+                let data: PaymentCaptured?
+            }
+            let events: [Event]?
+            let ignored: String?
+        }
+        let rendered: Rendered = switch normalization {
+        case .ignored(let reason): Rendered(events: nil, ignored: reason)
+        case .events(let events): Rendered(events: events.enumerated().map { position, event in
+            switch event {
+            case .paymentCaptured(let payload):
+                Rendered.Event(id: CanonicalID.derive(inboxID: inboxID, position: position), type: event.eventType, data: payload)
+            }
+        }, ignored: nil)
+        }
+        return String(decoding: try CanonicalJSON.encode(rendered), as: UTF8.self) + "\n"
+    }
+
+    @Test(arguments: fixtures)
+    func fixtureMapsToItsGoldenEvents(_ fixture: String) throws {
+        let raw = try Self.raw(fixture)
+        let rendered = try Self.render(try Normalizer().normalize(raw), inboxID: raw.inboxID)
+        let goldenFile = Self.golden.appendingPathComponent(fixture)
+        if ProcessInfo.processInfo.environment["TALLY_UPDATE_GOLDEN"] == "1" {
+            try FileManager.default.createDirectory(at: goldenFile.deletingLastPathComponent(), withIntermediateDirectories: true)
+            try rendered.write(to: goldenFile, atomically: true, encoding: .utf8)
+        }
+        let expected = try String(contentsOf: goldenFile, encoding: .utf8)
+        #expect(rendered == expected)
+    }
+
+    @Test func normalizingAgainReproducesTheSameIDs() throws {
+        #expect(CanonicalID.derive(inboxID: "a", position: 0) == CanonicalID.derive(inboxID: "a", position: 0))
+        #expect(CanonicalID.derive(inboxID: "a", position: 0) != CanonicalID.derive(inboxID: "a", position: 1))
+        #expect(CanonicalID.derive(inboxID: "a", position: 0) != CanonicalID.derive(inboxID: "b", position: 0))
+        #expect(UUID(uuidString: CanonicalID.derive(inboxID: "a", position: 0)) != nil)
+    }
+
+    @Test func unreadablePayloadsAreMalformedWithTheReason() throws {
+        var raw = try Self.raw("stripe/payment_intent.succeeded.json")
+        raw.bodyBase64 = Data(#"{"id":"evt_1","type":"payment_intent.succeeded","created":1,"data":{"object":{"id":"pi_1","currency":"usd"}}}"#.utf8).base64EncodedString()
+        #expect(throws: MalformedPayload("stripe payload lacks data.object.amount_received")) { try Normalizer().normalize(raw) }
+        raw.bodyBase64 = Data("not json".utf8).base64EncodedString()
+        #expect { try Normalizer().normalize(raw) } throws: { "\($0)".contains("not valid JSON") }
+        raw.bodyBase64 = "%%%"
+        #expect(throws: MalformedPayload("the raw webhook body is not valid base64")) { try Normalizer().normalize(raw) }
+    }
+
+    @Test func decimalMoneyIsConvertedExactlyOrRefused() throws {
+        let brl = try #require(CurrencyCode(rawValue: "BRL"))
+        let jpy = try #require(CurrencyCode(rawValue: "JPY"))
+        let kwd = try #require(CurrencyCode(rawValue: "KWD"))
+        #expect(Money(major: Decimal(string: "197.00")!, currency: brl)?.amountMinor == 19700)
+        #expect(Money(major: Decimal(string: "19.99")!, currency: brl)?.amountMinor == 1999)
+        #expect(Money(major: Decimal(string: "1500")!, currency: jpy)?.amountMinor == 1500)
+        #expect(Money(major: Decimal(string: "1.234")!, currency: kwd)?.amountMinor == 1234)
+        #expect(Money(major: Decimal(string: "19.999")!, currency: brl) == nil, "never rounded silently")
+        #expect(Money(major: Decimal(string: "0.5")!, currency: jpy) == nil)
+    }
+}

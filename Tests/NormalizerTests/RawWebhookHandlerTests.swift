@@ -1,0 +1,78 @@
+import Contracts
+import Foundation
+import Kafka
+@testable import Normalizer
+import PostgresNIO
+import Storage
+import TallyTestSupport
+import Testing
+
+/// The normalizer's consumer path against real PostgreSQL: canonical events, outcomes, lineage and
+/// dead letters written together, and nothing written twice on redelivery or replay.
+@Suite("Raw webhook handling", .enabled(if: TestDatabase.enabled))
+struct RawWebhookHandlerTests {
+    static let migrations = MappingGoldenTests.repository.appendingPathComponent("Services/Normalizer/Migrations")
+
+    func message(_ fixture: String, inboxID: String, eventID: String, replayID: String? = nil, body: Data? = nil, offset: Int64) throws -> KafkaConsumerMessage {
+        var raw = try MappingGoldenTests.raw(fixture)
+        raw.inboxID = inboxID
+        raw.replayID = replayID
+        if let body { raw.bodyBase64 = body.base64EncodedString() }
+        let envelope = EventEnvelope(id: eventID, source: "/tally/ingest-gateway", time: "2026-11-22T08:00:00.123Z", tenant: "org_acme",
+                                     correlationID: inboxID, causationID: nil, data: raw)
+        return KafkaConsumerMessage(topic: TallyTopic.rawWebhooks.name, partition: .init(0), offset: .init(offset),
+                                    value: try CanonicalJSON.encode(envelope), headers: [KafkaHeader(key: "ce_id", string: eventID)])
+    }
+
+    @Test func canonicalEventsOutcomesLineageAndDeadLettersCommitTogetherOnce() async throws {
+        try await TestDatabase.withService(TestDatabase.uniqueService("norm"), migrations: try Migration.load(from: Self.migrations)) { client, schema in
+            let producer = try KafkaProducer(configuration: .init(client: .init(bootstrapServers: ["127.0.0.1:1"], statisticsInterval: nil)), logger: TestDatabase.logger)
+            let handler = RawWebhookHandler(schema: schema, logger: TestDatabase.logger)
+            let inbox = InboxConsumer(configuration: .init(client: .init(bootstrapServers: ["127.0.0.1:1"]), groupID: "g", topics: ["t"]),
+                                      client: client, schema: schema, producer: producer, deadLetterTopic: "dlq", logger: TestDatabase.logger) { message, connection in
+                try await handler.handle(message, on: connection)
+            }
+            let payment = "11111111-1111-4111-8111-111111111111"
+            let customer = "22222222-2222-4222-8222-222222222222"
+            let broken = "33333333-3333-4333-8333-333333333333"
+            let batch = KafkaConsumerBatch(messages: [
+                try message("stripe/payment_intent.succeeded.json", inboxID: payment, eventID: payment, offset: 0),
+                try message("stripe/customer.created.json", inboxID: customer, eventID: customer, offset: 1),
+                try message("stripe/payment_intent.succeeded.json", inboxID: broken, eventID: broken, body: Data(#"{"id":"evt_x","type":"payment_intent.succeeded","created":1,"data":{}}"#.utf8), offset: 2),
+            ])
+            try await inbox.apply(batch)
+            try await inbox.apply(batch) // redelivery
+            // A replay of the payment's inbox row: a new raw event, the same canonical event.
+            try await inbox.apply(KafkaConsumerBatch(messages: [try message("stripe/payment_intent.succeeded.json", inboxID: payment, eventID: "rpl_1-\(payment)", replayID: "rpl_1", offset: 3)]))
+            await producer.shutdown(flushTimeout: .milliseconds(10))
+
+            let rows = try await TestDatabase.withClient(try TestDatabase.adminConfiguration()) { admin in
+                try await admin.strings("SELECT topic || ' ' || event_id FROM \(unescaped: schema.name).outbox ORDER BY id")
+            }
+            let paymentEventID = CanonicalID.derive(inboxID: payment, position: 0)
+            #expect(rows.filter { $0.hasPrefix("tally.canonical.payments.v1 ") } == ["tally.canonical.payments.v1 \(paymentEventID)"], "one canonical payment event, even after redelivery and replay")
+            #expect(rows.filter { $0.hasPrefix("tally.ingest.webhook-outcomes.v1 ") }.count == 4, "one outcome per raw event (three originals and the replay)")
+            #expect(rows.filter { $0.hasPrefix("tally.normalizer.dead-letters.v1 ") }.count == 1)
+
+            let outcomes = try await client.withTenantTransaction(TenantID(rawValue: "org_acme")!, logger: TestDatabase.logger) { connection in
+                var outcomes: [String] = []
+                for try await (inboxID, outcome, reason) in try await connection.query(
+                    "SELECT source_inbox_id, outcome, coalesce(reason, '') FROM \(unescaped: schema.name).raw_outcomes ORDER BY raw_event_id", logger: TestDatabase.logger
+                ).decode((String, String, String).self) { outcomes.append("\(inboxID.prefix(1)) \(outcome) \(reason)") }
+                return outcomes
+            }
+            #expect(outcomes == [
+                "1 processed ",
+                "2 ignored stripe event type customer.created is not mapped",
+                "3 failed stripe payload lacks data.object",
+                "1 processed ",
+            ])
+            let lineage = try await client.withTenantTransaction(TenantID(rawValue: "org_acme")!, logger: TestDatabase.logger) { connection in
+                var ids: [String] = []
+                for try await id in try await connection.query("SELECT canonical_event_id FROM \(unescaped: schema.name).lineage", logger: TestDatabase.logger).decode(String.self) { ids.append(id) }
+                return ids
+            }
+            #expect(lineage == [paymentEventID])
+        }
+    }
+}
