@@ -88,6 +88,7 @@ let package = Package(
             name: "ServiceRuntime",
             dependencies: [
                 "Kafka", "Contracts", "Storage",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -129,7 +130,12 @@ let package = Package(
         ),
         .testTarget(
             name: "NormalizerTests",
-            dependencies: ["Normalizer", "Contracts", "Storage", "Kafka", "TallyTestSupport", .product(name: "PostgresNIO", package: "postgres-nio")],
+            dependencies: [
+                "Normalizer", "Contracts", "Storage", "Kafka", "ServiceRuntime", "TallyTestSupport",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+            ],
             path: "Tests/NormalizerTests",
             exclude: ["Golden"]
         ),

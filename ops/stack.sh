@@ -870,7 +870,7 @@ run_e2e() {
   deadline=$((SECONDS + 90))
   for i in "${!SVC_NAMES[@]}"; do
     name=${SVC_NAMES[i]}; port=${SVC_PORTS[i]}
-    until curl -fsS --max-time 2 -o /dev/null "http://127.0.0.1:$port/readyz"; do
+    until curl -fs --max-time 2 -o /dev/null "http://127.0.0.1:$port/readyz"; do
       if ((SECONDS >= deadline)) || ! proc_alive "$(state_pid "$name")"; then
         warn "$name did not become ready; last log lines:"; tail -n 20 "$P_LOGS/$name.log" >&2 || true
         rc=1; break 2

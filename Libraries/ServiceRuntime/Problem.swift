@@ -1,5 +1,7 @@
 import Foundation
 import Hummingbird
+import Logging
+import PostgresNIO
 
 /// An RFC 9457 problem: the body of every error response, `application/problem+json`.
 /// `type` is a stable URI per kind of problem; clients branch on it, not on `detail`.
@@ -47,14 +49,24 @@ public struct ProblemMiddleware<Context: RequestContext>: RouterMiddleware {
     public func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         do {
             return try await next(request, context)
-        } catch let problem as Problem {
+        } catch {
+            return Self.response(for: error, logger: context.logger)
+        }
+    }
+
+    static func response(for error: any Error, logger: Logger) -> Response {
+        switch error {
+        case let problem as Problem:
             return problem.response
-        } catch let error as HTTPError {
+        case let wrapped as PostgresTransactionError where wrapped.closureError != nil:
+            // A problem thrown inside a transaction is still that problem.
+            return response(for: wrapped.closureError!, logger: logger)
+        case let error as HTTPError:
             let problem = Problem(type: error.status == .notFound ? "not-found" : "http-\(error.status.code)",
                                   title: error.status.reasonPhrase, status: error.status, detail: error.body)
             return problem.response
-        } catch {
-            context.logger.error("unhandled error", metadata: ["error": "\(String(reflecting: error))"])
+        default:
+            logger.error("unhandled error", metadata: ["error": "\(String(reflecting: error))"])
             return Problem(type: "internal", title: "Internal error", status: .internalServerError,
                            detail: "the request failed; the error was logged").response
         }

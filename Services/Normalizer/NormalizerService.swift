@@ -7,10 +7,21 @@ import ServiceRuntime
 /// - `Mappings/`: one mapping per provider, from raw payload to canonical events.
 /// - `Handlers/RawWebhookHandler.swift`: applies a raw webhook event (canonical events, outcome,
 ///   lineage) in one transaction.
+/// - `Routes/ReportRoutes.swift`: lineage, the daily delta report and integration freshness.
 /// - `Migrations/`: lineage and per-webhook outcomes.
 @main
 struct NormalizerService {
     static func main() async {
+        let environment = EnvironmentReader()
+        let slowAfter: Int
+        let staleAfter: Int
+        do {
+            slowAfter = try environment.integer("TALLY_FRESHNESS_SLOW_SECONDS", default: 3600, range: 1...(30 * 86_400))
+            staleAfter = try environment.integer("TALLY_FRESHNESS_STALE_SECONDS", default: 86_400, range: 1...(90 * 86_400))
+        } catch {
+            FileHandle.standardError.write(Data("normalizer: configuration error: \(error)\n".utf8))
+            exit(78)
+        }
         let definition = ServiceDefinition(
             name: "normalizer",
             migrationsFolder: Bundle.module.url(forResource: "Migrations", withExtension: nil),
@@ -19,6 +30,10 @@ struct NormalizerService {
                 return ConsumerDefinition(topics: [TallyTopic.rawWebhooks.name]) { message, connection in
                     try await handler.handle(message, on: connection)
                 }
+            },
+            routes: { _, admin, dependencies in
+                ReportRoutes(client: dependencies.client, schema: dependencies.schema,
+                             slowAfter: .seconds(slowAfter), staleAfter: .seconds(staleAfter)).add(to: admin)
             }
         )
         exit(await ServiceRunner.run(definition))

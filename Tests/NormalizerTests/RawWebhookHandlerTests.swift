@@ -1,8 +1,12 @@
 import Contracts
 import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
 import Kafka
 @testable import Normalizer
 import PostgresNIO
+import ServiceRuntime
 import Storage
 import TallyTestSupport
 import Testing
@@ -73,6 +77,32 @@ struct RawWebhookHandlerTests {
                 return ids
             }
             #expect(lineage == [paymentEventID])
+
+            // The same facts through the admin routes.
+            let router = Router(context: ServiceRequestContext.self)
+            router.add(middleware: ProblemMiddleware())
+            let tokens = AdminTokens(secret: "report-test-secret")
+            ReportRoutes(client: client, schema: schema, slowAfter: .seconds(3600), staleAfter: .seconds(86_400))
+                .add(to: router.group("admin/orgs/:org").add(middleware: AdminAuthMiddleware(tokens: tokens)))
+            let headers: HTTPFields = [.authorization: "Bearer \(tokens.issue(subject: "v", org: "org_acme", role: .viewer))"]
+            try await Application(router: router).test(.router) { http in
+                let lineageJSON = try await http.execute(uri: "/admin/orgs/org_acme/lineage/\(payment)", method: .get, headers: headers) { String(buffer: $0.body) }
+                #expect(lineageJSON.contains(paymentEventID) && lineageJSON.contains(#""outcome":"processed""#))
+                let delta = try await http.execute(uri: "/admin/orgs/org_acme/reports/delta", method: .get, headers: headers) {
+                    try JSONSerialization.jsonObject(with: Data(buffer: $0.body)) as? [String: Any]
+                }
+                let row = try #require((delta?["days"] as? [[String: Any]])?.first, "\(String(describing: delta))")
+                #expect(row["provider"] as? String == "stripe")
+                #expect(row["received"] as? Int == 4)
+                #expect(row["processed"] as? Int == 2)
+                #expect(row["ignored"] as? Int == 1)
+                #expect(row["failed"] as? Int == 1)
+                #expect(row["pending"] as? Int == 0, "zero unexplained rows")
+                let freshness = try await http.execute(uri: "/admin/orgs/org_acme/reports/freshness", method: .get, headers: headers) { String(buffer: $0.body) }
+                #expect(freshness.contains(#""provider":"stripe""#))
+                let unknown = try await http.execute(uri: "/admin/orgs/org_acme/lineage/no-such-inbox-row", method: .get, headers: headers) { $0.status }
+                #expect(unknown == .notFound)
+            }
         }
     }
 }
