@@ -1,5 +1,5 @@
 /// The tables every service has in its own schema, applied before the service's own migrations
-/// (versions 1–9 are reserved for them; service files start at 0010... by convention 0100).
+/// (versions 1–99 are reserved for them; service files start at 0100).
 enum PlatformMigrations {
     static let all: [Migration] = [
         Migration(version: 1, name: "platform_outbox", sql: """
