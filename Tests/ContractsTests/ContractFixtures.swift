@@ -72,4 +72,31 @@ let allContracts: [Contract] = [
             customerRef: "cus_R2kLmN8pQr5sTu", orderRef: "ord_7731", subscriptionRef: nil, invoiceRef: "in_1QAbcLkdIwHu7ix2bB7cD8eF"
         )
     )),
+    .of(canonical(PaymentRefunded(origin: stripeOrigin, paymentID: "pi_3QAbcLkdIwHu7ix21vN3dPqR", refundID: "re_3QAbdLkdIwHu7ix20pL4mN5o",
+                                  amount: usd(1500), full: false), from: stripeOrigin)),
+    .of(canonical(PaymentDisputed(origin: stripeOrigin, paymentID: "pi_3QAbcLkdIwHu7ix21vN3dPqR", disputeID: "dp_1QAbeLkdIwHu7ix2hH9iJ0kL",
+                                  amount: usd(3400), reason: "fraudulent"), from: stripeOrigin)),
+    .of(canonical(PayoutPaid(origin: stripeOrigin, payoutID: "po_1QAbhLkdIwHu7ix2tT5uV6wX", amount: usd(3240), fees: usd(60),
+                             arrivalDate: "2026-11-23", paymentRefs: ["pi_3QAbcLkdIwHu7ix21vN3dPqR"]), from: stripeOrigin)),
+    .of(canonical(InvoicePaymentFailed(origin: stripeOrigin, invoiceID: "in_1QAbgLkdIwHu7ix2nN3oP4qR", subscriptionRef: "sub_1QAbcLkdIwHu7ix2mM1nO2pQ",
+                                       customerRef: "cus_R2kLmN8pQr5sTu", amountDue: usd(4900), attemptCount: 2, nextRetryAt: "2026-12-25T08:01:40.000Z"), from: stripeOrigin)),
+    .of(canonical(OrderPlaced(origin: internalOrigin, orderID: "ord_7731", customerRef: "cust_4410",
+                              lines: [OrderLine(sku: "PRO-SEAT", description: "Pro seat", quantity: 5, unitPrice: usd(980), taxRateBps: 0, tax: usd(0), total: usd(4900))],
+                              subtotal: usd(4900), tax: usd(0), total: usd(4900), paymentRef: "pi_3QAbcLkdIwHu7ix21vN3dPqR"), from: internalOrigin)),
+    .of(canonical(OrderCanceled(origin: internalOrigin, orderID: "ord_7731", reason: "customer_request"), from: internalOrigin)),
+    .of(canonical(CustomerUpserted(origin: internalOrigin, customerID: "cust_4410", email: "ana.silva@example.com", name: "Ana Silva",
+                                   phone: "+5511987654321", locale: "pt-BR", country: "BR"), from: internalOrigin)),
 ]
+
+let stripeOrigin = EventOrigin(provider: .stripe, providerEventID: "evt_3QAbdLkdIwHu7ix20Rf1bC2d", occurredAt: "2026-11-23T08:00:00.000Z",
+                               sourceInboxID: "0193f3a2-9000-7abc-8def-000000000010", trust: .verified)
+let internalOrigin = EventOrigin(provider: .internal, providerEventID: "ord_evt_01JD2W5R8T0V2X4Z6B8D0F2H4K", occurredAt: "2026-11-22T08:00:00.000Z",
+                                 sourceInboxID: "0193f3a2-9000-7abc-8def-000000000011", trust: .verified)
+
+func usd(_ minor: Int64) -> Money { Money(amountMinor: minor, currency: CurrencyCode(rawValue: "USD")!) }
+
+/// The envelope every canonical golden fixture uses around its payload.
+func canonical<P: EventPayload>(_ payload: P, from origin: EventOrigin) -> EventEnvelope<P> {
+    EventEnvelope(id: "8c7d5e1a-3f2b-8a4c-9d6e-0f1a2b3c4d60", source: "/tally/normalizer", time: "2026-11-23T08:00:01.000Z",
+                  tenant: "org_01J9Z3ACME", correlationID: origin.sourceInboxID, causationID: origin.sourceInboxID, data: payload)
+}

@@ -7,6 +7,10 @@ struct ContractTests {
     @Test(arguments: allContracts)
     func encodesExactlyItsGoldenFixture(_ contract: Contract) throws {
         let encoded = try contract.encodeGolden()
+        if ProcessInfo.processInfo.environment["TALLY_UPDATE_GOLDEN"] == "1" {
+            // Writes a new event type's fixture; review it, then run without the variable.
+            try Data(encoded).write(to: contractsFolder.appendingPathComponent("fixtures/\(contract.eventType).json"))
+        }
         let fixture = try fixtureBytes(contract.eventType)
         #expect(String(decoding: encoded, as: UTF8.self) == String(decoding: fixture, as: UTF8.self))
     }

@@ -33,11 +33,15 @@ struct MappingGoldenTests {
 
     /// The normalization as canonical JSON: the events with their derived ids, or why it was ignored.
     static func render(_ normalization: Normalization, inboxID: String) throws -> String {
+        struct AnyPayload: Encodable {
+            let payload: any EventPayload
+            func encode(to encoder: any Encoder) throws { try payload.encode(to: encoder) }
+        }
         struct Rendered: Encodable {
             struct Event: Encodable {
                 let id: String
                 let type: String
-                let data: PaymentCaptured?
+                let data: AnyPayload
             }
             let events: [Event]?
             let ignored: String?
@@ -45,10 +49,7 @@ struct MappingGoldenTests {
         let rendered: Rendered = switch normalization {
         case .ignored(let reason): Rendered(events: nil, ignored: reason)
         case .events(let events): Rendered(events: events.enumerated().map { position, event in
-            switch event {
-            case .paymentCaptured(let payload):
-                Rendered.Event(id: CanonicalID.derive(inboxID: inboxID, position: position), type: event.eventType, data: payload)
-            }
+            Rendered.Event(id: CanonicalID.derive(inboxID: inboxID, position: position), type: event.eventType, data: AnyPayload(payload: event.payload))
         }, ignored: nil)
         }
         return String(decoding: try CanonicalJSON.encode(rendered), as: UTF8.self) + "\n"

@@ -41,7 +41,7 @@ struct RawWebhookHandlerTests {
             let broken = "33333333-3333-4333-8333-333333333333"
             let batch = KafkaConsumerBatch(messages: [
                 try message("stripe/payment_intent.succeeded.json", inboxID: payment, eventID: payment, offset: 0),
-                try message("stripe/customer.created.json", inboxID: customer, eventID: customer, offset: 1),
+                try message("stripe/customer.subscription.updated.json", inboxID: customer, eventID: customer, offset: 1),
                 try message("stripe/payment_intent.succeeded.json", inboxID: broken, eventID: broken, body: Data(#"{"id":"evt_x","type":"payment_intent.succeeded","created":1,"data":{}}"#.utf8), offset: 2),
             ])
             try await inbox.apply(batch)
@@ -67,7 +67,7 @@ struct RawWebhookHandlerTests {
             }
             #expect(outcomes == [
                 "1 processed ",
-                "2 ignored stripe event type customer.created is not mapped",
+                "2 ignored stripe event type customer.subscription.updated is not mapped",
                 "3 failed stripe payload lacks data.object",
                 "1 processed ",
             ])

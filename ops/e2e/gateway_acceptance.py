@@ -158,7 +158,7 @@ check("every inbox row was published", all(statuses.get(i) in ("published", "pro
 
 # The normalizer turns payments into canonical events and reports every outcome back to the inbox.
 expected = {accepted["stripe"]: "processed", accepted["paddle"]: "processed", accepted["hotmart"]: "processed",
-            accepted["internal"]: "ignored", accepted["charge.refunded"]: "ignored", accepted["payout.paid"]: "ignored"}
+            accepted["internal"]: "processed", accepted["charge.refunded"]: "processed", accepted["payout.paid"]: "processed"}
 deadline = time.time() + 45
 while time.time() < deadline:
     status, page, _ = admin("GET", "/inbox?limit=100", role="support")
@@ -178,7 +178,7 @@ while time.time() < deadline and len(payments) < 3:
     if message is None or message.error():
         continue
     event = json.loads(message.value())
-    if event.get("tenant") == ORG:
+    if event.get("tenant") == ORG and event.get("type") == "tally.payment.captured.v1":
         payments[event["data"]["origin"]["provider"]] = event["data"]["amount"]
 consumer.close()
 check("payment.captured events for stripe, paddle and hotmart with minor-unit money",

@@ -7,19 +7,37 @@ import Storage
 /// Codable type in `Contracts`).
 enum CanonicalEvent: Equatable, Sendable {
     case paymentCaptured(PaymentCaptured)
+    case paymentRefunded(PaymentRefunded)
+    case paymentDisputed(PaymentDisputed)
+    case payoutPaid(PayoutPaid)
+    case invoicePaymentFailed(InvoicePaymentFailed)
+    case orderPlaced(OrderPlaced)
+    case orderCanceled(OrderCanceled)
+    case customerUpserted(CustomerUpserted)
 
-    var eventType: String {
+    /// The typed payload, whatever its type.
+    var payload: any EventPayload {
         switch self {
-        case .paymentCaptured: PaymentCaptured.eventType
+        case .paymentCaptured(let payload): payload
+        case .paymentRefunded(let payload): payload
+        case .paymentDisputed(let payload): payload
+        case .payoutPaid(let payload): payload
+        case .invoicePaymentFailed(let payload): payload
+        case .orderPlaced(let payload): payload
+        case .orderCanceled(let payload): payload
+        case .customerUpserted(let payload): payload
         }
     }
 
+    var eventType: String { type(of: payload).eventType }
+
     /// The outbox form of the event under the given envelope attributes.
     func outboxMessage(id: String, time: String, tenant: String, correlationID: String, causationID: String) throws -> OutboxMessage {
-        switch self {
-        case .paymentCaptured(let payload):
-            try OutboxMessage(EventEnvelope(id: id, source: "/tally/normalizer", time: time, tenant: tenant, correlationID: correlationID, causationID: causationID, data: payload))
-        }
+        try Self.message(payload, id: id, time: time, tenant: tenant, correlationID: correlationID, causationID: causationID)
+    }
+
+    private static func message<P: EventPayload>(_ payload: P, id: String, time: String, tenant: String, correlationID: String, causationID: String) throws -> OutboxMessage {
+        try OutboxMessage(EventEnvelope(id: id, source: "/tally/normalizer", time: time, tenant: tenant, correlationID: correlationID, causationID: causationID, data: payload))
     }
 }
 

@@ -52,6 +52,18 @@ struct HotmartMapping: ProviderMapping {
                 subscriptionRef: nil,
                 invoiceRef: nil
             ))])
+        case "PURCHASE_REFUNDED", "PURCHASE_CHARGEBACK":
+            let payload = try PayloadReading.decode(PurchasePostback.self, body, provider: "hotmart").data
+            let currency = try PayloadReading.currency(payload.purchase.price.currency_value, provider: "hotmart")
+            guard let amount = Money(major: payload.purchase.price.value, currency: currency) else {
+                throw MalformedPayload("hotmart price \(payload.purchase.price.value) \(currency) has more decimals than the currency allows")
+            }
+            let origin = PayloadReading.origin(raw, occurredAt: RFC3339Format.string(Date(timeIntervalSince1970: TimeInterval(postback.creation_date) / 1000)))
+            let transaction = payload.purchase.transaction
+            if postback.event == "PURCHASE_REFUNDED" {
+                return .events([.paymentRefunded(PaymentRefunded(origin: origin, paymentID: transaction, refundID: "\(transaction):refund", amount: amount, full: true))])
+            }
+            return .events([.paymentDisputed(PaymentDisputed(origin: origin, paymentID: transaction, disputeID: "\(transaction):chargeback", amount: amount, reason: nil))])
         default:
             return .ignored("hotmart event \(postback.event) is not mapped")
         }

@@ -11,9 +11,11 @@ struct Normalizer: Sendable {
         case .stripe: StripeMapping()
         case .paddle: PaddleMapping()
         case .hotmart: HotmartMapping()
-        case .standard, .internal: nil
+        case .internal: InternalMapping()
+        case .standard: nil
         }
-        guard let mapping else { return .ignored("\(raw.provider.rawValue) events are not mapped yet") }
+        // A generic Standard-Webhooks sender has no schema Tally knows.
+        guard let mapping else { return .ignored("\(raw.provider.rawValue) events have no canonical mapping") }
         return try mapping.normalize(raw, body: Array(body))
     }
 }

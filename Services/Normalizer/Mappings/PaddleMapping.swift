@@ -25,6 +25,22 @@ struct PaddleMapping: ProviderMapping {
         let data: Transaction
     }
 
+    struct AdjustmentNotification: Decodable {
+        struct Adjustment: Decodable {
+            struct Totals: Decodable {
+                let total: String
+                let currency_code: String
+            }
+            let id: String
+            let action: String
+            let type: String?
+            let status: String
+            let transaction_id: String
+            let totals: Totals
+        }
+        let data: Adjustment
+    }
+
     func normalize(_ raw: WebhookReceived, body: [UInt8]) throws(MalformedPayload) -> Normalization {
         let notification = try PayloadReading.decode(Notification.self, body, provider: "paddle")
         guard let occurredAt = RFC3339Format.normalize(notification.occurred_at) else {
@@ -47,6 +63,17 @@ struct PaddleMapping: ProviderMapping {
                 orderRef: nil,
                 subscriptionRef: transaction.subscription_id,
                 invoiceRef: nil
+            ))])
+        case "adjustment.created", "adjustment.updated":
+            let adjustment = try PayloadReading.decode(AdjustmentNotification.self, body, provider: "paddle").data
+            // Only an approved refund moves money back; credits and pending adjustments do not.
+            guard adjustment.action == "refund" else { return .ignored("paddle adjustment action \(adjustment.action) is not a refund") }
+            guard adjustment.status == "approved" else { return .ignored("paddle refund \(adjustment.id) is \(adjustment.status), not approved") }
+            let currency = try PayloadReading.currency(adjustment.totals.currency_code, provider: "paddle")
+            return .events([.paymentRefunded(PaymentRefunded(
+                origin: PayloadReading.origin(raw, occurredAt: occurredAt), paymentID: adjustment.transaction_id, refundID: adjustment.id,
+                amount: Money(amountMinor: try PayloadReading.minorUnits(adjustment.totals.total, provider: "paddle", field: "data.totals.total"), currency: currency),
+                full: adjustment.type == "full"
             ))])
         default:
             return .ignored("paddle event type \(notification.event_type) is not mapped")

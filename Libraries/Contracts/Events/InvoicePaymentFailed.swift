@@ -1,0 +1,32 @@
+/// A provider invoice whose payment attempt failed: what dunning needs. Keyed by invoice.
+public struct InvoicePaymentFailed: EventPayload {
+    public static let eventType = "tally.invoice.payment_failed.v1"
+    public static let topic = TallyTopic.invoices
+
+    public var origin: EventOrigin
+    public var invoiceID: String
+    public var subscriptionRef: String?
+    public var customerRef: String?
+    public var amountDue: Money
+    /// How many attempts failed so far.
+    public var attemptCount: Int
+    /// When the provider retries next, RFC 3339; nil when it will not retry.
+    public var nextRetryAt: String?
+
+    public init(origin: EventOrigin, invoiceID: String, subscriptionRef: String?, customerRef: String?, amountDue: Money, attemptCount: Int, nextRetryAt: String?) {
+        self.origin = origin
+        self.invoiceID = invoiceID
+        self.subscriptionRef = subscriptionRef
+        self.customerRef = customerRef
+        self.amountDue = amountDue
+        self.attemptCount = attemptCount
+        self.nextRetryAt = nextRetryAt
+    }
+
+    public var partitionKey: String { "\(origin.provider.rawValue):\(invoiceID)" }
+
+    enum CodingKeys: String, CodingKey {
+        case origin, invoiceID = "invoice_id", subscriptionRef = "subscription_ref", customerRef = "customer_ref"
+        case amountDue = "amount_due", attemptCount = "attempt_count", nextRetryAt = "next_retry_at"
+    }
+}

@@ -1,0 +1,83 @@
+/// A refund of a captured payment, in full or in part. Keyed by payment.
+public struct PaymentRefunded: EventPayload {
+    public static let eventType = "tally.payment.refunded.v1"
+    public static let topic = TallyTopic.payments
+
+    public var origin: EventOrigin
+    public var paymentID: String
+    public var refundID: String
+    /// The amount this refund returns (not the payment's total).
+    public var amount: Money
+    /// True when the payment is now refunded in full.
+    public var full: Bool
+
+    public init(origin: EventOrigin, paymentID: String, refundID: String, amount: Money, full: Bool) {
+        self.origin = origin
+        self.paymentID = paymentID
+        self.refundID = refundID
+        self.amount = amount
+        self.full = full
+    }
+
+    public var partitionKey: String { "\(origin.provider.rawValue):\(paymentID)" }
+
+    enum CodingKeys: String, CodingKey {
+        case origin, paymentID = "payment_id", refundID = "refund_id", amount, full
+    }
+}
+
+/// A customer disputed a payment (chargeback). Keyed by payment.
+public struct PaymentDisputed: EventPayload {
+    public static let eventType = "tally.payment.disputed.v1"
+    public static let topic = TallyTopic.payments
+
+    public var origin: EventOrigin
+    public var paymentID: String
+    public var disputeID: String
+    public var amount: Money
+    public var reason: String?
+
+    public init(origin: EventOrigin, paymentID: String, disputeID: String, amount: Money, reason: String?) {
+        self.origin = origin
+        self.paymentID = paymentID
+        self.disputeID = disputeID
+        self.amount = amount
+        self.reason = reason
+    }
+
+    public var partitionKey: String { "\(origin.provider.rawValue):\(paymentID)" }
+
+    enum CodingKeys: String, CodingKey {
+        case origin, paymentID = "payment_id", disputeID = "dispute_id", amount, reason
+    }
+}
+
+/// A bank deposit from the provider: what bank reconciliation matches. Keyed by payout.
+public struct PayoutPaid: EventPayload {
+    public static let eventType = "tally.payout.paid.v1"
+    public static let topic = TallyTopic.payouts
+
+    public var origin: EventOrigin
+    public var payoutID: String
+    public var amount: Money
+    public var fees: Money?
+    /// The day the money arrives at the bank, `YYYY-MM-DD`.
+    public var arrivalDate: String
+    /// The payments this payout settles, when the provider lists them.
+    public var paymentRefs: [String]
+
+    public init(origin: EventOrigin, payoutID: String, amount: Money, fees: Money?, arrivalDate: String, paymentRefs: [String]) {
+        self.origin = origin
+        self.payoutID = payoutID
+        self.amount = amount
+        self.fees = fees
+        self.arrivalDate = arrivalDate
+        self.paymentRefs = paymentRefs
+    }
+
+    public var partitionKey: String { "\(origin.provider.rawValue):\(payoutID)" }
+
+    enum CodingKeys: String, CodingKey {
+        case origin, payoutID = "payout_id", amount, fees, arrivalDate = "arrival_date", paymentRefs = "payment_refs"
+    }
+}
