@@ -1,3 +1,4 @@
+import Contracts
 import Foundation
 import Logging
 
@@ -24,7 +25,7 @@ public struct JSONLogHandler: LogHandler {
         for (key, value) in metadata.merging(event.metadata ?? [:], uniquingKeysWith: { $1 }) {
             fields[key] = "\(value)"
         }
-        fields["time"] = ISO8601DateFormatter.fractional.string(from: Date())
+        fields["time"] = RFC3339.string(Date())
         fields["level"] = event.level.rawValue
         fields["logger"] = label
         fields["message"] = "\(event.message)"
@@ -33,12 +34,4 @@ public struct JSONLogHandler: LogHandler {
         line.append(0x0A)
         Self.lock.withLock { FileHandle.standardOutput.write(line) }
     }
-}
-
-extension ISO8601DateFormatter {
-    nonisolated(unsafe) static let fractional: ISO8601DateFormatter = {
-        let formatter = ISO8601DateFormatter()
-        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        return formatter
-    }()
 }

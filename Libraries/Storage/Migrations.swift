@@ -17,7 +17,7 @@ public struct Migration: Sendable, Equatable {
 
     /// SHA-256 of the SQL text, hex: what is recorded when the migration is applied.
     public var checksum: String {
-        SHA256.hash(data: Data(sql.utf8)).map { String(format: "%02x", $0) }.joined()
+        ContentHash.sha256Hex(Data(sql.utf8))
     }
 
     /// Reads `NNNN_description.sql` files from `folder`, sorted by number.

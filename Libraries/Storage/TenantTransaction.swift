@@ -16,15 +16,24 @@ extension PostgresClient {
     /// `SET LOCAL` semantics (`set_config(…, true)`), so it ends with the transaction. Tenant
     /// tables carry row-level security keyed on that setting, so rows of another org are
     /// invisible and cannot be written; with no tenant set they see nothing at all.
+    @discardableResult
     public func withTenantTransaction<Result: Sendable>(
         _ tenant: TenantID,
         logger: Logger,
         _ body: (PostgresConnection) async throws -> Result
     ) async throws -> Result {
         try await withTransaction(logger: logger) { connection in
-            try await connection.query("SELECT set_config('tally.org_id', \(tenant.rawValue), true)", logger: logger)
+            try await connection.setTenant(tenant, logger: logger)
             return try await body(connection)
         }
+    }
+}
+
+extension PostgresConnection {
+    /// Makes `tenant` the org of the rest of the current transaction (`set_config(…, true)`, the
+    /// same as `SET LOCAL`). For handlers that share one transaction across events of several orgs.
+    public func setTenant(_ tenant: TenantID, logger: Logger) async throws {
+        try await query("SELECT set_config('tally.org_id', \(tenant.rawValue), true)", logger: logger)
     }
 }
 

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Contracts
 import Foundation
 import Kafka
 
@@ -26,17 +27,10 @@ struct ReplayCommand: AsyncParsableCommand {
         guard (toTime == nil) != (toOffset == nil) else {
             throw ValidationError("give exactly one of --to-time or --to-offset")
         }
-        if let toTime, Self.parseTime(toTime) == nil {
+        if let toTime, RFC3339.parse(toTime) == nil {
             throw ValidationError("--to-time '\(toTime)' is not an RFC 3339 time such as 2026-11-22T08:00:00Z")
         }
         if let toOffset, toOffset < 0 { throw ValidationError("--to-offset must not be negative") }
-    }
-
-    static func parseTime(_ text: String) -> Date? {
-        let formatter = ISO8601DateFormatter()
-        if let date = formatter.date(from: text) { return date }
-        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        return formatter.date(from: text)
     }
 
     func run() async throws {
@@ -50,7 +44,7 @@ struct ReplayCommand: AsyncParsableCommand {
             throw CommandFailure("group \(group) has no committed offsets; name the topics with --topic")
         }
         let targets: [KafkaTopicPartitionOffset]
-        if let toTime, let time = Self.parseTime(toTime) {
+        if let toTime, let time = RFC3339.parse(toTime) {
             targets = try await admin.offsets(at: time, topics: topics)
         } else {
             let all = try await admin.topics()

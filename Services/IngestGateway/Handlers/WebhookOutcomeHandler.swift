@@ -15,7 +15,8 @@ struct WebhookOutcomeHandler: Sendable {
         guard let value = message.value else { return .ignored }
         let event = try CanonicalJSON.decode(EventEnvelope<WebhookOutcome>.self, from: value)
         // The transaction serves the whole batch; each event sets its own org first.
-        try await connection.query("SELECT set_config('tally.org_id', \(event.tenant), true)", logger: logger)
+        guard let tenant = TenantID(rawValue: event.tenant) else { throw StorageError.missingTenant }
+        try await connection.setTenant(tenant, logger: logger)
         var updated = 0
         for try await _ in try await connection.query("""
             UPDATE \(unescaped: schema.name).webhook_inbox

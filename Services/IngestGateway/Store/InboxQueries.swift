@@ -66,17 +66,10 @@ struct InboxFilter: Codable, Sendable, Equatable {
         let statuses = ["pending", "published", "processed", "ignored", "failed"]
         if let status, !statuses.contains(status) { throw FilterError("status must be one of \(statuses.joined(separator: ", "))") }
         for (name, value) in [("from", from), ("to", to)] {
-            if let value, Self.parseTime(value) == nil { throw FilterError("\(name) must be an RFC 3339 time") }
+            if let value, RFC3339.parse(value) == nil { throw FilterError("\(name) must be an RFC 3339 time") }
         }
         if let ids, ids.count > 10_000 { throw FilterError("ids may hold at most 10000 entries") }
         return self
-    }
-
-    static func parseTime(_ text: String) -> Date? {
-        let formatter = ISO8601DateFormatter()
-        if let date = formatter.date(from: text) { return date }
-        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        return formatter.date(from: text)
     }
 
     struct FilterError: Error, CustomStringConvertible {
@@ -100,7 +93,7 @@ struct InboxCursor: Equatable {
     init?(token: String) {
         guard let data = Data(base64Encoded: token) else { return nil }
         let parts = String(decoding: data, as: UTF8.self).split(separator: "|", maxSplits: 1).map(String.init)
-        guard parts.count == 2, InboxFilter.parseTime(parts[0]) != nil, UUID(uuidString: parts[1]) != nil else { return nil }
+        guard parts.count == 2, RFC3339.parse(parts[0]) != nil, UUID(uuidString: parts[1]) != nil else { return nil }
         self.init(receivedAt: parts[0], id: parts[1])
     }
 }

@@ -17,7 +17,7 @@ struct IncomingWebhook: Sendable {
     var verificationHeaders: [String: String]
     var receivedAt: Date
 
-    var bodySHA256: String { SHA256.hash(data: Data(body)).map { String(format: "%02x", $0) }.joined() }
+    var bodySHA256: String { ContentHash.sha256Hex(body) }
 }
 
 /// What storing a webhook did.
@@ -82,7 +82,7 @@ struct WebhookInboxStore: Sendable {
                 """, logger: logger).decode((UUID, String).self) {
                 existing = row
             }
-            guard let (firstID, firstHash) = existing else { throw StorageError.missingTenant }
+            guard let (firstID, firstHash) = existing else { throw DuplicateNotVisible(sourceID: webhook.source.id, providerEventID: webhook.providerEventID) }
             let conflict = firstHash != bodyHash
             if conflict {
                 try await connection.query("""
@@ -100,7 +100,7 @@ struct WebhookInboxStore: Sendable {
     /// Records a refused request (metadata only) and trims the log to its capacity. Failures to
     /// record are logged, never thrown: a refusal must not turn into a 500.
     func recordRefusal(sourceID: String, orgID: String?, reason: String, status: Int, body: [UInt8], remoteAddress: String?) async {
-        let hash = body.isEmpty ? nil : SHA256.hash(data: Data(body)).map { String(format: "%02x", $0) }.joined()
+        let hash = body.isEmpty ? nil : ContentHash.sha256Hex(body)
         do {
             // The id is taken first: RETURNING would need the row to be readable, and a refusal
             // of an unknown source belongs to no org.
@@ -121,12 +121,10 @@ struct WebhookInboxStore: Sendable {
     }
 }
 
-/// RFC 3339 UTC with milliseconds.
-enum RFC3339 {
-    static func string(_ date: Date) -> String {
-        let formatter = ISO8601DateFormatter()
-        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        formatter.timeZone = TimeZone(identifier: "UTC")
-        return formatter.string(from: date)
-    }
+/// The insert hit the (source, provider event id) constraint but the existing row is not visible
+/// in this org: the source's org and its inbox disagree, which must be investigated, not hidden.
+struct DuplicateNotVisible: Error, CustomStringConvertible {
+    let sourceID: String
+    let providerEventID: String
+    var description: String { "inbox row for \(sourceID)/\(providerEventID) exists but is not visible to the source's org" }
 }

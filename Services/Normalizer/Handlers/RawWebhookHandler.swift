@@ -23,8 +23,9 @@ struct RawWebhookHandler: Sendable {
 
     func handle(_ message: KafkaConsumerMessage, on connection: PostgresConnection) async throws -> InboxOutcome {
         let raw = try CanonicalJSON.decode(EventEnvelope<WebhookReceived>.self, from: message.value ?? [])
-        try await connection.query("SELECT set_config('tally.org_id', \(raw.tenant), true)", logger: logger)
-        let now = RFC3339Format.string(Date())
+        guard let tenant = TenantID(rawValue: raw.tenant) else { throw StorageError.missingTenant }
+        try await connection.setTenant(tenant, logger: logger)
+        let now = RFC3339.string(Date())
         let outbox = Outbox(schema: schema)
         // A replay is a new raw event for the same inbox row: its outcome is its own.
         let outcomeID = CanonicalID.derive(inboxID: raw.data.inboxID + (raw.data.replayID.map { "/" + $0 } ?? ""), position: -1)

@@ -98,34 +98,10 @@ enum PayloadReading {
     }
 
     static func rfc3339(unixSeconds: Int64) -> String {
-        RFC3339Format.string(Date(timeIntervalSince1970: TimeInterval(unixSeconds)))
+        RFC3339.string(Date(timeIntervalSince1970: TimeInterval(unixSeconds)))
     }
 
     static func origin(_ raw: WebhookReceived, occurredAt: String) -> EventOrigin {
         EventOrigin(provider: raw.provider, providerEventID: raw.providerEventID, occurredAt: occurredAt, sourceInboxID: raw.inboxID, trust: raw.trust)
-    }
-}
-
-/// RFC 3339 UTC with milliseconds.
-enum RFC3339Format {
-    static func string(_ date: Date) -> String {
-        let formatter = ISO8601DateFormatter()
-        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        formatter.timeZone = TimeZone(identifier: "UTC")
-        return formatter.string(from: date)
-    }
-
-    /// Normalizes any RFC 3339 time (Paddle sends microseconds) to milliseconds UTC.
-    static func normalize(_ text: String) -> String? {
-        let formatter = ISO8601DateFormatter()
-        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        if let date = formatter.date(from: text) { return string(date) }
-        // Microsecond fractions are not parsed by ISO8601DateFormatter: cut to milliseconds.
-        if let dot = text.firstIndex(of: "."), let zone = text.lastIndex(where: { $0 == "Z" || $0 == "+" || $0 == "-" }), zone > dot {
-            let fraction = text[text.index(after: dot)..<zone].prefix(3)
-            if let date = formatter.date(from: String(text[..<dot]) + "." + fraction + String(text[zone...])) { return string(date) }
-        }
-        formatter.formatOptions = [.withInternetDateTime]
-        return formatter.date(from: text).map(string)
     }
 }

@@ -43,7 +43,7 @@ struct HotmartMapping: ProviderMapping {
             }
             let millis = payload.purchase.approved_date ?? postback.creation_date
             return .events([.paymentCaptured(PaymentCaptured(
-                origin: PayloadReading.origin(raw, occurredAt: RFC3339Format.string(Date(timeIntervalSince1970: TimeInterval(millis) / 1000))),
+                origin: PayloadReading.origin(raw, occurredAt: RFC3339.string(Date(timeIntervalSince1970: TimeInterval(millis) / 1000))),
                 paymentID: payload.purchase.transaction,
                 amount: amount,
                 fee: nil,
@@ -58,7 +58,7 @@ struct HotmartMapping: ProviderMapping {
             guard let amount = Money(major: payload.purchase.price.value, currency: currency) else {
                 throw MalformedPayload("hotmart price \(payload.purchase.price.value) \(currency) has more decimals than the currency allows")
             }
-            let origin = PayloadReading.origin(raw, occurredAt: RFC3339Format.string(Date(timeIntervalSince1970: TimeInterval(postback.creation_date) / 1000)))
+            let origin = PayloadReading.origin(raw, occurredAt: RFC3339.string(Date(timeIntervalSince1970: TimeInterval(postback.creation_date) / 1000)))
             let transaction = payload.purchase.transaction
             if postback.event == "PURCHASE_REFUNDED" {
                 return .events([.paymentRefunded(PaymentRefunded(origin: origin, paymentID: transaction, refundID: "\(transaction):refund", amount: amount, full: true))])

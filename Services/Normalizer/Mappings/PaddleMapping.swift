@@ -43,7 +43,7 @@ struct PaddleMapping: ProviderMapping {
 
     func normalize(_ raw: WebhookReceived, body: [UInt8]) throws(MalformedPayload) -> Normalization {
         let notification = try PayloadReading.decode(Notification.self, body, provider: "paddle")
-        guard let occurredAt = RFC3339Format.normalize(notification.occurred_at) else {
+        guard let occurredAt = RFC3339.normalize(notification.occurred_at) else {
             throw MalformedPayload("paddle payload occurred_at is not an RFC 3339 time: '\(notification.occurred_at)'")
         }
         switch notification.event_type {
