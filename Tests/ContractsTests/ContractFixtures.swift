@@ -80,6 +80,17 @@ let allContracts: [Contract] = [
                              arrivalDate: "2026-11-23", paymentRefs: ["pi_3QAbcLkdIwHu7ix21vN3dPqR"]), from: stripeOrigin)),
     .of(canonical(InvoicePaymentFailed(origin: stripeOrigin, invoiceID: "in_1QAbgLkdIwHu7ix2nN3oP4qR", subscriptionRef: "sub_1QAbcLkdIwHu7ix2mM1nO2pQ",
                                        customerRef: "cus_R2kLmN8pQr5sTu", amountDue: usd(4900), attemptCount: 2, nextRetryAt: "2026-12-25T08:01:40.000Z"), from: stripeOrigin)),
+    .of(canonical(PaymentFailed(origin: stripeOrigin, paymentID: "pi_3QAbiLkdIwHu7ix21wX4yZ5a", amount: usd(4900), reasonCode: "insufficient_funds",
+                                customerRef: "cus_R2kLmN8pQr5sTu", subscriptionRef: nil, invoiceRef: "in_1QAbgLkdIwHu7ix2nN3oP4qR"), from: stripeOrigin)),
+    .of(canonical(InvoicePaid(origin: stripeOrigin, invoiceID: "in_1QAbcLkdIwHu7ix2bB7cD8eF", subscriptionRef: "sub_1QAbcLkdIwHu7ix2mM1nO2pQ",
+                              customerRef: "cus_R2kLmN8pQr5sTu", amountPaid: usd(4900), paymentRef: "pi_3QAbcLkdIwHu7ix21vN3dPqR",
+                              paidAt: "2026-11-23T08:00:00.000Z"), from: stripeOrigin)),
+    .of(canonical(SubscriptionActivated(origin: stripeOrigin, subscription: proSubscription(status: "active")), from: stripeOrigin)),
+    .of(canonical(SubscriptionChanged(origin: stripeOrigin, subscription: proSubscription(status: "active")), from: stripeOrigin)),
+    .of(canonical(SubscriptionPastDue(origin: stripeOrigin, subscription: proSubscription(status: "past_due")), from: stripeOrigin)),
+    .of(canonical(SubscriptionPaused(origin: stripeOrigin, subscription: proSubscription(status: "paused"), reason: "customer_request"), from: stripeOrigin)),
+    .of(canonical(SubscriptionResumed(origin: stripeOrigin, subscription: proSubscription(status: "active")), from: stripeOrigin)),
+    .of(canonical(SubscriptionCanceled(origin: stripeOrigin, subscription: proSubscription(status: "canceled"), reason: "payment_failed"), from: stripeOrigin)),
     .of(canonical(OrderPlaced(origin: internalOrigin, orderID: "ord_7731", customerRef: "cust_4410",
                               lines: [OrderLine(sku: "PRO-SEAT", description: "Pro seat", quantity: 5, unitPrice: usd(980), taxRateBps: 0, tax: usd(0), total: usd(4900))],
                               subtotal: usd(4900), tax: usd(0), total: usd(4900), paymentRef: "pi_3QAbcLkdIwHu7ix21vN3dPqR"), from: internalOrigin)),
@@ -92,6 +103,13 @@ let stripeOrigin = EventOrigin(provider: .stripe, providerEventID: "evt_3QAbdLkd
                                sourceInboxID: "0193f3a2-9000-7abc-8def-000000000010", trust: .verified)
 let internalOrigin = EventOrigin(provider: .internal, providerEventID: "ord_evt_01JD2W5R8T0V2X4Z6B8D0F2H4K", occurredAt: "2026-11-22T08:00:00.000Z",
                                  sourceInboxID: "0193f3a2-9000-7abc-8def-000000000011", trust: .verified)
+
+/// The fixtures' one subscription, at a given provider status.
+func proSubscription(status: String) -> SubscriptionState {
+    SubscriptionState(subscriptionID: "sub_1QAbcLkdIwHu7ix2mM1nO2pQ", customerRef: "cus_R2kLmN8pQr5sTu", planCode: "pro_monthly",
+                      interval: BillingInterval(unit: .month, count: 1), quantity: 5, unitPrice: usd(980), providerStatus: status,
+                      currentPeriodEnd: "2026-12-24T08:00:00.000Z")
+}
 
 func usd(_ minor: Int64) -> Money { Money(amountMinor: minor, currency: CurrencyCode(rawValue: "USD")!) }
 

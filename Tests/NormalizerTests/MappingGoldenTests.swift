@@ -78,7 +78,7 @@ struct MappingGoldenTests {
     @Test func unreadablePayloadsAreMalformedWithTheReason() throws {
         var raw = try Self.raw("stripe/payment_intent.succeeded.json")
         raw.bodyBase64 = Data(#"{"id":"evt_1","type":"payment_intent.succeeded","created":1,"data":{"object":{"id":"pi_1","currency":"usd"}}}"#.utf8).base64EncodedString()
-        #expect(throws: MalformedPayload("stripe payload lacks data.object.amount_received")) { try Normalizer().normalize(raw) }
+        #expect(throws: MalformedPayload("stripe payload lacks data.object.amount")) { try Normalizer().normalize(raw) }
         raw.bodyBase64 = Data("not json".utf8).base64EncodedString()
         #expect { try Normalizer().normalize(raw) } throws: { "\($0)".contains("not valid JSON") }
         raw.bodyBase64 = "%%%"
@@ -96,4 +96,25 @@ struct MappingGoldenTests {
         #expect(Money(major: Decimal(string: "19.999")!, currency: brl) == nil, "never rounded silently")
         #expect(Money(major: Decimal(string: "0.5")!, currency: jpy) == nil)
     }
+
+    /// What a Stripe `customer.subscription.updated` means depends on the new status and on which
+    /// fields changed (`previous_attributes`).
+    @Test(arguments: [
+        (#""status":"past_due","pause_collection":null"#, #"{"status":"active"}"#, "tally.subscription.past_due.v1"),
+        (#""status":"active","pause_collection":null"#, #"{"status":"past_due"}"#, "tally.subscription.activated.v1"),
+        (#""status":"active","pause_collection":null"#, #"{"status":"trialing"}"#, "tally.subscription.activated.v1"),
+        (#""status":"active","pause_collection":null"#, #"{"status":"paused"}"#, "tally.subscription.resumed.v1"),
+        (#""status":"active","pause_collection":{"behavior":"void"}"#, #"{"pause_collection":null}"#, "tally.subscription.paused.v1"),
+        (#""status":"active","pause_collection":null"#, #"{"pause_collection":{"behavior":"void"}}"#, "tally.subscription.resumed.v1"),
+        (#""status":"canceled","pause_collection":null"#, #"{"status":"active"}"#, "tally.subscription.canceled.v1"),
+        (#""status":"past_due","pause_collection":null"#, #"{"items":{}}"#, "tally.subscription.changed.v1"),
+    ])
+    func stripeSubscriptionUpdatesAreClassifiedByWhatChanged(_ object: String, _ previous: String, _ expected: String) throws {
+        var raw = try Self.raw("stripe/customer.subscription.updated.json")
+        let body = #"{"id":"evt_u","type":"customer.subscription.updated","created":1795593600,"data":{"object":{"id":"sub_1","customer":"cus_1",\#(object),"current_period_end":1797926400,"items":{"data":[{"quantity":2,"price":{"id":"price_1","currency":"usd","unit_amount":500,"recurring":{"interval":"year","interval_count":1}}}]}},"previous_attributes":\#(previous)}}"#
+        raw.bodyBase64 = Data(body.utf8).base64EncodedString()
+        guard case .events(let events) = try Normalizer().normalize(raw) else { Issue.record("not mapped"); return }
+        #expect(events.map(\.eventType) == [expected])
+    }
 }
+

@@ -41,7 +41,8 @@ struct RawWebhookHandlerTests {
             let broken = "33333333-3333-4333-8333-333333333333"
             let batch = KafkaConsumerBatch(messages: [
                 try message("stripe/payment_intent.succeeded.json", inboxID: payment, eventID: payment, offset: 0),
-                try message("stripe/customer.subscription.updated.json", inboxID: customer, eventID: customer, offset: 1),
+                try message("stripe/customer.subscription.updated.json", inboxID: customer, eventID: customer,
+                            body: Data(#"{"id":"evt_b","type":"balance.available","created":1,"data":{"object":{}}}"#.utf8), offset: 1),
                 try message("stripe/payment_intent.succeeded.json", inboxID: broken, eventID: broken, body: Data(#"{"id":"evt_x","type":"payment_intent.succeeded","created":1,"data":{}}"#.utf8), offset: 2),
             ])
             try await inbox.apply(batch)
@@ -67,7 +68,7 @@ struct RawWebhookHandlerTests {
             }
             #expect(outcomes == [
                 "1 processed ",
-                "2 ignored stripe event type customer.subscription.updated is not mapped",
+                "2 ignored stripe event type balance.available is not mapped",
                 "3 failed stripe payload lacks data.object",
                 "1 processed ",
             ])
@@ -103,6 +104,72 @@ struct RawWebhookHandlerTests {
                 let unknown = try await http.execute(uri: "/admin/orgs/org_acme/lineage/no-such-inbox-row", method: .get, headers: headers) { $0.status }
                 #expect(unknown == .notFound)
             }
+        }
+    }
+
+    /// The subscription's lifecycle as Stripe sends it, oldest first (the fixtures' event times
+    /// increase in this order).
+    static let lifecycle = [
+        "stripe/customer.subscription.created.json", "stripe/customer.subscription.updated.json", "stripe/customer.subscription.paused.json",
+        "stripe/customer.subscription.resumed.json", "stripe/customer.subscription.deleted.json",
+    ]
+
+    @Test func lateOlderSubscriptionEventsAreSupersededAndAReplayFromTheBeginningChangesNothing() async throws {
+        try await TestDatabase.withService(TestDatabase.uniqueService("fence"), migrations: try Migration.load(from: Self.migrations)) { client, schema in
+            let producer = try KafkaProducer(configuration: .init(client: .init(bootstrapServers: ["127.0.0.1:1"], statisticsInterval: nil)), logger: TestDatabase.logger)
+            let handler = RawWebhookHandler(schema: schema, logger: TestDatabase.logger)
+            let inbox = InboxConsumer(configuration: .init(client: .init(bootstrapServers: ["127.0.0.1:1"]), groupID: "g", topics: ["t"]),
+                                      client: client, schema: schema, producer: producer, deadLetterTopic: "dlq", logger: TestDatabase.logger) { message, connection in
+                try await handler.handle(message, on: connection)
+            }
+            let inboxIDs = Self.lifecycle.indices.map { "aaaaaaaa-0000-4000-8000-00000000000\($0)" }
+            // Arrival order: created, paused, updated (late), deleted, resumed (late).
+            let arrival = [0, 2, 1, 4, 3]
+            for (offset, index) in arrival.enumerated() {
+                try await inbox.apply(KafkaConsumerBatch(messages: [
+                    try message(Self.lifecycle[index], inboxID: inboxIDs[index], eventID: inboxIDs[index], offset: Int64(offset)),
+                ]))
+            }
+
+            func snapshot() async throws -> (emitted: [String], outcomes: [String], lineage: [String], fence: [String]) {
+                try await TestDatabase.withClient(try TestDatabase.adminConfiguration()) { admin in
+                    (try await admin.strings("""
+                        SELECT convert_from(payload, 'UTF8')::jsonb ->> 'type' FROM \(unescaped: schema.name).outbox
+                        WHERE topic = 'tally.canonical.subscriptions.v1' ORDER BY id
+                        """),
+                     try await admin.strings("SELECT source_inbox_id || ' ' || outcome FROM \(unescaped: schema.name).raw_outcomes ORDER BY handled_at, raw_event_id"),
+                     try await admin.strings("SELECT source_inbox_id || ' ' || disposition FROM \(unescaped: schema.name).lineage ORDER BY source_inbox_id"),
+                     try await admin.strings("SELECT object_id || ' ' || to_char(version AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS') FROM \(unescaped: schema.name).object_versions"))
+                }
+            }
+            let first = try await snapshot()
+            #expect(first.emitted == ["tally.subscription.activated.v1", "tally.subscription.paused.v1", "tally.subscription.canceled.v1"],
+                    "the late update and the late resume would roll state back, so they are not emitted; the last state is the newest: canceled")
+            #expect(first.lineage == [
+                "\(inboxIDs[0]) emitted", "\(inboxIDs[1]) superseded", "\(inboxIDs[2]) emitted", "\(inboxIDs[3]) superseded", "\(inboxIDs[4]) emitted",
+            ])
+            #expect(first.fence == ["sub_1QAbcLkdIwHu7ix2mM1nO2pQ 2026-12-22T09:00:00"], "the fence holds the newest version (the deletion)")
+            #expect(first.outcomes.filter { $0.hasSuffix(" superseded") } == ["\(inboxIDs[1]) superseded", "\(inboxIDs[3]) superseded"])
+
+            // Replaying the raw topic from the beginning: the same messages again (the inbox skips
+            // them), then every inbox row replayed by the gateway as new raw events, in order.
+            for (offset, index) in arrival.enumerated() {
+                try await inbox.apply(KafkaConsumerBatch(messages: [
+                    try message(Self.lifecycle[index], inboxID: inboxIDs[index], eventID: inboxIDs[index], offset: Int64(offset)),
+                ]))
+            }
+            for index in Self.lifecycle.indices {
+                try await inbox.apply(KafkaConsumerBatch(messages: [
+                    try message(Self.lifecycle[index], inboxID: inboxIDs[index], eventID: "rpl_9-\(inboxIDs[index])", replayID: "rpl_9", offset: Int64(10 + index)),
+                ]))
+            }
+            await producer.shutdown(flushTimeout: .milliseconds(10))
+            let again = try await snapshot()
+            #expect(again.emitted == first.emitted, "no canonical event is emitted twice or newly")
+            #expect(again.lineage == first.lineage, "each event keeps its first decision")
+            #expect(again.fence == first.fence)
+            #expect(again.outcomes.count == first.outcomes.count + Self.lifecycle.count, "each replayed raw event gets its own outcome")
+            #expect(Array(again.outcomes.suffix(5)).filter { $0.hasSuffix(" superseded") } == ["\(inboxIDs[1]) superseded", "\(inboxIDs[3]) superseded"])
         }
     }
 }

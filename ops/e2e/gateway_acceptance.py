@@ -4,61 +4,27 @@ Run by `make test` after the Swift tests, against the test stack's services. Sig
 sample payload with that provider's own SDK (Paddle's SDK only verifies, so its signature is checked
 with it), then checks what a provider and an operator would see. Prints `e2e: N passed, M failed`.
 """
-import base64
-import hashlib
-import hmac
-import json
 import os
 import pathlib
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
 
-import stripe
-from confluent_kafka import Consumer
-from paddle_billing.Notifications import Secret, Verifier
-from standardwebhooks.webhooks import Webhook as StandardWebhook
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent / "support"))
+import stripe  # noqa: E402
+from tally_e2e import GATEWAY, Checks, call as http, fixture, paddle_sdk_accepts, sign, consume, token as admin_token  # noqa: E402
 
-ROOT = pathlib.Path(__file__).resolve().parents[2]
-GATEWAY = os.environ.get("TALLY_E2E_GATEWAY_URL", "http://127.0.0.1:8081")
-BROKERS = os.environ.get("TALLY_E2E_KAFKA_BROKERS", "127.0.0.1:19092")
-SECRET = os.environ.get("TALLY_ADMIN_TOKEN_SECRET", "tally-dev-admin-secret")
 ORG = "org_e2e_%d" % int(time.time())
-results = []
-
-
-def check(name, condition, detail=""):
-    results.append((name, bool(condition)))
-    print(("  ok   " if condition else "  FAIL ") + name + ("" if condition else f": {detail}"))
-
-
-def token(role="admin"):
-    def b64(data):
-        return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
-    header = b64(json.dumps({"alg": "HS256", "typ": "JWT"}).encode())
-    claims = b64(json.dumps({"sub": "e2e", "org": ORG, "role": role, "exp": int(time.time()) + 3600}).encode())
-    signature = hmac.new(SECRET.encode(), f"{header}.{claims}".encode(), hashlib.sha256).digest()
-    return f"{header}.{claims}.{b64(signature)}"
+checks = Checks()
+check = checks.check
 
 
 def call(method, path, body=None, headers=None, raw=None):
-    data = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
-    request = urllib.request.Request(GATEWAY + path, data=data, method=method, headers={"Content-Type": "application/json", **(headers or {})})
-    try:
-        with urllib.request.urlopen(request, timeout=10) as response:
-            return response.status, json.loads(response.read() or b"{}"), dict(response.headers)
-    except urllib.error.HTTPError as error:
-        return error.code, json.loads(error.read() or b"{}"), dict(error.headers)
+    return http(method, GATEWAY + path, body, headers, raw)
 
 
 def admin(method, path, body=None, role="admin"):
-    return call(method, f"/admin/orgs/{ORG}{path}", body, {"Authorization": f"Bearer {token(role)}"})
-
-
-def fixture(name):
-    return (ROOT / "contracts" / "providers" / name).read_bytes()
+    return call(method, f"/admin/orgs/{ORG}{path}", body, {"Authorization": f"Bearer {admin_token(ORG, role)}"})
 
 
 def create(provider):
@@ -68,15 +34,9 @@ def create(provider):
 
 
 def paddle_header(body, secret):
-    ts = str(int(time.time()))
-    header = f"ts={ts};h1=" + hmac.new(secret.encode(), f"{ts}:".encode() + body, hashlib.sha256).hexdigest()
-
-    class Request:
-        headers = {"Paddle-Signature": header}
-        def __init__(self, payload):
-            self.body = payload
-    check("Paddle's SDK accepts the Paddle signature", Verifier().verify(Request(body), Secret(secret)))
-    return header
+    headers = sign("paddle", body, secret)
+    check("Paddle's SDK accepts the Paddle signature", paddle_sdk_accepts(headers, body, secret))
+    return headers["Paddle-Signature"]
 
 
 accepted = {}
@@ -105,11 +65,7 @@ accepted["hotmart"] = answer.get("inbox_id")
 
 internal_id, internal_secret = create("internal")
 body = fixture("internal/order.placed.json")
-message_id, now = "ord_evt_01JD2W5R8T0V2X4Z6B8D0F2H4K", int(time.time())
-import datetime
-signature = StandardWebhook(internal_secret).sign(message_id, datetime.datetime.fromtimestamp(now, tz=datetime.timezone.utc), body.decode())
-status, answer, _ = call("POST", f"/webhooks/{internal_id}", raw=body,
-                         headers={"webhook-id": message_id, "webhook-timestamp": str(now), "webhook-signature": signature})
+status, answer, _ = call("POST", f"/webhooks/{internal_id}", raw=body, headers=sign("internal", body, internal_secret))
 check("internal (Standard Webhooks) webhook accepted", status == 200, answer)
 accepted["internal"] = answer.get("inbox_id")
 
@@ -133,18 +89,10 @@ for name, secret in [("charge.refunded", stripe_secret), ("payout.paid", rotated
     accepted[name] = answer.get("inbox_id")
 
 # Every accepted webhook reaches the raw topic and its inbox row becomes 'published'.
-consumer = Consumer({"bootstrap.servers": BROKERS, "group.id": f"e2e-{ORG}", "auto.offset.reset": "earliest",
-                     "session.timeout.ms": 6000, "heartbeat.interval.ms": 500})
-consumer.subscribe(["tally.ingest.raw-webhooks.v1"])
-wanted, seen, deadline = set(accepted.values()), set(), time.time() + 45
-while time.time() < deadline and not wanted <= seen:
-    message = consumer.poll(1)
-    if message is None or message.error():
-        continue
-    event = json.loads(message.value())
-    if event.get("tenant") == ORG:
-        seen.add(event["data"]["inbox_id"])
-consumer.close()
+wanted = set(accepted.values())
+raw_events = consume(["tally.ingest.raw-webhooks.v1"], f"e2e-{ORG}", lambda e: e.get("tenant") == ORG,
+                     lambda kept: wanted <= {e["data"]["inbox_id"] for e in kept})
+seen = {e["data"]["inbox_id"] for e in raw_events}
 check("every accepted webhook is on tally.ingest.raw-webhooks.v1", wanted <= seen, sorted(wanted - seen))
 
 deadline = time.time() + 20
@@ -169,18 +117,9 @@ while time.time() < deadline:
 check("inbox rows moved to processed / ignored from the normalizer's outcomes", all(statuses.get(i) == s for i, s in expected.items()),
       {i: (statuses.get(i), s) for i, s in expected.items()})
 
-consumer = Consumer({"bootstrap.servers": BROKERS, "group.id": f"e2e-payments-{ORG}", "auto.offset.reset": "earliest",
-                     "session.timeout.ms": 6000, "heartbeat.interval.ms": 500})
-consumer.subscribe(["tally.canonical.payments.v1"])
-payments, deadline = {}, time.time() + 45
-while time.time() < deadline and len(payments) < 3:
-    message = consumer.poll(1)
-    if message is None or message.error():
-        continue
-    event = json.loads(message.value())
-    if event.get("tenant") == ORG and event.get("type") == "tally.payment.captured.v1":
-        payments[event["data"]["origin"]["provider"]] = event["data"]["amount"]
-consumer.close()
+captured = consume(["tally.canonical.payments.v1"], f"e2e-payments-{ORG}",
+                   lambda e: e.get("tenant") == ORG and e.get("type") == "tally.payment.captured.v1", lambda kept: len(kept) >= 3)
+payments = {e["data"]["origin"]["provider"]: e["data"]["amount"] for e in captured}
 check("payment.captured events for stripe, paddle and hotmart with minor-unit money",
       payments == {"stripe": {"amount_minor": 4900, "currency": "USD"}, "paddle": {"amount_minor": 4760, "currency": "EUR"},
                    "hotmart": {"amount_minor": 19700, "currency": "BRL"}}, payments)
@@ -192,6 +131,4 @@ if tally:
     doctor = subprocess.run([tally, "doctor"] + sys.argv[1:], capture_output=True, text=True, timeout=120)
     check("tally doctor passes", doctor.returncode == 0, doctor.stdout[-1500:] + doctor.stderr[-500:])
 
-passed = sum(1 for _, ok in results if ok)
-print(f"e2e: {passed} passed, {len(results) - passed} failed")
-sys.exit(0 if passed == len(results) else 1)
+checks.finish()

@@ -81,3 +81,37 @@ public struct PayoutPaid: EventPayload {
         case origin, payoutID = "payout_id", amount, fees, arrivalDate = "arrival_date", paymentRefs = "payment_refs"
     }
 }
+
+/// A payment attempt that did not go through. Keyed by payment. An additive fact: each failed
+/// attempt is emitted once.
+public struct PaymentFailed: EventPayload {
+    public static let eventType = "tally.payment.failed.v1"
+    public static let topic = TallyTopic.payments
+
+    public var origin: EventOrigin
+    public var paymentID: String
+    /// The amount that was attempted.
+    public var amount: Money
+    /// The provider's machine-readable reason (`card_declined`, `insufficient_funds`, …).
+    public var reasonCode: String
+    public var customerRef: String?
+    public var subscriptionRef: String?
+    public var invoiceRef: String?
+
+    public init(origin: EventOrigin, paymentID: String, amount: Money, reasonCode: String, customerRef: String?, subscriptionRef: String?, invoiceRef: String?) {
+        self.origin = origin
+        self.paymentID = paymentID
+        self.amount = amount
+        self.reasonCode = reasonCode
+        self.customerRef = customerRef
+        self.subscriptionRef = subscriptionRef
+        self.invoiceRef = invoiceRef
+    }
+
+    public var partitionKey: String { "\(origin.provider.rawValue):\(paymentID)" }
+
+    enum CodingKeys: String, CodingKey {
+        case origin, paymentID = "payment_id", amount, reasonCode = "reason_code", customerRef = "customer_ref"
+        case subscriptionRef = "subscription_ref", invoiceRef = "invoice_ref"
+    }
+}

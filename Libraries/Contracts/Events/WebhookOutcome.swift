@@ -4,14 +4,14 @@ public struct WebhookOutcome: EventPayload {
     public static let topic = TallyTopic.webhookOutcomes
 
     public enum Status: String, Codable, Sendable, Equatable {
-        case processed, ignored, failed
+        case processed, ignored, superseded, failed
     }
 
     public var inboxID: String
     public var status: Status
-    /// The canonical events produced, in order (empty unless `processed`).
+    /// The canonical events emitted, in order (empty unless `processed`).
     public var canonicalEventIDs: [String]
-    /// Why it was ignored or failed; nil when processed.
+    /// Why it was ignored, superseded or failed; nil when processed.
     public var reason: String?
 
     public init(inboxID: String, status: Status, canonicalEventIDs: [String], reason: String?) {

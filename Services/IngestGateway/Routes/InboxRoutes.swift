@@ -129,6 +129,30 @@ struct InboxRoutes: Sendable {
             }
             return RefusalPage(refusals: refusals, nextCursor: refusals.count == limit ? refusals.last?.id : nil)
         }
+        admin.get("inbox/report") { request, context -> InboxReport in
+            let principal = try context.requirePrincipal()
+            let days = min(max(request.uri.queryParameters.get("days", as: Int.self) ?? 7, 1), 90)
+            let schema = queries.schema.name
+            let rows = try await queries.client.withTenantTransaction(try principal.tenant(), logger: context.logger) { connection in
+                var rows: [InboxReport.Row] = []
+                let result = try await connection.query("""
+                    SELECT to_char(date_trunc('day', received_at AT TIME ZONE 'UTC'), 'YYYY-MM-DD'), provider, count(*)::int,
+                           count(*) FILTER (WHERE status IN ('pending', 'published'))::int,
+                           count(*) FILTER (WHERE status = 'processed')::int, count(*) FILTER (WHERE status = 'ignored')::int,
+                           count(*) FILTER (WHERE status = 'superseded')::int, count(*) FILTER (WHERE status = 'failed')::int,
+                           count(*) FILTER (WHERE status IN ('pending', 'published') AND received_at < now() - interval '5 minutes')::int
+                    FROM \(unescaped: schema).webhook_inbox
+                    WHERE received_at >= now() - \(days)::int * interval '1 day'
+                    GROUP BY 1, 2 ORDER BY 1 DESC, 2
+                    """, logger: context.logger)
+                for try await row in result.decode((String, String, Int, Int, Int, Int, Int, Int, Int).self) {
+                    rows.append(InboxReport.Row(day: row.0, provider: row.1, received: row.2, awaitingOutcome: row.3, processed: row.4,
+                                                ignored: row.5, superseded: row.6, failed: row.7, unexplained: row.8))
+                }
+                return rows
+            }
+            return InboxReport(days: rows)
+        }
         admin.get("conflicts") { _, context -> ConflictList in
             let principal = try context.requirePrincipal()
             let schema = queries.schema.name
@@ -152,4 +176,24 @@ struct InboxRoutes: Sendable {
         do { return try filter.validate() } catch { throw Problem.badRequest("\(error)") }
     }
 
+}
+
+/// Accepted webhooks per day and provider by what became of them: the gateway's side of the
+/// "raw vs normalized" delta. A row still awaiting its outcome after five minutes is unexplained.
+struct InboxReport: Encodable, ResponseEncodable {
+    struct Row: Encodable {
+        var day: String
+        var provider: String
+        var received: Int
+        var awaitingOutcome: Int
+        var processed: Int
+        var ignored: Int
+        var superseded: Int
+        var failed: Int
+        var unexplained: Int
+        enum CodingKeys: String, CodingKey {
+            case day, provider, received, awaitingOutcome = "awaiting_outcome", processed, ignored, superseded, failed, unexplained
+        }
+    }
+    var days: [Row]
 }

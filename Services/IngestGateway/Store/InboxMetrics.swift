@@ -12,7 +12,7 @@ struct InboxMetrics: Service {
     let logger: Logger
     var interval: Duration = .seconds(15)
 
-    static let statuses = ["pending", "published", "processed", "ignored", "failed"]
+    static let statuses = ["pending", "published", "processed", "ignored", "superseded", "failed"]
 
     func run() async throws {
         while !Task.isCancelled && !Task.isShuttingDownGracefully {

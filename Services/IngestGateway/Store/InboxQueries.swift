@@ -63,7 +63,7 @@ struct InboxFilter: Codable, Sendable, Equatable {
 
     /// Refuses values that are not what they claim to be, naming the field.
     func validate() throws -> InboxFilter {
-        let statuses = ["pending", "published", "processed", "ignored", "failed"]
+        let statuses = ["pending", "published", "processed", "ignored", "superseded", "failed"]
         if let status, !statuses.contains(status) { throw FilterError("status must be one of \(statuses.joined(separator: ", "))") }
         for (name, value) in [("from", from), ("to", to)] {
             if let value, RFC3339.parse(value) == nil { throw FilterError("\(name) must be an RFC 3339 time") }

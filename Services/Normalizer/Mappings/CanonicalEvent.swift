@@ -7,10 +7,13 @@ import Storage
 /// Codable type in `Contracts`).
 enum CanonicalEvent: Equatable, Sendable {
     case paymentCaptured(PaymentCaptured)
+    case paymentFailed(PaymentFailed)
     case paymentRefunded(PaymentRefunded)
     case paymentDisputed(PaymentDisputed)
     case payoutPaid(PayoutPaid)
+    case invoicePaid(InvoicePaid)
     case invoicePaymentFailed(InvoicePaymentFailed)
+    case subscription(SubscriptionChange, SubscriptionState, origin: EventOrigin, reason: String?)
     case orderPlaced(OrderPlaced)
     case orderCanceled(OrderCanceled)
     case customerUpserted(CustomerUpserted)
@@ -19,10 +22,13 @@ enum CanonicalEvent: Equatable, Sendable {
     var payload: any EventPayload {
         switch self {
         case .paymentCaptured(let payload): payload
+        case .paymentFailed(let payload): payload
         case .paymentRefunded(let payload): payload
         case .paymentDisputed(let payload): payload
         case .payoutPaid(let payload): payload
+        case .invoicePaid(let payload): payload
         case .invoicePaymentFailed(let payload): payload
+        case .subscription(let change, let state, let origin, let reason): change.payload(state, origin: origin, reason: reason)
         case .orderPlaced(let payload): payload
         case .orderCanceled(let payload): payload
         case .customerUpserted(let payload): payload
@@ -30,6 +36,21 @@ enum CanonicalEvent: Equatable, Sendable {
     }
 
     var eventType: String { type(of: payload).eventType }
+
+    /// The state-bearing object this event changes, for the ordering fence; nil for additive
+    /// facts (payments, refunds, payouts, orders, customers), which are always emitted once.
+    var fencedObject: FencedObject? {
+        switch self {
+        case .subscription(_, let state, let origin, _):
+            FencedObject(kind: .subscription, provider: origin.provider, objectID: state.subscriptionID, version: origin.occurredAt)
+        case .invoicePaid(let event):
+            FencedObject(kind: .invoice, provider: event.origin.provider, objectID: event.invoiceID, version: event.origin.occurredAt)
+        case .invoicePaymentFailed(let event):
+            FencedObject(kind: .invoice, provider: event.origin.provider, objectID: event.invoiceID, version: event.origin.occurredAt)
+        default:
+            nil
+        }
+    }
 
     /// The outbox form of the event under the given envelope attributes.
     func outboxMessage(id: String, time: String, tenant: String, correlationID: String, causationID: String) throws -> OutboxMessage {
@@ -39,6 +60,32 @@ enum CanonicalEvent: Equatable, Sendable {
     private static func message<P: EventPayload>(_ payload: P, id: String, time: String, tenant: String, correlationID: String, causationID: String) throws -> OutboxMessage {
         try OutboxMessage(EventEnvelope(id: id, source: "/tally/normalizer", time: time, tenant: tenant, correlationID: correlationID, causationID: causationID, data: payload))
     }
+}
+
+/// Which subscription lifecycle event a provider event is.
+enum SubscriptionChange: String, Sendable, Equatable {
+    case activated, changed, pastDue, paused, resumed, canceled
+
+    func payload(_ state: SubscriptionState, origin: EventOrigin, reason: String?) -> any EventPayload {
+        switch self {
+        case .activated: SubscriptionActivated(origin: origin, subscription: state, reason: reason)
+        case .changed: SubscriptionChanged(origin: origin, subscription: state, reason: reason)
+        case .pastDue: SubscriptionPastDue(origin: origin, subscription: state, reason: reason)
+        case .paused: SubscriptionPaused(origin: origin, subscription: state, reason: reason)
+        case .resumed: SubscriptionResumed(origin: origin, subscription: state, reason: reason)
+        case .canceled: SubscriptionCanceled(origin: origin, subscription: state, reason: reason)
+        }
+    }
+}
+
+/// A state-bearing provider object and the provider version an event states it at. The version is
+/// when the change happened at the provider (RFC 3339); providers do not deliver in order.
+struct FencedObject: Equatable, Sendable {
+    enum Kind: String, Sendable { case subscription, invoice }
+    let kind: Kind
+    let provider: WebhookProvider
+    let objectID: String
+    let version: String
 }
 
 /// What a provider payload normalizes to.

@@ -16,12 +16,77 @@ struct StripeMapping: ProviderMapping {
     }
 
     struct PaymentIntent: Decodable {
+        struct PaymentError: Decodable {
+            let code: String?
+            let decline_code: String?
+        }
         let id: String
+        let amount: Int64
         let amount_received: Int64
         let currency: String
         let customer: String?
         let invoice: String?
         let metadata: [String: String]?
+        let last_payment_error: PaymentError?
+    }
+
+    struct Subscription: Decodable {
+        struct Items: Decodable { let data: [Item] }
+        struct Item: Decodable {
+            let quantity: Int?
+            let price: Price
+            /// Newer API versions state the period on the item rather than the subscription.
+            let current_period_end: Int64?
+        }
+        struct Price: Decodable {
+            struct Recurring: Decodable {
+                let interval: String
+                let interval_count: Int
+            }
+            let id: String
+            let currency: String
+            let unit_amount: Int64?
+            let lookup_key: String?
+            let recurring: Recurring?
+        }
+        struct PauseCollection: Decodable { let behavior: String? }
+        struct CancellationDetails: Decodable { let reason: String? }
+        let id: String
+        let customer: String?
+        let status: String
+        let current_period_end: Int64?
+        let pause_collection: PauseCollection?
+        let cancellation_details: CancellationDetails?
+        let items: Items
+    }
+
+    /// `data.previous_attributes` of a `customer.subscription.updated` event: which fields changed
+    /// and what the status was before.
+    struct PreviousAttributes: Decodable {
+        struct Key: CodingKey {
+            let stringValue: String
+            init(stringValue: String) { self.stringValue = stringValue }
+            var intValue: Int? { nil }
+            init?(intValue: Int) { nil }
+        }
+        let status: String?
+        /// Present in the changed fields, and whether it was set (non-null) before.
+        let pauseCollection: Bool?
+
+        init(from decoder: any Decoder) throws {
+            let container = try decoder.container(keyedBy: Key.self)
+            status = try container.decodeIfPresent(String.self, forKey: Key(stringValue: "status"))
+            let pause = Key(stringValue: "pause_collection")
+            pauseCollection = container.contains(pause) ? !(try container.decodeNil(forKey: pause)) : nil
+        }
+    }
+
+    struct SubscriptionUpdate: Decodable {
+        struct Data: Decodable {
+            let object: Subscription
+            let previous_attributes: PreviousAttributes?
+        }
+        let data: Data
     }
 
     struct Charge: Decodable {
@@ -59,10 +124,14 @@ struct StripeMapping: ProviderMapping {
         let id: String
         let customer: String?
         let subscription: String?
+        struct StatusTransitions: Decodable { let paid_at: Int64? }
         let amount_due: Int64
+        let amount_paid: Int64?
         let currency: String
         let attempt_count: Int
         let next_payment_attempt: Int64?
+        let payment_intent: String?
+        let status_transitions: StatusTransitions?
     }
 
     struct Customer: Decodable {
@@ -90,6 +159,39 @@ struct StripeMapping: ProviderMapping {
             return .events([.paymentCaptured(PaymentCaptured(
                 origin: origin, paymentID: intent.id, amount: try money(intent.amount_received, intent.currency), fee: nil,
                 customerRef: intent.customer, orderRef: intent.metadata?["order_id"], subscriptionRef: nil, invoiceRef: intent.invoice
+            ))])
+        case "payment_intent.payment_failed":
+            let intent = try object(PaymentIntent.self)
+            let error = intent.last_payment_error
+            return .events([.paymentFailed(PaymentFailed(
+                origin: origin, paymentID: intent.id, amount: try money(intent.amount, intent.currency),
+                reasonCode: error?.decline_code ?? error?.code ?? "unknown",
+                customerRef: intent.customer, subscriptionRef: nil, invoiceRef: intent.invoice
+            ))])
+        case "customer.subscription.created":
+            let subscription = try object(Subscription.self)
+            // An incomplete subscription has not been paid for yet; its activation arrives as an update.
+            guard ["active", "trialing"].contains(subscription.status) else {
+                return .ignored("stripe subscription \(subscription.id) was created \(subscription.status); activation follows as an update")
+            }
+            return .events([.subscription(.activated, try state(subscription), origin: origin, reason: nil)])
+        case "customer.subscription.updated":
+            let update = try PayloadReading.decode(SubscriptionUpdate.self, body, provider: "stripe").data
+            let change = Self.change(update.object, previous: update.previous_attributes)
+            return .events([.subscription(change, try state(update.object), origin: origin, reason: nil)])
+        case "customer.subscription.paused":
+            return .events([.subscription(.paused, try state(try object(Subscription.self)), origin: origin, reason: nil)])
+        case "customer.subscription.resumed":
+            return .events([.subscription(.resumed, try state(try object(Subscription.self)), origin: origin, reason: nil)])
+        case "customer.subscription.deleted":
+            let subscription = try object(Subscription.self)
+            return .events([.subscription(.canceled, try state(subscription), origin: origin, reason: subscription.cancellation_details?.reason)])
+        case "invoice.paid":
+            let invoice = try object(Invoice.self)
+            return .events([.invoicePaid(InvoicePaid(
+                origin: origin, invoiceID: invoice.id, subscriptionRef: invoice.subscription, customerRef: invoice.customer,
+                amountPaid: try money(invoice.amount_paid ?? invoice.amount_due, invoice.currency), paymentRef: invoice.payment_intent,
+                paidAt: PayloadReading.rfc3339(unixSeconds: invoice.status_transitions?.paid_at ?? event.created)
             ))])
         case "charge.refunded":
             let charge = try object(Charge.self)
@@ -127,6 +229,45 @@ struct StripeMapping: ProviderMapping {
             ))])
         default:
             return .ignored("stripe event type \(event.type) is not mapped")
+        }
+    }
+
+    /// A subscription as a canonical state. Stripe subscriptions can hold several items; the plan is
+    /// the first item's price (its lookup key when it has one) and the quantity that item's.
+    func state(_ subscription: Subscription) throws(MalformedPayload) -> SubscriptionState {
+        guard let item = subscription.items.data.first else { throw MalformedPayload("stripe subscription \(subscription.id) has no items") }
+        let interval = try item.price.recurring.map { recurring throws(MalformedPayload) in
+            guard let unit = BillingInterval.Unit(rawValue: recurring.interval) else {
+                throw MalformedPayload("stripe price \(item.price.id) has an unknown interval '\(recurring.interval)'")
+            }
+            return BillingInterval(unit: unit, count: recurring.interval_count)
+        }
+        let currency = try PayloadReading.currency(item.price.currency, provider: "stripe")
+        return SubscriptionState(
+            subscriptionID: subscription.id, customerRef: subscription.customer, planCode: item.price.lookup_key ?? item.price.id,
+            interval: interval, quantity: item.quantity ?? 1, unitPrice: item.price.unit_amount.map { Money(amountMinor: $0, currency: currency) },
+            providerStatus: subscription.status,
+            currentPeriodEnd: (item.current_period_end ?? subscription.current_period_end).map(PayloadReading.rfc3339(unixSeconds:))
+        )
+    }
+
+    /// What a `customer.subscription.updated` event means, from the new status and the fields that
+    /// changed: a status move (past due, paused, canceled, active again) or a pause-collection
+    /// switch wins; anything else (plan, quantity, price) is a change.
+    static func change(_ subscription: Subscription, previous: PreviousAttributes?) -> SubscriptionChange {
+        let statusChanged = previous?.status != nil
+        switch subscription.status {
+        case "canceled": return .canceled
+        case "past_due" where statusChanged, "unpaid" where statusChanged: return .pastDue
+        case "paused" where statusChanged: return .paused
+        case "active" where statusChanged && previous?.status == "paused": return .resumed
+        case "active" where statusChanged: return .activated // out of a trial, incomplete or past-due state
+        default: break
+        }
+        switch (previous?.pauseCollection, subscription.pause_collection != nil) {
+        case (false?, true): return .paused
+        case (true?, false): return .resumed
+        default: return .changed
         }
     }
 }

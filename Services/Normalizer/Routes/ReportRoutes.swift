@@ -17,7 +17,9 @@ struct ReportRoutes: Sendable {
         var canonicalEventID: String
         var position: Int
         var eventType: String
-        enum CodingKeys: String, CodingKey { case canonicalEventID = "canonical_event_id", position, eventType = "event_type" }
+        /// `emitted`, or `superseded` when a newer version of its object had already been applied.
+        var disposition: String
+        enum CodingKeys: String, CodingKey { case canonicalEventID = "canonical_event_id", position, eventType = "event_type", disposition }
     }
 
     struct Lineage: Encodable, ResponseEncodable {
@@ -34,6 +36,7 @@ struct ReportRoutes: Sendable {
         var received: Int
         var processed: Int
         var ignored: Int
+        var superseded: Int
         var failed: Int
         /// Received but without an outcome yet.
         var pending: Int
@@ -62,10 +65,10 @@ struct ReportRoutes: Sendable {
                     """, logger: context.logger).decode((String, String?).self) {
                     (lineage.outcome, lineage.reason) = (outcome, reason)
                 }
-                for try await (id, position, type) in try await connection.query("""
-                    SELECT canonical_event_id, position, event_type FROM \(unescaped: schema.name).lineage WHERE source_inbox_id = \(inboxID) ORDER BY position
-                    """, logger: context.logger).decode((String, Int, String).self) {
-                    lineage.canonicalEvents.append(LineageEntry(canonicalEventID: id, position: position, eventType: type))
+                for try await (id, position, type, disposition) in try await connection.query("""
+                    SELECT canonical_event_id, position, event_type, disposition FROM \(unescaped: schema.name).lineage WHERE source_inbox_id = \(inboxID) ORDER BY position
+                    """, logger: context.logger).decode((String, Int, String, String).self) {
+                    lineage.canonicalEvents.append(LineageEntry(canonicalEventID: id, position: position, eventType: type, disposition: disposition))
                 }
                 guard lineage.outcome != nil else { throw Problem.notFound("the normalizer has not seen inbox entry \(inboxID)") }
                 return lineage
@@ -81,13 +84,14 @@ struct ReportRoutes: Sendable {
                            count(*)::int,
                            count(*) FILTER (WHERE outcome = 'processed')::int,
                            count(*) FILTER (WHERE outcome = 'ignored')::int,
+                           count(*) FILTER (WHERE outcome = 'superseded')::int,
                            count(*) FILTER (WHERE outcome = 'failed')::int
                     FROM \(unescaped: schema.name).raw_outcomes
                     WHERE received_at >= now() - \(days)::int * interval '1 day'
                     GROUP BY 1, 2 ORDER BY 1 DESC, 2
-                    """, logger: context.logger).decode((String, String, Int, Int, Int, Int).self) {
-                    rows.append(DeltaRow(day: row.0, provider: row.1, received: row.2, processed: row.3, ignored: row.4, failed: row.5,
-                                         pending: row.2 - row.3 - row.4 - row.5))
+                    """, logger: context.logger).decode((String, String, Int, Int, Int, Int, Int).self) {
+                    rows.append(DeltaRow(day: row.0, provider: row.1, received: row.2, processed: row.3, ignored: row.4, superseded: row.5,
+                                         failed: row.6, pending: row.2 - row.3 - row.4 - row.5 - row.6))
                 }
                 return Delta(days: rows)
             }
