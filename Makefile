@@ -13,6 +13,7 @@ help: ## list the targets
 	@echo "  make status      show components, pids, ports and health"
 	@echo "  make logs        tail all logs (make logs NAME=billing for one)"
 	@echo "  make test        isolated PostgreSQL + Tansu, swift build/test, contract tests"
+	@echo "  make crash       crash test against the running stack (ARGS=\"--count 20000\" for the long form)"
 	@echo "  make clean       make down and remove .run/"
 
 bootstrap: ; @$(STACK) bootstrap
@@ -22,4 +23,5 @@ down: ; @$(STACK) down
 status: ; @$(STACK) status
 logs: ; @$(STACK) logs $(NAME)
 test: ; @$(STACK) test
+crash: ; @$(STACK) crash $(ARGS)
 clean: ; @$(STACK) clean

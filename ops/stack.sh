@@ -8,6 +8,7 @@
 #   ops/stack.sh status         table of components, exit 1 if something expected is not healthy
 #   ops/stack.sh logs [NAME]    tail -F the logs (all, or one component)
 #   ops/stack.sh test           isolated PostgreSQL + Tansu (profile "test"), swift build/test, contract tests
+#   ops/stack.sh crash [ARGS]   crash test against the running local stack (ops/crash/crash_test.py --help)
 #   ops/stack.sh clean          down (local and test leftovers) and remove .run/
 #
 # Everything lives under the repository: .deps/ (downloaded dependencies) and .run/<profile>/
@@ -481,7 +482,6 @@ pg_write_config() {
     echo "timezone = 'UTC'"
     if [[ $P_PG_FAST == 1 ]]; then
       echo "fsync = off"
-      echo "synchronous_commit = off"
       echo "full_page_writes = off"
     fi
   } > "$conf"
@@ -881,7 +881,7 @@ run_e2e() {
   if ((rc == 0)); then
     local services=() script
     for i in "${!SVC_NAMES[@]}"; do services+=("${SVC_NAMES[i]}=http://127.0.0.1:${SVC_PORTS[i]}"); done
-    for script in "$REPO"/ops/e2e/*.py; do
+    for script in "$REPO"/ops/e2e/*_acceptance.py; do
       say "running: e2e $(basename "$script")"
       TALLY_E2E_GATEWAY_URL="http://127.0.0.1:${SVC_PORTS[0]}" TALLY_E2E_KAFKA_BROKERS="127.0.0.1:$P_KAFKA_PORT" \
         TALLY_E2E_TALLY_BIN="$bindir/tally" TALLY_KAFKA_BROKERS="127.0.0.1:$P_KAFKA_PORT" \
@@ -891,6 +891,16 @@ run_e2e() {
   fi
   for ((i = ${#SVC_NAMES[@]} - 1; i >= 0; i--)); do stop_component "${SVC_NAMES[i]}"; done
   return "$rc"
+}
+
+# cmd_crash — the crash test (ops/crash/crash_test.py) against the running `make up` stack; it
+# kills the gateway, the normalizer, PostgreSQL and its own test consumer on purpose.
+cmd_crash() {
+  profile_config local
+  component_running ingest-gateway || die "the local stack is not running; start it with: make up"
+  TALLY_E2E_KAFKA_BROKERS="127.0.0.1:$P_KAFKA_PORT" TALLY_PG_BIN="$PG_BIN" TALLY_CRASH_PROFILE=local \
+    TALLY_DATABASE_ADMIN_URL="postgres://$PG_USER@$PG_HOST:$P_PG_PORT/$PG_DATABASE" \
+    "$PYTHON" "$REPO/ops/crash/crash_test.py" "$@"
 }
 
 cmd_test() {
@@ -991,6 +1001,7 @@ main() {
     status)    cmd_status ;;
     logs)      cmd_logs "$@" ;;
     test)      cmd_test ;;
+    crash)     cmd_crash "$@" ;;
     clean)     cmd_clean ;;
     help|-h|--help) usage ;;
     *) usage >&2; die "unknown command '$cmd'" ;;

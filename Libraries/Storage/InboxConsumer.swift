@@ -22,7 +22,8 @@ public typealias InboxHandler = @Sendable (KafkaConsumerMessage, PostgresConnect
 /// For each batch, one transaction records the event ids in the `inbox` table and runs the
 /// handler for the ids not seen before; only after that commit is the Kafka offset stored. A
 /// redelivered event is therefore skipped, and a crash before the commit redelivers the batch.
-/// If the batch transaction fails, each event is retried in its own transaction; an event whose
+/// While the database is unreachable, the batch waits and retries; it is never dead-lettered for
+/// that. If the batch transaction fails otherwise, each event is retried in its own transaction; an event whose
 /// handler still throws is published to `deadLetterTopic` (with `x-tally-dlq-*` headers naming
 /// the reason and origin), recorded as `dead-lettered`, and its partition continues.
 public final class InboxConsumer: Service, Sendable {
@@ -71,27 +72,55 @@ public final class InboxConsumer: Service, Sendable {
     }
 
     /// Applies a batch exactly once in effect. Exposed for tests and replay tooling.
+    ///
+    /// While the database is unreachable or aborts the work (`TransientFailure`), the batch is
+    /// retried with backoff for as long as it takes; only an event whose own handling fails is
+    /// dead-lettered.
     public func apply(_ batch: KafkaConsumerBatch) async throws {
-        do {
-            try await client.withTransaction(logger: logger) { connection in
-                for message in batch.messages {
-                    try await self.applyOne(message, on: connection)
-                }
-            }
-        } catch {
-            logger.warning("inbox batch failed; retrying its events one by one", metadata: ["error": "\(String(reflecting: error))"])
-            for message in batch.messages {
-                do {
-                    try await client.withTransaction(logger: logger) { connection in
+        var attempt = 0
+        while true {
+            do {
+                try await client.withTransaction(logger: logger) { connection in
+                    for message in batch.messages {
                         try await self.applyOne(message, on: connection)
                     }
-                } catch let failure as PostgresTransactionError {
-                    // Report what the handler (or the database) said, not the wrapper.
-                    let cause: any Error = failure.closureError ?? failure.commitError ?? failure.beginError ?? failure
-                    try await deadLetter(message, reason: String(describing: cause))
-                } catch {
-                    try await deadLetter(message, reason: String(describing: error))
                 }
+                return
+            } catch where TransientFailure.isTransient(error) {
+                attempt += 1
+                logger.warning("inbox batch hit a transient database failure; retrying", metadata: ["attempt": "\(attempt)", "error": "\(String(reflecting: error))"])
+                try await Task.sleep(for: TransientFailure.backoff(attempt: attempt))
+            } catch {
+                logger.warning("inbox batch failed; retrying its events one by one", metadata: ["error": "\(String(reflecting: error))"])
+                break
+            }
+        }
+        for message in batch.messages {
+            try await applyAlone(message)
+        }
+    }
+
+    /// One event in its own transaction: retried while failures are transient, dead-lettered
+    /// when its handling itself fails.
+    private func applyAlone(_ message: KafkaConsumerMessage) async throws {
+        var attempt = 0
+        while true {
+            do {
+                try await client.withTransaction(logger: logger) { connection in
+                    try await self.applyOne(message, on: connection)
+                }
+                return
+            } catch where TransientFailure.isTransient(error) {
+                attempt += 1
+                try await Task.sleep(for: TransientFailure.backoff(attempt: attempt))
+            } catch let failure as PostgresTransactionError {
+                // Report what the handler (or the database) said, not the wrapper.
+                let cause: any Error = failure.closureError ?? failure.commitError ?? failure.beginError ?? failure
+                try await deadLetter(message, reason: String(describing: cause))
+                return
+            } catch {
+                try await deadLetter(message, reason: String(describing: error))
+                return
             }
         }
     }
@@ -125,11 +154,20 @@ public final class InboxConsumer: Service, Sendable {
         ]
         _ = try await producer.send(KafkaProducerMessage(topic: deadLetterTopic, key: message.key, value: message.value, headers: headers))
         let eventID = Self.eventID(of: message)
-        try await client.query("""
-            INSERT INTO \(unescaped: schema.name).inbox (event_id, topic, kafka_partition, kafka_offset, outcome)
-            VALUES (\(eventID), \(message.topic), \(message.partition.rawValue), \(message.offset.rawValue), 'dead-lettered')
-            ON CONFLICT (event_id) DO UPDATE SET outcome = 'dead-lettered'
-            """, logger: logger)
+        var attempt = 0
+        while true {
+            do {
+                try await client.query("""
+                    INSERT INTO \(unescaped: schema.name).inbox (event_id, topic, kafka_partition, kafka_offset, outcome)
+                    VALUES (\(eventID), \(message.topic), \(message.partition.rawValue), \(message.offset.rawValue), 'dead-lettered')
+                    ON CONFLICT (event_id) DO UPDATE SET outcome = 'dead-lettered'
+                    """, logger: logger)
+                break
+            } catch where TransientFailure.isTransient(error) {
+                attempt += 1
+                try await Task.sleep(for: TransientFailure.backoff(attempt: attempt))
+            }
+        }
         deadLettered.increment()
         logger.error("event sent to the dead-letter topic", metadata: [
             "event_id": "\(eventID)", "topic": "\(message.topic)", "partition": "\(message.partition)",

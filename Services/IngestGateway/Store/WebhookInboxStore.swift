@@ -41,7 +41,8 @@ struct WebhookInboxStore: Sendable {
     let logger: Logger
 
     /// Stores `webhook` and its `WebhookReceived` outbox event in one transaction. Only after
-    /// this returns may the gateway answer 2xx.
+    /// this returns may the gateway answer 2xx. The commit waits for its WAL flush whatever the
+    /// server's `synchronous_commit` says, so an acknowledged webhook survives a database crash.
     func accept(_ webhook: IncomingWebhook) async throws -> AcceptOutcome {
         guard let tenant = TenantID(rawValue: webhook.source.orgID) else { throw StorageError.missingTenant }
         let inboxID = UUID()
@@ -49,6 +50,7 @@ struct WebhookInboxStore: Sendable {
         let headers = String(decoding: try JSONSerialization.data(withJSONObject: webhook.verificationHeaders, options: [.sortedKeys]), as: UTF8.self)
         let table = schema.name
         return try await client.withTenantTransaction(tenant, logger: logger) { connection in
+            try await connection.query("SET LOCAL synchronous_commit = on", logger: logger)
             var inserted = false
             let rows = try await connection.query("""
                 INSERT INTO \(unescaped: table).webhook_inbox

@@ -1,0 +1,497 @@
+"""Crash test of the webhook path: nothing acknowledged is lost, nothing is applied twice.
+
+A sender acts like a provider: it posts N signed Stripe-shaped webhooks (plus a share of duplicate
+deliveries) at a fixed rate, and retries anything not answered 2xx later with the same event id.
+Meanwhile a killer, at random moments, `kill -9`s and restarts the ingest gateway and the
+normalizer, stops PostgreSQL with an immediate shutdown and starts it again, and kills the test
+consumer. The test consumer applies canonical payment events through its own inbox (SQLite), so
+its effects happen once even when Kafka redelivers.
+
+When everything has drained, the checker asserts:
+- every event id answered 2xx is in the gateway inbox, exactly once;
+- every inbox row reached the raw topic;
+- every raw event has exactly one outcome;
+- every canonical event was applied exactly once by the test consumer;
+- no inbox row is left pending or published.
+
+Negative control: the same checker runs over a consumer with an injected fault (it commits its
+Kafka offsets before applying, then crashes mid-batch) and must report the loss.
+
+Against the running `make up` stack: `make crash` (2,000 webhooks) or, long form,
+`make crash ARGS="--count 20000 --rate 250"`.
+"""
+import argparse
+import glob
+import hashlib
+import json
+import os
+import pathlib
+import random
+import signal
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "ops" / "e2e" / "support"))
+from tally_e2e import BROKERS, Checks, call, service_url, sign, token  # noqa: E402
+
+CANONICAL_TOPIC = "tally.canonical.payments.v1"
+PSQL = os.path.join(os.environ.get("TALLY_PG_BIN") or sorted(glob.glob("/usr/lib/postgresql/*/bin"))[-1], "psql")
+
+
+def log(message):
+    print(f"  [{time.strftime('%H:%M:%S')}] {message}", flush=True)
+
+
+def canonical_id(inbox_id, position=0):
+    digest = bytearray(hashlib.sha256(f"tally.canonical:{inbox_id}#{position}".encode()).digest()[:16])
+    digest[6] = (digest[6] & 0x0F) | 0x80
+    digest[8] = (digest[8] & 0x3F) | 0x80
+    return str(uuid.UUID(bytes=bytes(digest)))
+
+
+def stripe_body(event_id, amount):
+    """A ~1.5 KB Stripe `payment_intent.succeeded` event."""
+    intent = "pi_" + hashlib.sha1(event_id.encode()).hexdigest()[:24]
+    return json.dumps({
+        "id": event_id, "object": "event", "api_version": "2024-06-20", "created": int(time.time()), "livemode": False,
+        "pending_webhooks": 1, "request": {"id": "req_" + event_id[-12:], "idempotency_key": str(uuid.uuid5(uuid.NAMESPACE_URL, event_id))},
+        "type": "payment_intent.succeeded",
+        "data": {"object": {
+            "id": intent, "object": "payment_intent", "amount": amount, "amount_capturable": 0, "amount_received": amount,
+            "application": None, "capture_method": "automatic", "confirmation_method": "automatic", "currency": "usd",
+            "customer": "cus_" + event_id[-14:], "description": "Pro plan, monthly", "invoice": "in_" + event_id[-20:],
+            "latest_charge": "ch_" + event_id[-20:], "livemode": False,
+            "metadata": {"order_id": "ord_" + event_id[-8:], "plan": "pro_monthly", "seats": "5"},
+            "payment_method": "pm_1QAbcLkdIwHu7ix2Card", "payment_method_types": ["card"],
+            "payment_method_options": {"card": {"installments": None, "network": None, "request_three_d_secure": "automatic"}},
+            "receipt_email": None, "shipping": None, "statement_descriptor": "TALLY PRO", "status": "succeeded",
+            "created": int(time.time()) - 2,
+            "amount_details": {"tip": {}}, "automatic_payment_methods": {"allow_redirects": "always", "enabled": True},
+            "charges": {"object": "list", "data": [], "has_more": False, "url": "/v1/charges?payment_intent=" + intent},
+            "next_action": None, "on_behalf_of": None, "processing": None, "review": None, "setup_future_usage": None,
+            "source": None, "statement_descriptor_suffix": None, "transfer_data": None, "transfer_group": None,
+        }},
+    }, separators=(",", ":")).encode()
+
+
+# ------------------------------------------------------------------------------------------------
+# The test consumer: applies canonical payment events once, through its own SQLite inbox.
+# ------------------------------------------------------------------------------------------------
+
+def run_consumer(db_path, group, org, fault):
+    from confluent_kafka import Consumer
+    database = sqlite3.connect(db_path, isolation_level=None)
+    database.execute("CREATE TABLE IF NOT EXISTS inbox (event_id TEXT PRIMARY KEY)")
+    database.execute("CREATE TABLE IF NOT EXISTS applied (event_id TEXT NOT NULL, at REAL NOT NULL)")
+    consumer = Consumer({"bootstrap.servers": BROKERS, "group.id": group, "auto.offset.reset": "earliest",
+                         "enable.auto.commit": False, "session.timeout.ms": 6000, "heartbeat.interval.ms": 500})
+    consumer.subscribe([CANONICAL_TOPIC])
+    crash_marker = pathlib.Path(db_path + ".crashed")
+
+    def apply(message):
+        event = json.loads(message.value())
+        if event.get("tenant") != org:
+            return
+        database.execute("BEGIN IMMEDIATE")
+        fresh = database.execute("INSERT OR IGNORE INTO inbox (event_id) VALUES (?)", (event["id"],)).rowcount == 1
+        if fresh or fault == "no-inbox":
+            database.execute("INSERT INTO applied (event_id, at) VALUES (?, ?)", (event["id"], time.time()))
+        database.execute("COMMIT")
+
+    while True:
+        messages = [m for m in consumer.consume(num_messages=200, timeout=1.0) if not m.error()]
+        if not messages:
+            continue
+        if fault == "offset-before-apply":
+            # The injected fault: the position moves before the effects are durable.
+            consumer.commit(asynchronous=False)
+            if len(messages) >= 2 and not crash_marker.exists():
+                for message in messages[: len(messages) // 2]:
+                    apply(message)
+                crash_marker.touch()
+                os._exit(17)  # crash mid-batch, as a kill -9 would
+            for message in messages:
+                apply(message)
+            continue
+        for message in messages:
+            apply(message)
+        consumer.commit(asynchronous=False)  # only after the effects committed
+
+
+# ------------------------------------------------------------------------------------------------
+# Processes: kill -9 and restart with the same command line and environment.
+# ------------------------------------------------------------------------------------------------
+
+class Stack:
+    def __init__(self, profile, pg_bin):
+        self.pids = ROOT / ".run" / profile / "pids"
+        self.pg_bin = pg_bin
+        self.lock = threading.Lock()
+
+    def pid(self, name):
+        return int((self.pids / f"{name}.pid").read_text().split()[0])
+
+    def meta(self, name):
+        return (self.pids / f"{name}.meta").read_text().splitlines()
+
+    def kill_service(self, name):
+        pid = self.pid(name)
+        environ = dict(item.split("=", 1) for item in open(f"/proc/{pid}/environ", "rb").read().decode().split("\0") if "=" in item)
+        argv = [a for a in open(f"/proc/{pid}/cmdline", "rb").read().decode().split("\0") if a]
+        log_path = os.readlink(f"/proc/{pid}/fd/1")
+        os.kill(pid, signal.SIGKILL)
+        deadline = time.time() + 10
+        while os.path.exists(f"/proc/{pid}") and time.time() < deadline:
+            try:
+                if open(f"/proc/{pid}/stat").read().split()[2] == "Z":
+                    break
+            except OSError:
+                break
+            time.sleep(0.02)
+        return argv, environ, log_path
+
+    def start_service(self, name, argv, environ, log_path):
+        with open(log_path, "ab") as out:
+            process = subprocess.Popen(argv, env=environ, stdin=subprocess.DEVNULL, stdout=out, stderr=out, start_new_session=True)
+        (self.pids / f"{name}.pid").write_text(f"{process.pid}\n")
+        port = int(self.meta(name)[0])
+        deadline = time.time() + 60
+        while time.time() < deadline:
+            status, _, _ = call("GET", f"http://127.0.0.1:{port}/healthz", timeout=2) if self._port_open(port) else (0, None, None)
+            if status == 200:
+                return True
+            time.sleep(0.1)
+        return False
+
+    @staticmethod
+    def _port_open(port):
+        import socket
+        with socket.socket() as probe:
+            probe.settimeout(0.5)
+            return probe.connect_ex(("127.0.0.1", port)) == 0
+
+    def as_postgres(self, command):
+        if os.geteuid() == 0:
+            command = ["runuser", "-u", "postgres", "--"] + command
+        return subprocess.run(command, capture_output=True, text=True, cwd="/")
+
+    def crash_postgres(self):
+        data = self.meta("postgres")[1]
+        result = self.as_postgres([f"{self.pg_bin}/pg_ctl", "-D", data, "-m", "immediate", "-w", "-t", "30", "stop"])
+        if result.returncode != 0:
+            raise RuntimeError(f"pg_ctl stop failed: {result.stderr}")
+        return data
+
+    def start_postgres(self, data):
+        log_file = pathlib.Path(data).parent / "postgres.log"
+        if not log_file.parent.exists() or not os.access(log_file.parent, os.W_OK):
+            log_file = pathlib.Path(tempfile.gettempdir()) / "tally-crash-postgres.log"
+        result = self.as_postgres([f"{self.pg_bin}/pg_ctl", "-D", data, "-l", str(log_file), "-w", "-t", "60", "start"])
+        if result.returncode != 0:
+            raise RuntimeError(f"pg_ctl start failed: {result.stderr}")
+        (self.pids / "postgres.pid").write_text((pathlib.Path(data) / "postmaster.pid").read_text().splitlines()[0] + "\n")
+
+
+LIVE_CHILDREN = []
+
+
+def kill_children():
+    for child in LIVE_CHILDREN:
+        if child.poll() is None:
+            child.kill()
+
+
+class ConsumerProcess:
+    """The test consumer as a child process that the killer can kill -9 and restart."""
+
+    def __init__(self, db_path, group, org, fault=None):
+        self.args = [sys.executable, __file__, "consumer", "--db", db_path, "--group", group, "--org", org] + (["--fault", fault] if fault else [])
+        self.process = None
+        self.start()
+
+    def start(self):
+        self.process = subprocess.Popen(self.args, start_new_session=True, stdout=subprocess.DEVNULL)
+        LIVE_CHILDREN.append(self.process)
+
+    def kill(self):
+        self.process.kill()
+        self.process.wait()
+
+    def ensure_running(self):
+        if self.process.poll() is not None:
+            self.start()
+
+
+# ------------------------------------------------------------------------------------------------
+# The run.
+# ------------------------------------------------------------------------------------------------
+
+def psql(admin_url, sql):
+    """Rows of a query as lists of strings, through psql (no driver needed); retried while PostgreSQL restarts."""
+    for _ in range(120):
+        result = subprocess.run([PSQL, admin_url, "-X", "-q", "-At", "-F", "\t", "-c", sql], capture_output=True, text=True)
+        if result.returncode == 0:
+            return [line.split("\t") for line in result.stdout.splitlines() if line]
+        time.sleep(0.5)
+    raise RuntimeError(f"psql failed: {result.stderr}")
+
+
+def check_run(checks, label, admin_url, source_id, org, acknowledged, db_path, expect_clean=True):
+    """The checker. Returns True when every assertion holds."""
+    ok = True
+
+    def verify(name, condition, detail):
+        nonlocal ok
+        ok &= bool(condition)
+        if expect_clean:
+            checks.check(f"{label}: {name}", condition, detail)
+        elif not condition:
+            log(f"negative control: checker reports: {name}: {str(detail)[:300]}")
+
+    rows = psql(admin_url, f"SELECT provider_event_id, id::text, status FROM ingest_gateway.webhook_inbox WHERE source_id = '{source_id}'")
+    per_event = {}
+    for event_id, inbox_id, status in rows:
+        per_event.setdefault(event_id, []).append((inbox_id, status))
+    missing = sorted(acknowledged - set(per_event))
+    doubled = sorted(e for e, v in per_event.items() if len(v) > 1)
+    verify(f"all {len(acknowledged)} acknowledged ids are in the inbox exactly once", not missing and not doubled,
+           {"missing": missing[:10], "doubled": doubled[:10]})
+    inbox_ids = {v[0][0] for v in per_event.values()}
+    stuck = sorted(v[0][0] for v in per_event.values() if v[0][1] in ("pending", "published"))
+    verify("no inbox row is left pending or published", not stuck, stuck[:10])
+
+    raw_events = read_raw_topic(org, inbox_ids)
+    unpublished = sorted(inbox_ids - set(raw_events.values()))
+    verify(f"all {len(inbox_ids)} inbox rows reached the raw topic", not unpublished, unpublished[:10])
+
+    outcomes = psql(admin_url, f"SELECT raw_event_id, count(*) FROM normalizer.raw_outcomes WHERE org_id = '{org}' GROUP BY 1")
+    outcome_count = {raw: int(n) for raw, n in outcomes}
+    no_outcome = sorted(set(raw_events) - set(outcome_count))
+    many = sorted(r for r, n in outcome_count.items() if n != 1)
+    verify(f"all {len(raw_events)} raw events have exactly one outcome", not no_outcome and not many, {"none": no_outcome[:10], "several": many[:10]})
+
+    expected = {canonical_id(i) for i in inbox_ids}
+    database = sqlite3.connect(db_path)
+    applied = {}
+    for event_id, n in database.execute("SELECT event_id, count(*) FROM applied GROUP BY event_id"):
+        applied[event_id] = n
+    database.close()
+    lost = sorted(expected - set(applied))
+    twice = sorted(e for e, n in applied.items() if n > 1)
+    verify(f"all {len(expected)} canonical events were applied exactly once by the test consumer", not lost and not twice,
+           {"lost": len(lost), "twice": len(twice), "examples": (lost + twice)[:5]})
+    return ok
+
+
+def read_raw_topic(org, inbox_ids):
+    """The org's raw-webhook events, read from the beginning of every partition (no group join),
+    until all of `inbox_ids` were seen or the topic stays quiet. Maps raw event id to inbox id."""
+    from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
+    topic = "tally.ingest.raw-webhooks.v1"
+    consumer = Consumer({"bootstrap.servers": BROKERS, "group.id": f"crash-check-{uuid.uuid4()}", "enable.auto.commit": False})
+    partitions = consumer.list_topics(topic, timeout=10).topics[topic].partitions
+    consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in partitions])
+    raw_events, started, idle = {}, time.time(), 0
+    while time.time() < started + 120:
+        batch = [m for m in consumer.consume(num_messages=1000, timeout=1.0) if not m.error()]
+        idle = 0 if batch else idle + 1
+        for message in batch:
+            event = json.loads(message.value())
+            if event.get("tenant") == org:
+                raw_events[event["id"]] = event["data"]["inbox_id"]
+        if inbox_ids <= set(raw_events.values()) and idle >= 2 or idle >= 10:
+            break
+    consumer.close()
+    return raw_events
+
+
+def wait_until(predicate, seconds, step=0.5):
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        if predicate():
+            return True
+        time.sleep(step)
+    return predicate()
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("mode", nargs="?", default="run", choices=["run", "consumer"])
+    parser.add_argument("--count", type=int, default=int(os.environ.get("TALLY_CRASH_COUNT", "2000")), help="unique webhooks to send")
+    parser.add_argument("--rate", type=float, default=float(os.environ.get("TALLY_CRASH_RATE", "200")), help="deliveries per second")
+    parser.add_argument("--duplicates", type=float, default=0.10, help="share of deliveries that repeat an earlier id")
+    parser.add_argument("--kill-every", type=float, default=1.5, help="mean seconds between kills")
+    parser.add_argument("--profile", default=os.environ.get("TALLY_CRASH_PROFILE", "test"), help="which stack (.run/<profile>)")
+    parser.add_argument("--service", nargs="*", default=[])
+    parser.add_argument("--seed", type=int, default=int(time.time()))
+    parser.add_argument("--db"), parser.add_argument("--group"), parser.add_argument("--org"), parser.add_argument("--fault")
+    args = parser.parse_args()
+    if args.mode == "consumer":
+        run_consumer(args.db, args.group, args.org, args.fault)
+        return
+
+    import atexit
+    atexit.register(kill_children)
+    random.seed(args.seed)
+    checks = Checks()
+    gateway = service_url("ingest-gateway", os.environ.get("TALLY_E2E_GATEWAY_URL", "http://127.0.0.1:8081"))
+    admin_url = os.environ.get("TALLY_DATABASE_ADMIN_URL", "postgres://postgres@127.0.0.1:55432/tally")
+    pg_bin = os.environ.get("TALLY_PG_BIN") or sorted(glob.glob("/usr/lib/postgresql/*/bin"))[-1]
+    stack = Stack(args.profile, pg_bin)
+    org = "org_crash_%d" % int(time.time())
+    auth = {"Authorization": f"Bearer {token(org)}"}
+    log(f"crash test: {args.count} webhooks + {args.duplicates:.0%} duplicates at {args.rate:.0f}/s, seed {args.seed}, org {org}")
+
+    status, created, _ = call("POST", f"{gateway}/admin/orgs/{org}/sources", {"provider": "stripe", "name": "crash test"}, auth)
+    if not checks.check("create the stripe source", status == 201, created):
+        checks.finish()
+    source_id, secret = created["source"]["id"], created["secret"]
+
+    workdir = tempfile.mkdtemp(prefix="tally-crash-")
+    consumer = ConsumerProcess(f"{workdir}/consumer.db", f"crash-consumer-{org}", org)
+
+    # The deliveries: every id once, plus duplicates of ids sent earlier, in a fixed order.
+    ids = [f"evt_crash_{org[-10:]}_{n:06d}" for n in range(args.count)]
+    deliveries = list(ids)
+    for _ in range(int(args.count * args.duplicates)):
+        position = random.randrange(1, len(deliveries))
+        deliveries.insert(position, random.choice(deliveries[:position]))
+    bodies = {event_id: stripe_body(event_id, 1000 + n) for n, event_id in enumerate(ids)}
+
+    acknowledged, pending_retry = set(), []
+    state = {"sent": 0, "non2xx": 0, "errors": 0, "done": False, "answers": {}}
+    lock = threading.Lock()
+
+    def deliver(event_id):
+        body = bodies[event_id]
+        try:
+            status, _, _ = call("POST", f"{gateway}/webhooks/{source_id}", raw=body, headers=sign("stripe", body, secret), timeout=10)
+        except Exception:  # connection refused or reset while the gateway is down
+            status = 0
+        with lock:
+            state["sent"] += 1
+            state["answers"][status] = state["answers"].get(status, 0) + 1
+            if 200 <= status < 300:
+                acknowledged.add(event_id)
+            else:
+                state["non2xx" if status else "errors"] += 1
+                pending_retry.append((time.time() + random.uniform(0.5, 1.5), event_id))
+
+    def sender():
+        from concurrent.futures import ThreadPoolExecutor
+        with ThreadPoolExecutor(max_workers=32) as pool:
+            start = time.time()
+            for n, event_id in enumerate(deliveries):
+                delay = start + n / args.rate - time.time()
+                if delay > 0:
+                    time.sleep(delay)
+                pool.submit(deliver, event_id)
+            # Retries, as a provider does, until every id has been acknowledged once.
+            deadline, report = time.time() + 600, time.time() + 5
+            while time.time() < deadline:
+                if time.time() > report:
+                    report = time.time() + 5
+                    with lock:
+                        log(f"{len(acknowledged)}/{len(ids)} acknowledged, {len(pending_retry)} awaiting retry, answers so far: {dict(state['answers'])}")
+                with lock:
+                    due = [e for t, e in pending_retry if t <= time.time()]
+                    pending_retry[:] = [(t, e) for t, e in pending_retry if t > time.time()]
+                    remaining = set(ids) - acknowledged
+                for event_id in due:
+                    pool.submit(deliver, event_id)
+                if not remaining and not pending_retry:
+                    break
+                time.sleep(0.1)
+        state["done"] = True
+
+    kills = {"ingest-gateway": 0, "normalizer": 0, "postgres": 0, "test consumer": 0}
+
+    def killer():
+        targets = list(kills)
+        while not state["done"] or min(kills.values()) == 0:
+            random.shuffle(targets)
+            for target in targets:
+                time.sleep(random.uniform(0.5, 1.5) * args.kill_every)
+                if state["done"] and min(kills.values()) > 0:
+                    return
+                log(f"kill -9 {target}" if target != "postgres" else "postgres: immediate shutdown")
+                if target == "postgres":
+                    data = stack.crash_postgres()
+                    time.sleep(random.uniform(0.2, 1.0))
+                    stack.start_postgres(data)
+                elif target == "test consumer":
+                    consumer.kill()
+                    time.sleep(random.uniform(0.1, 0.5))
+                    consumer.start()
+                else:
+                    saved = stack.kill_service(target)
+                    time.sleep(random.uniform(0.2, 1.0))
+                    if not stack.start_service(target, *saved):
+                        log(f"{target} did not become healthy after restart")
+                kills[target] += 1
+
+    threads = [threading.Thread(target=sender), threading.Thread(target=killer)]
+    started = time.time()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    log(f"sending done in {time.time() - started:.1f}s: {state['sent']} requests, {len(acknowledged)} ids acknowledged, "
+        f"{state['non2xx']} non-2xx answers and {state['errors']} connection errors retried; kills: {kills}")
+    checks.check("every target was killed at least once", all(n > 0 for n in kills.values()), kills)
+    checks.check("every id was eventually acknowledged", acknowledged == set(ids), len(set(ids) - acknowledged))
+
+    # Drain: the inbox settles and the test consumer catches up.
+    settled = wait_until(lambda: psql(admin_url, f"SELECT count(*) FROM ingest_gateway.webhook_inbox WHERE source_id = '{source_id}' "
+                                                 "AND status IN ('pending', 'published')")[0][0] == "0", 180)
+    log(f"inbox settled: {settled}")
+
+    def consumer_count():
+        consumer.ensure_running()
+        database = sqlite3.connect(f"{workdir}/consumer.db")
+        try:
+            return database.execute("SELECT count(*) FROM inbox").fetchone()[0]
+        except sqlite3.OperationalError:
+            return 0
+        finally:
+            database.close()
+    wait_until(lambda: consumer_count() >= len(ids), 180)
+    time.sleep(2)  # let any redelivery after the last kill arrive before counting
+    consumer.kill()
+    check_run(checks, "crash run", admin_url, source_id, org, acknowledged, f"{workdir}/consumer.db")
+
+    # Negative control: the same checker over a consumer that stores its offset before applying.
+    faulty = ConsumerProcess(f"{workdir}/faulty.db", f"crash-faulty-{org}", org, fault="offset-before-apply")
+    wait_until(lambda: faulty.process.poll() is not None, 60)
+    faulty.start()  # it restarts after its crash and goes on from the committed offset
+
+    def faulty_count():
+        database = sqlite3.connect(f"{workdir}/faulty.db")
+        try:
+            return database.execute("SELECT count(*) FROM inbox").fetchone()[0]
+        except sqlite3.OperationalError:
+            return 0
+        finally:
+            database.close()
+    last = [-1]
+
+    def settled():
+        count, previous = faulty_count(), last[0]
+        last[0] = count
+        return count > 0 and count == previous
+    wait_until(settled, 90, step=3)
+    faulty.kill()
+    log(f"negative control: the faulty consumer applied {faulty_count()} of {len(ids)} before settling")
+    clean = check_run(checks, "negative control", admin_url, source_id, org, acknowledged, f"{workdir}/faulty.db", expect_clean=False)
+    checks.check("negative control: the faulty consumer ran, and the checker reports its loss", faulty_count() > 0 and not clean, faulty_count())
+    checks.finish()
+
+
+if __name__ == "__main__":
+    main()
