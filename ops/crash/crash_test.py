@@ -38,7 +38,7 @@ import uuid
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "ops" / "e2e" / "support"))
-from tally_e2e import BROKERS, Checks, call, service_url, sign, token  # noqa: E402
+from tally_e2e import BROKERS, Checks, call, canonical_id, service_url, sign, token  # noqa: E402
 
 CANONICAL_TOPIC = "tally.canonical.payments.v1"
 PSQL = os.path.join(os.environ.get("TALLY_PG_BIN") or sorted(glob.glob("/usr/lib/postgresql/*/bin"))[-1], "psql")
@@ -46,13 +46,6 @@ PSQL = os.path.join(os.environ.get("TALLY_PG_BIN") or sorted(glob.glob("/usr/lib
 
 def log(message):
     print(f"  [{time.strftime('%H:%M:%S')}] {message}", flush=True)
-
-
-def canonical_id(inbox_id, position=0):
-    digest = bytearray(hashlib.sha256(f"tally.canonical:{inbox_id}#{position}".encode()).digest()[:16])
-    digest[6] = (digest[6] & 0x0F) | 0x80
-    digest[8] = (digest[8] & 0x3F) | 0x80
-    return str(uuid.UUID(bytes=bytes(digest)))
 
 
 def stripe_body(event_id, amount):
@@ -311,6 +304,17 @@ def read_raw_topic(org, inbox_ids):
     return raw_events
 
 
+def inbox_count(db_path):
+    """How many events a test consumer's inbox holds (0 before it created its tables)."""
+    database = sqlite3.connect(db_path)
+    try:
+        return database.execute("SELECT count(*) FROM inbox").fetchone()[0]
+    except sqlite3.OperationalError:
+        return 0
+    finally:
+        database.close()
+
+
 def wait_until(predicate, seconds, step=0.5):
     deadline = time.time() + seconds
     while time.time() < deadline:
@@ -454,13 +458,7 @@ def main():
 
     def consumer_count():
         consumer.ensure_running()
-        database = sqlite3.connect(f"{workdir}/consumer.db")
-        try:
-            return database.execute("SELECT count(*) FROM inbox").fetchone()[0]
-        except sqlite3.OperationalError:
-            return 0
-        finally:
-            database.close()
+        return inbox_count(f"{workdir}/consumer.db")
     wait_until(lambda: consumer_count() >= len(ids), 180)
     time.sleep(2)  # let any redelivery after the last kill arrive before counting
     consumer.kill()
@@ -472,13 +470,7 @@ def main():
     faulty.start()  # it restarts after its crash and goes on from the committed offset
 
     def faulty_count():
-        database = sqlite3.connect(f"{workdir}/faulty.db")
-        try:
-            return database.execute("SELECT count(*) FROM inbox").fetchone()[0]
-        except sqlite3.OperationalError:
-            return 0
-        finally:
-            database.close()
+        return inbox_count(f"{workdir}/faulty.db")
     last = [-1]
 
     def settled():

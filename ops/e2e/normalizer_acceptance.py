@@ -9,15 +9,13 @@ and checks what downstream services and operators would see:
 - subscription events sent late and out of order are superseded, so the last state is the newest;
 - the gateway's and the normalizer's delta reports agree, with nothing unexplained.
 """
-import hashlib
 import json
 import pathlib
 import sys
 import time
-import uuid
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent / "support"))
-from tally_e2e import GATEWAY, ROOT, Checks, call, consume, fixture, service_url, sign, token  # noqa: E402
+from tally_e2e import GATEWAY, ROOT, Checks, call, canonical_id, consume, fixture, service_url, sign, token  # noqa: E402
 
 NORMALIZER = service_url("normalizer", "http://127.0.0.1:8082")
 ORG = "org_norm_%d" % int(time.time())
@@ -28,14 +26,6 @@ LATE = ["stripe/customer.subscription.paused.json", "stripe/customer.subscriptio
 checks = Checks()
 check = checks.check
 auth = {"Authorization": f"Bearer {token(ORG, 'admin')}"}
-
-
-def canonical_id(inbox_id, position):
-    """The normalizer's derivation: SHA-256 of the inbox id and position, as a version-8 UUID."""
-    digest = bytearray(hashlib.sha256(f"tally.canonical:{inbox_id}#{position}".encode()).digest()[:16])
-    digest[6] = (digest[6] & 0x0F) | 0x80
-    digest[8] = (digest[8] & 0x3F) | 0x80
-    return str(uuid.UUID(bytes=bytes(digest)))
 
 
 def comparable(data):

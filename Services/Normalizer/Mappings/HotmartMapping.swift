@@ -66,6 +66,15 @@ struct HotmartMapping: ProviderMapping {
         let data: Payload
     }
 
+    /// A decimal Hotmart price in minor units, exactly, or refused: never rounded.
+    static func money(_ price: PurchasePostback.Payload.Purchase.Price) throws(MalformedPayload) -> Money {
+        let currency = try PayloadReading.currency(price.currency_value, provider: "hotmart")
+        guard let amount = Money(major: price.value, currency: currency) else {
+            throw MalformedPayload("hotmart price \(price.value) \(currency) has more decimals than the currency allows")
+        }
+        return amount
+    }
+
     /// Hotmart times are milliseconds since the epoch.
     static func time(_ millis: Int64) -> String { RFC3339.string(Date(timeIntervalSince1970: TimeInterval(millis) / 1000)) }
 
@@ -74,13 +83,10 @@ struct HotmartMapping: ProviderMapping {
         switch postback.event {
         case "PURCHASE_APPROVED", "PURCHASE_COMPLETE":
             let payload = try PayloadReading.decode(PurchasePostback.self, body, provider: "hotmart").data
-            let currency = try PayloadReading.currency(payload.purchase.price.currency_value, provider: "hotmart")
-            guard let amount = Money(major: payload.purchase.price.value, currency: currency) else {
-                throw MalformedPayload("hotmart price \(payload.purchase.price.value) \(currency) has more decimals than the currency allows")
-            }
+            let amount = try Self.money(payload.purchase.price)
             let millis = payload.purchase.approved_date ?? postback.creation_date
             return .events([.paymentCaptured(PaymentCaptured(
-                origin: PayloadReading.origin(raw, occurredAt: RFC3339.string(Date(timeIntervalSince1970: TimeInterval(millis) / 1000))),
+                origin: PayloadReading.origin(raw, occurredAt: Self.time(millis)),
                 paymentID: payload.purchase.transaction,
                 amount: amount,
                 fee: nil,
@@ -91,11 +97,8 @@ struct HotmartMapping: ProviderMapping {
             ))])
         case "PURCHASE_REFUNDED", "PURCHASE_CHARGEBACK":
             let payload = try PayloadReading.decode(PurchasePostback.self, body, provider: "hotmart").data
-            let currency = try PayloadReading.currency(payload.purchase.price.currency_value, provider: "hotmart")
-            guard let amount = Money(major: payload.purchase.price.value, currency: currency) else {
-                throw MalformedPayload("hotmart price \(payload.purchase.price.value) \(currency) has more decimals than the currency allows")
-            }
-            let origin = PayloadReading.origin(raw, occurredAt: RFC3339.string(Date(timeIntervalSince1970: TimeInterval(postback.creation_date) / 1000)))
+            let amount = try Self.money(payload.purchase.price)
+            let origin = PayloadReading.origin(raw, occurredAt: Self.time(postback.creation_date))
             let transaction = payload.purchase.transaction
             if postback.event == "PURCHASE_REFUNDED" {
                 return .events([.paymentRefunded(PaymentRefunded(origin: origin, paymentID: transaction, refundID: "\(transaction):refund", amount: amount, full: true))])
@@ -105,10 +108,7 @@ struct HotmartMapping: ProviderMapping {
             // A purchase (or a subscription renewal) whose payment did not go through: the boleto or
             // pix expired, or the card was declined.
             let payload = try PayloadReading.decode(PurchasePostback.self, body, provider: "hotmart").data
-            let currency = try PayloadReading.currency(payload.purchase.price.currency_value, provider: "hotmart")
-            guard let amount = Money(major: payload.purchase.price.value, currency: currency) else {
-                throw MalformedPayload("hotmart price \(payload.purchase.price.value) \(currency) has more decimals than the currency allows")
-            }
+            let amount = try Self.money(payload.purchase.price)
             return .events([.paymentFailed(PaymentFailed(
                 origin: PayloadReading.origin(raw, occurredAt: Self.time(postback.creation_date)), paymentID: payload.purchase.transaction,
                 amount: amount, reasonCode: postback.event == "PURCHASE_CANCELED" ? "purchase_canceled" : "payment_delayed",

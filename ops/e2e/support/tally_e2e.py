@@ -67,6 +67,15 @@ def call(method, url, body=None, headers=None, raw=None, timeout=10):
         return error.code, json.loads(error.read() or b"{}"), dict(error.headers)
 
 
+def canonical_id(inbox_id, position=0):
+    """The normalizer's canonical event id: SHA-256 of the inbox id and position, as a version-8 UUID."""
+    import uuid
+    digest = bytearray(hashlib.sha256(f"tally.canonical:{inbox_id}#{position}".encode()).digest()[:16])
+    digest[6] = (digest[6] & 0x0F) | 0x80
+    digest[8] = (digest[8] & 0x3F) | 0x80
+    return str(uuid.UUID(bytes=bytes(digest)))
+
+
 def fixture(name):
     return (ROOT / "contracts" / "providers" / name).read_bytes()
 
