@@ -23,7 +23,9 @@ public typealias InboxHandler = @Sendable (KafkaConsumerMessage, PostgresConnect
 /// handler for the ids not seen before; only after that commit is the Kafka offset stored. A
 /// redelivered event is therefore skipped, and a crash before the commit redelivers the batch.
 /// While the database is unreachable, the batch waits and retries; it is never dead-lettered for
-/// that. If the batch transaction fails otherwise, each event is retried in its own transaction; an event whose
+/// that. A transaction that gets no answer within `transactionDeadline` (a connection left
+/// half-open by a database crash) is abandoned and retried the same way, so a lost connection
+/// can never stall the partition; the inbox ids make a late commit of the abandoned attempt harmless. If the batch transaction fails otherwise, each event is retried in its own transaction; an event whose
 /// handler still throws is published to `deadLetterTopic` (with `x-tally-dlq-*` headers naming
 /// the reason and origin), recorded as `dead-lettered`, and its partition continues.
 public final class InboxConsumer: Service, Sendable {
@@ -38,9 +40,13 @@ public final class InboxConsumer: Service, Sendable {
     private let applied: Counter
     private let skipped: Counter
     private let deadLettered: Counter
+    private let stalls: Counter
+    private let transactionDeadline: Duration
 
     public init(configuration: KafkaConsumerConfiguration, client: PostgresClient, schema: ServiceSchema, producer: KafkaProducer,
-                deadLetterTopic: String, logger: Logger, handler: @escaping InboxHandler) {
+                deadLetterTopic: String, transactionDeadline: Duration = .seconds(30), logger: Logger,
+                handler: @escaping InboxHandler) {
+        self.transactionDeadline = transactionDeadline
         self.configuration = configuration
         self.client = client
         self.schema = schema
@@ -52,6 +58,7 @@ public final class InboxConsumer: Service, Sendable {
         self.applied = Counter(label: "inbox_events_applied_total", dimensions: dimensions)
         self.skipped = Counter(label: "inbox_events_duplicate_total", dimensions: dimensions)
         self.deadLettered = Counter(label: "inbox_events_dead_lettered_total", dimensions: dimensions)
+        self.stalls = Counter(label: "inbox_transactions_abandoned_total", dimensions: dimensions)
     }
 
     /// The partitions currently owned; empty before the group assigned any.
@@ -80,7 +87,7 @@ public final class InboxConsumer: Service, Sendable {
         var attempt = 0
         while true {
             do {
-                try await client.withTransaction(logger: logger) { connection in
+                try await transaction { connection in
                     for message in batch.messages {
                         try await self.applyOne(message, on: connection)
                     }
@@ -106,7 +113,7 @@ public final class InboxConsumer: Service, Sendable {
         var attempt = 0
         while true {
             do {
-                try await client.withTransaction(logger: logger) { connection in
+                try await transaction { connection in
                     try await self.applyOne(message, on: connection)
                 }
                 return
@@ -122,6 +129,20 @@ public final class InboxConsumer: Service, Sendable {
                 try await deadLetter(message, reason: String(describing: error))
                 return
             }
+        }
+    }
+
+    /// One inbox transaction, abandoned (and reported as `DeadlineExceeded`) when the database
+    /// does not answer within `transactionDeadline`.
+    private func transaction(_ body: @escaping @Sendable (PostgresConnection) async throws -> Void) async throws {
+        do {
+            try await withDeadline(transactionDeadline) {
+                try await self.client.withTransaction(logger: self.logger) { connection in try await body(connection) }
+            }
+        } catch let error as DeadlineExceeded {
+            stalls.increment()
+            logger.error("inbox transaction abandoned: the database did not answer in time; retrying", metadata: ["limit": "\(error.limit)"])
+            throw error
         }
     }
 
@@ -157,11 +178,13 @@ public final class InboxConsumer: Service, Sendable {
         var attempt = 0
         while true {
             do {
-                try await client.query("""
-                    INSERT INTO \(unescaped: schema.name).inbox (event_id, topic, kafka_partition, kafka_offset, outcome)
-                    VALUES (\(eventID), \(message.topic), \(message.partition.rawValue), \(message.offset.rawValue), 'dead-lettered')
-                    ON CONFLICT (event_id) DO UPDATE SET outcome = 'dead-lettered'
-                    """, logger: logger)
+                try await transaction { connection in
+                    try await connection.query("""
+                        INSERT INTO \(unescaped: self.schema.name).inbox (event_id, topic, kafka_partition, kafka_offset, outcome)
+                        VALUES (\(eventID), \(message.topic), \(message.partition.rawValue), \(message.offset.rawValue), 'dead-lettered')
+                        ON CONFLICT (event_id) DO UPDATE SET outcome = 'dead-lettered'
+                        """, logger: self.logger)
+                }
                 break
             } catch where TransientFailure.isTransient(error) {
                 attempt += 1

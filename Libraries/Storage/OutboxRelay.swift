@@ -98,7 +98,10 @@ public final class OutboxRelay: Service, Sendable {
         var consecutiveTimeouts = 0
         while !Task.isCancelled && !Task.isShuttingDownGracefully {
             do {
-                let count = try await publishBatch()
+                // Last-resort watchdog: a batch waits at most for its deliveries (the producer's
+                // delivery timeout) plus the database; a hung connection cannot stop the relay.
+                // An abandoned batch is published again, which consumers' inboxes absorb.
+                let count = try await withDeadline(.seconds(180)) { try await self.publishBatch() }
                 backoff.reset()
                 if count == batchSize { continue }
                 try await refreshMetrics()

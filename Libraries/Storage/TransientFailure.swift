@@ -10,7 +10,7 @@ public enum TransientFailure {
             let causes: [any Error] = [wrapped.beginError, wrapped.closureError, wrapped.commitError, wrapped.rollbackError].compactMap { $0 }
             return causes.contains(where: isTransient)
         }
-        if error is ChannelError || error is IOError { return true }
+        if error is ChannelError || error is IOError || error is DeadlineExceeded { return true }
         guard let error = error as? PSQLError else { return false }
         switch error.code {
         case .serverClosedConnection, .clientClosedConnection, .connectionError, .uncleanShutdown, .queryCancelled:

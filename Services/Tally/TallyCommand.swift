@@ -9,7 +9,7 @@ struct TallyCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "tally",
         abstract: "Operate a Tally deployment: topics, consumer groups, lag, replay and health.",
-        subcommands: [TopicsCommand.self, GroupsCommand.self, LagCommand.self, ReplayCommand.self, DoctorCommand.self, TokenCommand.self, VersionCommand.self]
+        subcommands: [TopicsCommand.self, BenchCommand.self, GroupsCommand.self, LagCommand.self, ReplayCommand.self, DoctorCommand.self, TokenCommand.self, VersionCommand.self]
     )
 }
 

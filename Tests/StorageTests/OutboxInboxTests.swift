@@ -96,6 +96,44 @@ struct OutboxInboxTests {
         }
     }
 
+    @Test func aStalledTransactionIsAbandonedAndTheBatchStillAppliesOnce() async throws {
+        try await TestDatabase.withService(TestDatabase.uniqueService("stall"), migrations: [Self.appliedTable]) { client, schema in
+            let calls = Mutex(0)
+            let producer = try KafkaProducer(configuration: .init(client: kafkaClient(TestDatabase.brokers ?? "127.0.0.1:1")), logger: TestDatabase.logger)
+            let inbox = InboxConsumer(
+                configuration: .init(client: kafkaClient(TestDatabase.brokers ?? "127.0.0.1:1"), groupID: "g", topics: ["t"]),
+                client: client, schema: schema, producer: producer, deadLetterTopic: "dlq", transactionDeadline: .milliseconds(300),
+                logger: TestDatabase.logger
+            ) { message, connection in
+                let call = calls.withLock { $0 += 1; return $0 }
+                if call == 1 {
+                    // The first attempt hangs past the deadline and ignores cancellation, as a
+                    // query on a half-open connection would; it finishes (and commits) later.
+                    await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+                        DispatchQueue.global().asyncAfter(deadline: .now() + 1.5) { continuation.resume() }
+                    }
+                }
+                let id = InboxConsumer.eventID(of: message)
+                try await connection.query("INSERT INTO \(unescaped: schema.name).applied (event_id, body) VALUES (\(id), \(String(decoding: message.value ?? [], as: UTF8.self)))", logger: TestDatabase.logger)
+                return .applied
+            }
+            let batch = KafkaConsumerBatch(messages: (0..<3).map {
+                KafkaConsumerMessage(topic: "t", partition: .init(0), offset: .init(Int64($0)), value: Array("body-\($0)".utf8), headers: [KafkaHeader(key: "ce_id", string: "evt-\($0)")])
+            })
+            let started = ContinuousClock.now
+            try await inbox.apply(batch)
+            let waited = ContinuousClock.now - started
+            // Let the abandoned attempt finish; its late commit must not double anything.
+            try await Task.sleep(for: .seconds(2))
+            await producer.shutdown()
+
+            #expect(calls.withLock { $0 } >= 2, "the batch was retried after the deadline")
+            #expect(waited < .seconds(10))
+            #expect(try await client.strings("SELECT event_id FROM \(unescaped: schema.name).applied ORDER BY event_id") == ["evt-0", "evt-1", "evt-2"])
+            #expect(try await client.strings("SELECT outcome FROM \(unescaped: schema.name).inbox ORDER BY event_id") == ["applied", "applied", "applied"])
+        }
+    }
+
     @Test func aPoisonEventGoesToTheDeadLetterTopicAndTheRestApply() async throws {
         let brokers = try #require(TestDatabase.brokers, "TALLY_TEST_KAFKA_BROKERS is not set")
         let deadLetters = "dlq-\(UUID().uuidString.prefix(6).lowercased())"
@@ -136,6 +174,29 @@ struct OutboxInboxTests {
             #expect(dead.first?.value == Array("poison".utf8))
             #expect(dead.first?.headers.first(named: "x-tally-dlq-reason")?.stringValue?.contains("twelve") == true)
             #expect(dead.first?.headers.first(named: "x-tally-dlq-offset")?.stringValue == "41")
+        }
+    }
+}
+
+@Suite struct DeadlineTests {
+    @Test func aBodyThatIgnoresCancellationIsAbandonedAtTheDeadline() async throws {
+        let started = ContinuousClock.now
+        await #expect(throws: DeadlineExceeded.self) {
+            try await withDeadline(.milliseconds(200)) {
+                // Never resumed within the test: stands in for a query on a half-open connection.
+                await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+                    DispatchQueue.global().asyncAfter(deadline: .now() + 5) { continuation.resume() }
+                }
+                return 1
+            }
+        }
+        #expect(ContinuousClock.now - started < .seconds(2), "the caller stopped waiting at the deadline")
+    }
+
+    @Test func aBodyThatFinishesInTimeReturnsItsValueOrError() async throws {
+        #expect(try await withDeadline(.seconds(5)) { 42 } == 42)
+        await #expect(throws: StorageTestError.self) {
+            try await withDeadline(.seconds(5)) { () async throws -> Int in throw StorageTestError("boom") }
         }
     }
 }
