@@ -2,7 +2,7 @@
 STACK := bash ops/stack.sh
 
 .DEFAULT_GOAL := help
-.PHONY: help bootstrap build up down status logs test clean
+.PHONY: help bootstrap build up down status logs test crash bench clean
 
 help: ## list the targets
 	@echo "Tally targets:"
@@ -14,6 +14,7 @@ help: ## list the targets
 	@echo "  make logs        tail all logs (make logs NAME=billing for one)"
 	@echo "  make test        isolated PostgreSQL + Tansu, swift build/test, contract tests"
 	@echo "  make crash       crash test against the running stack (ARGS=\"--count 20000\" for the long form)"
+	@echo "  make bench       release build, local stack, pgbench reference and load phases (ARGS passed on)"
 	@echo "  make clean       make down and remove .run/"
 
 bootstrap: ; @$(STACK) bootstrap
@@ -24,4 +25,5 @@ status: ; @$(STACK) status
 logs: ; @$(STACK) logs $(NAME)
 test: ; @$(STACK) test
 crash: ; @$(STACK) crash $(ARGS)
+bench: ; @$(STACK) bench $(ARGS)
 clean: ; @$(STACK) clean

@@ -9,6 +9,7 @@
 #   ops/stack.sh logs [NAME]    tail -F the logs (all, or one component)
 #   ops/stack.sh test           isolated PostgreSQL + Tansu (profile "test"), swift build/test, contract tests
 #   ops/stack.sh crash [ARGS]   crash test against the running local stack (ops/crash/crash_test.py --help)
+#   ops/stack.sh bench [ARGS]   benchmark on a release build of the local stack (ops/bench/ingest.py --help)
 #   ops/stack.sh clean          down (local and test leftovers) and remove .run/
 #
 # Everything lives under the repository: .deps/ (downloaded dependencies) and .run/<profile>/
@@ -888,6 +889,13 @@ run_e2e() {
         TALLY_DATABASE_ADMIN_URL="postgres://$PG_USER@$PG_HOST:$P_PG_PORT/$PG_DATABASE" \
         "$PYTHON" "$script" --service "${services[@]}" || rc=$?
     done
+    # The crash test's short form: it kill -9s these services and restarts PostgreSQL, so it
+    # runs last. Long form by hand: make up && make crash ARGS="--count 20000 --rate 250".
+    say "running: crash test, short form (${TALLY_CRASH_COUNT:-1000} webhooks)"
+    TALLY_E2E_GATEWAY_URL="http://127.0.0.1:${SVC_PORTS[0]}" TALLY_E2E_KAFKA_BROKERS="127.0.0.1:$P_KAFKA_PORT" \
+      TALLY_PG_BIN="$PG_BIN" TALLY_CRASH_PROFILE=test \
+      TALLY_DATABASE_ADMIN_URL="postgres://$PG_USER@$PG_HOST:$P_PG_PORT/$PG_DATABASE" \
+      "$PYTHON" "$REPO/ops/crash/crash_test.py" --count "${TALLY_CRASH_COUNT:-1000}" --rate 150 --service "${services[@]}" || rc=$?
   fi
   for ((i = ${#SVC_NAMES[@]} - 1; i >= 0; i--)); do stop_component "${SVC_NAMES[i]}"; done
   return "$rc"
@@ -901,6 +909,21 @@ cmd_crash() {
   TALLY_E2E_KAFKA_BROKERS="127.0.0.1:$P_KAFKA_PORT" TALLY_PG_BIN="$PG_BIN" TALLY_CRASH_PROFILE=local \
     TALLY_DATABASE_ADMIN_URL="postgres://$PG_USER@$PG_HOST:$P_PG_PORT/$PG_DATABASE" \
     "$PYTHON" "$REPO/ops/crash/crash_test.py" "$@"
+}
+
+# cmd_bench — the webhook-path benchmark (ops/bench/ingest.py) on a release build: restarts the
+# local stack from release binaries, runs the pgbench reference and the load phases, and leaves
+# the stack running. Numbers go to docs/benchmarks.md by hand, with the machine they came from.
+cmd_bench() {
+  BUILD_CONFIG=release
+  # One source receives the whole load; lift its rate limit (500/s by default) for the run.
+  export TALLY_GATEWAY_SOURCE_RATE="${TALLY_GATEWAY_SOURCE_RATE:-1000000}"
+  cmd_down
+  cmd_up || die "the release stack did not come up"
+  profile_config local
+  TALLY_E2E_KAFKA_BROKERS="127.0.0.1:$P_KAFKA_PORT" TALLY_PG_BIN="$PG_BIN" \
+    TALLY_DATABASE_ADMIN_URL="postgres://$PG_USER@$PG_HOST:$P_PG_PORT/$PG_DATABASE" \
+    "$PYTHON" "$REPO/ops/bench/ingest.py" --tally "$(bin_dir)/tally" "$@"
 }
 
 cmd_test() {
@@ -1002,6 +1025,7 @@ main() {
     logs)      cmd_logs "$@" ;;
     test)      cmd_test ;;
     crash)     cmd_crash "$@" ;;
+    bench)     cmd_bench "$@" ;;
     clean)     cmd_clean ;;
     help|-h|--help) usage ;;
     *) usage >&2; die "unknown command '$cmd'" ;;

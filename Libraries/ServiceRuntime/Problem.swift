@@ -2,6 +2,7 @@ import Foundation
 import Hummingbird
 import Logging
 import PostgresNIO
+import Storage
 
 /// An RFC 9457 problem: the body of every error response, `application/problem+json`.
 /// `type` is a stable URI per kind of problem; clients branch on it, not on `detail`.
@@ -41,8 +42,9 @@ public struct Problem: Error, Codable, Sendable, Equatable {
     }
 }
 
-/// Turns every error a handler throws into Problem+JSON. Unknown errors become a 500 whose
-/// detail does not leak internals; they are logged with the request's correlation id.
+/// Turns every error a handler throws into Problem+JSON. A database that is unreachable or
+/// restarting gives 503 with `Retry-After`; unknown errors become a 500 whose detail does not
+/// leak internals; both are logged with the request's correlation id.
 public struct ProblemMiddleware<Context: RequestContext>: RouterMiddleware {
     public init() {}
 
@@ -65,6 +67,14 @@ public struct ProblemMiddleware<Context: RequestContext>: RouterMiddleware {
             let problem = Problem(type: error.status == .notFound ? "not-found" : "http-\(error.status.code)",
                                   title: error.status.reasonPhrase, status: error.status, detail: error.body)
             return problem.response
+        case _ where TransientFailure.isTransient(error):
+            // The database is restarting or unreachable: nothing was stored, and trying again
+            // shortly will work. Senders (webhook providers among them) retry on 503.
+            logger.warning("request failed: database unavailable", metadata: ["error": "\(String(reflecting: error))"])
+            var response = Problem(type: "unavailable", title: "Service unavailable", status: .serviceUnavailable,
+                                   detail: "the database is unavailable; nothing was stored; retry shortly").response
+            response.headers[.retryAfter] = "2"
+            return response
         default:
             logger.error("unhandled error", metadata: ["error": "\(String(reflecting: error))"])
             return Problem(type: "internal", title: "Internal error", status: .internalServerError,

@@ -88,9 +88,7 @@ public final class InboxConsumer: Service, Sendable {
         while true {
             do {
                 try await transaction { connection in
-                    for message in batch.messages {
-                        try await self.applyOne(message, on: connection)
-                    }
+                    try await self.applyAll(batch.messages, on: connection)
                 }
                 return
             } catch where TransientFailure.isTransient(error) {
@@ -144,6 +142,40 @@ public final class InboxConsumer: Service, Sendable {
             logger.error("inbox transaction abandoned: the database did not answer in time; retrying", metadata: ["limit": "\(error.limit)"])
             throw error
         }
+    }
+
+    /// The batch in one transaction, in three steps whatever its size: claim every event id in
+    /// the inbox with one statement, run the handler for the ids claimed now (in batch order,
+    /// once per id even when the batch repeats one), then record their outcomes in one statement.
+    private func applyAll(_ messages: [KafkaConsumerMessage], on connection: PostgresConnection) async throws {
+        let ids = messages.map(Self.eventID(of:))
+        var claimed = Set<String>()
+        for try await id in try await connection.query("""
+            INSERT INTO \(unescaped: schema.name).inbox (event_id, topic, kafka_partition, kafka_offset, outcome)
+            SELECT m.event_id, m.topic, m.kafka_partition, m.kafka_offset, 'pending'
+            FROM unnest(\(ids)::text[], \(messages.map(\.topic))::text[], \(messages.map { $0.partition.rawValue })::int4[],
+                        \(messages.map { $0.offset.rawValue })::int8[]) AS m(event_id, topic, kafka_partition, kafka_offset)
+            ON CONFLICT (event_id) DO NOTHING
+            RETURNING event_id
+            """, logger: logger).decode(String.self) {
+            claimed.insert(id)
+        }
+        var appliedIDs: [String] = [], outcomes: [String] = []
+        for (id, message) in zip(ids, messages) {
+            guard claimed.remove(id) != nil else {
+                skipped.increment()
+                continue
+            }
+            appliedIDs.append(id)
+            outcomes.append(try await handler(message, connection).rawValue)
+        }
+        guard !appliedIDs.isEmpty else { return }
+        try await connection.query("""
+            UPDATE \(unescaped: schema.name).inbox AS inbox SET outcome = v.outcome
+            FROM unnest(\(appliedIDs)::text[], \(outcomes)::text[]) AS v(event_id, outcome)
+            WHERE inbox.event_id = v.event_id
+            """, logger: logger)
+        applied.increment(by: appliedIDs.count)
     }
 
     private func applyOne(_ message: KafkaConsumerMessage, on connection: PostgresConnection) async throws {

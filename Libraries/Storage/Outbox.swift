@@ -53,17 +53,28 @@ public struct Outbox: Sendable {
 
     public init(schema: ServiceSchema) { self.schema = schema }
 
-    /// Inserts `messages` on `connection` (which should be inside a transaction). A message whose
-    /// event id is already in the outbox is skipped.
+    /// Inserts `messages` on `connection` (which should be inside a transaction), in order, in
+    /// one statement. A message whose event id is already in the outbox is skipped.
     public func enqueue(_ messages: [OutboxMessage], on connection: PostgresConnection, logger: Logger) async throws {
+        guard !messages.isEmpty else { return }
+        var eventIDs: [String] = [], topics: [String] = [], keys: [String] = [], payloads: [String] = [], headers: [String] = [], orgs: [String] = []
         for message in messages {
-            let headers = String(decoding: try JSONSerialization.data(withJSONObject: message.headers, options: [.sortedKeys]), as: UTF8.self)
-            try await connection.query("""
-                INSERT INTO \(unescaped: schema.name).outbox (event_id, topic, message_key, payload, headers, org_id)
-                VALUES (\(message.eventID), \(message.topic), \(message.key), \(PostgresBytes(message.payload)), \(headers)::jsonb, \(message.orgID))
-                ON CONFLICT (event_id) DO NOTHING
-                """, logger: logger)
+            eventIDs.append(message.eventID)
+            topics.append(message.topic)
+            keys.append(message.key)
+            payloads.append(Data(message.payload).base64EncodedString())
+            headers.append(String(decoding: try JSONSerialization.data(withJSONObject: message.headers, options: [.sortedKeys]), as: UTF8.self))
+            orgs.append(message.orgID ?? "")
         }
+        // Row ids follow the order of `messages`, so the relay publishes them in that order.
+        try await connection.query("""
+            INSERT INTO \(unescaped: schema.name).outbox (event_id, topic, message_key, payload, headers, org_id)
+            SELECT m.event_id, m.topic, m.message_key, decode(m.payload, 'base64'), m.headers::jsonb, NULLIF(m.org_id, '')
+            FROM unnest(\(eventIDs)::text[], \(topics)::text[], \(keys)::text[], \(payloads)::text[], \(headers)::text[], \(orgs)::text[])
+                 WITH ORDINALITY AS m(event_id, topic, message_key, payload, headers, org_id, position)
+            ORDER BY m.position
+            ON CONFLICT (event_id) DO NOTHING
+            """, logger: logger)
     }
 }
 

@@ -15,7 +15,7 @@ struct IngestGatewayService {
     static let defaultMaxBodySize = 1 << 20
 
     /// The gateway's schema, consumer and routes.
-    static func definition(box: SecretBox, maxBodySize: Int) -> ServiceDefinition {
+    static func definition(box: SecretBox, maxBodySize: Int, sourceRate: Int = 500) -> ServiceDefinition {
         ServiceDefinition(
             name: "ingest-gateway",
             migrationsFolder: Bundle.module.url(forResource: "Migrations", withExtension: nil),
@@ -31,7 +31,8 @@ struct IngestGatewayService {
             routes: { root, admin, dependencies in
                 let sources = SourceStore(client: dependencies.client, schema: dependencies.schema.name, box: box, audit: dependencies.audit, logger: dependencies.logger)
                 let inbox = WebhookInboxStore(client: dependencies.client, schema: dependencies.schema, logger: dependencies.logger)
-                WebhookRoutes(sources: sources, inbox: inbox, maxBodySize: maxBodySize, logger: dependencies.logger).add(to: root)
+                WebhookRoutes(sources: sources, inbox: inbox, maxBodySize: maxBodySize, logger: dependencies.logger,
+                              rateLimiter: RateLimiter(ratePerSecond: Double(sourceRate), burst: Double(sourceRate * 2))).add(to: root)
                 SourceRoutes(sources: sources).add(to: admin)
                 InboxRoutes(queries: InboxQueries(client: dependencies.client, schema: dependencies.schema, logger: dependencies.logger), audit: dependencies.audit).add(to: admin)
             }
@@ -42,14 +43,16 @@ struct IngestGatewayService {
         let environment = EnvironmentReader()
         let box: SecretBox
         let maxBodySize: Int
+        let sourceRate: Int
         do {
             let deployment = DeploymentEnvironment(rawValue: environment.optional("TALLY_ENV") ?? "local") ?? .prod
             box = try SecretBox(environment: environment, deployment: deployment)
             maxBodySize = try environment.integer("TALLY_GATEWAY_MAX_BODY_BYTES", default: defaultMaxBodySize, range: 1024...(16 << 20))
+            sourceRate = try environment.integer("TALLY_GATEWAY_SOURCE_RATE", default: 500, range: 1...1_000_000)
         } catch {
             FileHandle.standardError.write(Data("ingest-gateway: configuration error: \(error)\n".utf8))
             exit(78)
         }
-        exit(await ServiceRunner.run(definition(box: box, maxBodySize: maxBodySize)))
+        exit(await ServiceRunner.run(definition(box: box, maxBodySize: maxBodySize, sourceRate: sourceRate)))
     }
 }

@@ -1,6 +1,7 @@
 import Foundation
 import Hummingbird
 import HummingbirdTesting
+import NIOCore
 import Prometheus
 @testable import ServiceRuntime
 import Testing
@@ -40,6 +41,30 @@ struct ReadinessTests {
             try await client.execute(uri: "/no-such-route", method: .get) { response in
                 #expect(response.status == .notFound)
                 #expect(response.headers[.contentType] == "application/problem+json")
+            }
+        }
+    }
+}
+
+@Suite("Problem+JSON for errors a handler throws")
+struct ProblemMiddlewareTests {
+    struct Unexpected: Error {}
+
+    @Test func anUnreachableDatabaseIsA503WithRetryAfterAndAnythingElseA500() async throws {
+        let router = Router(context: ServiceRequestContext.self)
+        router.add(middleware: ProblemMiddleware())
+        router.get("database-down") { _, _ -> String in throw ChannelError.ioOnClosedChannel }
+        router.get("bug") { _, _ -> String in throw Unexpected() }
+        try await Application(router: router).test(.router) { client in
+            try await client.execute(uri: "/database-down", method: .get) { response in
+                #expect(response.status == .serviceUnavailable)
+                #expect(response.headers[.retryAfter] == "2")
+                let problem = try JSONDecoder().decode(Problem.self, from: Data(buffer: response.body))
+                #expect(problem.type == "unavailable")
+            }
+            try await client.execute(uri: "/bug", method: .get) { response in
+                #expect(response.status == .internalServerError)
+                #expect(response.headers[.retryAfter] == nil)
             }
         }
     }

@@ -16,12 +16,16 @@ struct WebhookOutcomeHandler: Sendable {
         let event = try CanonicalJSON.decode(EventEnvelope<WebhookOutcome>.self, from: value)
         // The transaction serves the whole batch; each event sets its own org first.
         guard let tenant = TenantID(rawValue: event.tenant) else { throw StorageError.missingTenant }
+        guard let inboxID = UUID(uuidString: event.data.inboxID) else {
+            logger.warning("webhook outcome names no inbox row (not a UUID); ignored", metadata: ["inbox_id": "\(event.data.inboxID)"])
+            return .ignored
+        }
         try await connection.setTenant(tenant, logger: logger)
         var updated = 0
         for try await _ in try await connection.query("""
             UPDATE \(unescaped: schema.name).webhook_inbox
             SET status = \(event.data.status.rawValue), status_reason = \(event.data.reason), status_changed_at = now()
-            WHERE id::text = \(event.data.inboxID) AND status IN ('pending', 'published')
+            WHERE id = \(inboxID) AND status IN ('pending', 'published')
             RETURNING id
             """, logger: logger) { updated += 1 }
         return updated == 1 ? .applied : .ignored

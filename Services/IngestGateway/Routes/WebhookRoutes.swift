@@ -14,6 +14,8 @@ import WebhookSignatures
 struct WebhookRoutes: Sendable {
     let sources: SourceStore
     let inbox: WebhookInboxStore
+    /// Where accepted webhooks are written: concurrent requests share a commit.
+    let intake: IntakeBatcher
     let maxBodySize: Int
     /// Per-source request rate (429 with `Retry-After` beyond it).
     let rateLimiter: RateLimiter
@@ -23,10 +25,11 @@ struct WebhookRoutes: Sendable {
     let logger: Logger
 
     init(sources: SourceStore, inbox: WebhookInboxStore, maxBodySize: Int, logger: Logger,
-         rateLimiter: RateLimiter = RateLimiter(ratePerSecond: 500, burst: 1000),
+         rateLimiter: RateLimiter = RateLimiter(ratePerSecond: 500, burst: 1_000),
          refusalLogLimiter: RateLimiter = RateLimiter(ratePerSecond: 20, burst: 100)) {
         self.sources = sources
         self.inbox = inbox
+        self.intake = IntakeBatcher(store: inbox, logger: logger)
         self.maxBodySize = maxBodySize
         self.rateLimiter = rateLimiter
         self.refusalLogLimiter = refusalLogLimiter
@@ -86,7 +89,7 @@ struct WebhookRoutes: Sendable {
             guard let identity = ProviderEventIdentity(scheme: scheme, request: webhookRequest) else {
                 throw Refusal(status: .badRequest, reason: "malformed-body", detail: "the body is not a \(scheme.rawValue) event this gateway can identify")
             }
-            let outcome = try await inbox.accept(IncomingWebhook(
+            let outcome = try await intake.accept(IncomingWebhook(
                 source: found, providerEventID: identity.id, providerEventType: identity.type,
                 trust: scheme.provesOrigin ? .verified : .low, contentType: contentType, body: body,
                 verificationHeaders: Self.verificationHeaders(of: webhookRequest, scheme: scheme), receivedAt: Date()

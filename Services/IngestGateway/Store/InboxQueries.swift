@@ -51,7 +51,8 @@ struct InboxFilter: Codable, Sendable, Equatable {
         if let sourceID { sql.appendLiteral(" AND source_id = "); sql.appendInterpolation(sourceID) }
         if let from { sql.appendLiteral(" AND received_at >= "); sql.appendInterpolation(from); sql.appendLiteral("::timestamptz") }
         if let to { sql.appendLiteral(" AND received_at < "); sql.appendInterpolation(to); sql.appendLiteral("::timestamptz") }
-        if let ids { sql.appendLiteral(" AND id::text = ANY("); sql.appendInterpolation(ids); sql.appendLiteral(")") }
+        // Compared as UUIDs so the primary key serves the lookup; a malformed id matches nothing.
+        if let ids { sql.appendLiteral(" AND id = ANY("); sql.appendInterpolation(ids.compactMap { UUID(uuidString: $0) }); sql.appendLiteral(")") }
         if let cursor {
             sql.appendLiteral(" AND (received_at, id::text) < (")
             sql.appendInterpolation(cursor.receivedAt)
@@ -123,10 +124,10 @@ struct InboxQueries: Sendable {
     }
 
     func entry(org: TenantID, id: String, withBody: Bool) async throws -> InboxEntry? {
-        guard UUID(uuidString: id) != nil else { return nil }
+        guard let uuid = UUID(uuidString: id) else { return nil }
         return try await client.withTenantTransaction(org, logger: logger) { connection in
             let rows = try await connection.query("""
-                SELECT \(unescaped: Self.columns), encode(body, 'base64') FROM \(unescaped: schema.name).webhook_inbox WHERE id::text = \(id)
+                SELECT \(unescaped: Self.columns), encode(body, 'base64') FROM \(unescaped: schema.name).webhook_inbox WHERE id = \(uuid)
                 """, logger: logger)
             var found: InboxEntry?
             for try await row in rows.decode((String, String, String, String, String, String, String, String?, String, String, String).self) {

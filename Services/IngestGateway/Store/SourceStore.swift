@@ -4,6 +4,7 @@ import Hummingbird
 import Logging
 import PostgresNIO
 import Storage
+import Synchronization
 import WebhookSignatures
 
 /// A source: one org's webhook endpoint for one provider.
@@ -30,6 +31,10 @@ struct SourceStore: Sendable {
     let box: SecretBox
     let audit: AuditLog
     let logger: Logger
+    /// Sources and their opened secrets for a second, so a burst of webhooks does not look the
+    /// same source up once per request. Changes made through this store drop the entry at once;
+    /// another gateway instance sees them within `SourceCache.lifetime`.
+    let cache = SourceCache()
 
     /// Creates a source. When `secret` is nil one is generated in the provider's format. The
     /// returned secret is the only time it is shown.
@@ -56,26 +61,30 @@ struct SourceStore: Sendable {
     /// The source and its unexpired secrets, or nil for an unknown id. Reads the directory first
     /// (no tenant yet), then the source under its org's tenant context.
     func lookup(_ sourceID: String, now: Date = Date()) async throws -> (Source, [WebhookSecret])? {
+        if let cached = cache.entry(sourceID, now: now) { return cached.usable(at: now) }
         var org: String?
         for try await value in try await client.query("SELECT org_id FROM \(unescaped: schema).source_directory WHERE source_id = \(sourceID)", logger: logger).decode(String.self) {
             org = value
         }
         guard let org, let tenant = TenantID(rawValue: org) else { return nil }
-        return try await client.withTenantTransaction(tenant, logger: logger) { connection in
+        let entry: SourceCache.Entry? = try await client.withTenantTransaction(tenant, logger: logger) { connection in
             guard let source = try await fetch(sourceID, on: connection) else { return nil }
-            var secrets: [WebhookSecret] = []
+            var secrets: [SourceCache.Secret] = []
             let secretRows = try await connection.query("""
-                SELECT id, sealed FROM \(unescaped: schema).source_secrets
+                SELECT id, sealed, expires_at FROM \(unescaped: schema).source_secrets
                 WHERE source_id = \(sourceID) AND (expires_at IS NULL OR expires_at > \(now)) ORDER BY created_at DESC
                 """, logger: logger)
-            for try await (id, sealed) in secretRows.decode((String, ByteBuffer).self) {
+            for try await (id, sealed, expiresAt) in secretRows.decode((String, ByteBuffer, Date?).self) {
                 // A secret that cannot be opened (wrong key, tampering) is left out: with none
                 // left, verification fails closed.
-                if let value = try? box.open(Array(buffer: sealed)) { secrets.append(WebhookSecret(id: id, value: value)) }
+                if let value = try? box.open(Array(buffer: sealed)) { secrets.append(.init(secret: WebhookSecret(id: id, value: value), expiresAt: expiresAt)) }
                 else { logger.error("a source secret could not be decrypted; check TALLY_SECRETS_KEY", metadata: ["source_id": "\(sourceID)", "secret_id": "\(id)"]) }
             }
-            return (source, secrets)
+            return SourceCache.Entry(source: source, secrets: secrets, loadedAt: now)
         }
+        guard let entry else { return nil }
+        cache.store(sourceID, entry)
+        return entry.usable(at: now)
     }
 
     /// The org's sources, newest first (secrets are never listed).
@@ -88,7 +97,8 @@ struct SourceStore: Sendable {
     /// Disables a source; it refuses every webhook from then on. Returns the source before and
     /// after, or nil when the org has no such source.
     func disable(org: TenantID, id: String, actor: String) async throws -> Source? {
-        try await client.withTenantTransaction(org, logger: logger) { connection in
+        defer { cache.drop(id) }
+        return try await client.withTenantTransaction(org, logger: logger) { connection in
             guard let before = try await fetch(id, on: connection) else { return nil }
             try await connection.query("UPDATE \(unescaped: schema).sources SET status = 'disabled', disabled_at = now() WHERE id = \(id)", logger: logger)
             var after = before
@@ -102,6 +112,7 @@ struct SourceStore: Sendable {
     /// Adds a new secret and lets the current ones expire at `previousExpireAt` (now when nil),
     /// so senders can switch without losing a webhook. Returns the new secret, shown only here.
     func rotate(org: TenantID, id: String, newSecret: String?, previousExpireAt: Date, actor: String) async throws -> String? {
+        defer { cache.drop(id) }
         guard let source = try await client.withTenantTransaction(org, logger: logger, { connection in try await fetch(id, on: connection) }),
               let scheme = source.scheme else { return nil }
         let secret = newSecret ?? Self.generateSecret(for: scheme)
@@ -150,5 +161,50 @@ struct SourceStore: Sendable {
         case .hotmart: return randomToken(bytes: 24)
         case .standard, .internal: return "whsec_" + random.base64EncodedString()
         }
+    }
+}
+
+/// What `SourceStore.lookup` found for a source, kept for `lifetime`. Secrets keep their expiry,
+/// so one that expires while cached stops verifying on time.
+final class SourceCache: Sendable {
+    static let lifetime: TimeInterval = 1
+
+    struct Secret: Sendable {
+        let secret: WebhookSecret
+        let expiresAt: Date?
+    }
+
+    struct Entry: Sendable {
+        let source: Source
+        let secrets: [Secret]
+        let loadedAt: Date
+
+        func usable(at now: Date) -> (Source, [WebhookSecret]) {
+            (source, secrets.filter { $0.expiresAt.map { $0 > now } ?? true }.map(\.secret))
+        }
+    }
+
+    private let entries = Mutex<[String: Entry]>([:])
+
+    func entry(_ sourceID: String, now: Date) -> Entry? {
+        entries.withLock { entries in
+            guard let entry = entries[sourceID] else { return nil }
+            guard now.timeIntervalSince(entry.loadedAt) < Self.lifetime, now >= entry.loadedAt else {
+                entries[sourceID] = nil
+                return nil
+            }
+            return entry
+        }
+    }
+
+    func store(_ sourceID: String, _ entry: Entry) {
+        entries.withLock { entries in
+            if entries.count >= 10_000 { entries.removeAll(keepingCapacity: true) }
+            entries[sourceID] = entry
+        }
+    }
+
+    func drop(_ sourceID: String) {
+        _ = entries.withLock { $0.removeValue(forKey: sourceID) }
     }
 }

@@ -63,18 +63,8 @@ struct WebhookInboxStore: Sendable {
                 """, logger: logger)
             for try await _ in rows { inserted = true }
             if inserted {
-                let event = EventEnvelope(
-                    id: inboxID.uuidString.lowercased(), source: "/tally/ingest-gateway", time: RFC3339.string(webhook.receivedAt),
-                    tenant: webhook.source.orgID, correlationID: inboxID.uuidString.lowercased(), causationID: nil,
-                    data: WebhookReceived(
-                        inboxID: inboxID.uuidString.lowercased(), sourceID: webhook.source.id,
-                        provider: WebhookProvider(rawValue: webhook.source.provider) ?? .standard,
-                        providerEventID: webhook.providerEventID, providerEventType: webhook.providerEventType,
-                        receivedAt: RFC3339.string(webhook.receivedAt), trust: webhook.trust, contentType: webhook.contentType,
-                        bodyBase64: Data(webhook.body).base64EncodedString(), bodySHA256: bodyHash
-                    )
-                )
-                try await Outbox(schema: schema).enqueue([try OutboxMessage(event)], on: connection, logger: logger)
+                let event = try Self.receivedEvent(webhook, inboxID: inboxID, bodyBase64: Data(webhook.body).base64EncodedString(), bodySHA256: bodyHash)
+                try await Outbox(schema: schema).enqueue([event], on: connection, logger: logger)
                 return .accepted(inboxID: inboxID)
             }
             var existing: (UUID, String)?
@@ -94,6 +84,97 @@ struct WebhookInboxStore: Sendable {
             }
             return .duplicate(inboxID: firstID, conflict: conflict)
         }
+    }
+
+    /// Stores several webhooks of one org in one transaction: one commit (and one WAL flush) for
+    /// all of them, with the same guarantees as `accept` for each. Outcomes are in input order; a
+    /// repeated provider event id, within the batch or with an earlier row, is a duplicate of the
+    /// first stored row. Throws for the whole batch; nothing is stored then.
+    func accept(batch webhooks: [IncomingWebhook], tenant: TenantID) async throws -> [AcceptOutcome] {
+        let table = schema.name
+        let ids = webhooks.map { _ in UUID() }
+        let hashes = webhooks.map(\.bodySHA256)
+        var headers: [String] = []
+        for webhook in webhooks {
+            headers.append(String(decoding: try JSONSerialization.data(withJSONObject: webhook.verificationHeaders, options: [.sortedKeys]), as: UTF8.self))
+        }
+        let bodies = webhooks.map { Data($0.body).base64EncodedString() }
+        return try await client.withTransaction(logger: logger) { connection in
+            try await connection.query("""
+                SELECT set_config('tally.org_id', \(tenant.rawValue), true), set_config('synchronous_commit', 'on', true)
+                """, logger: logger)
+            // Rows go in by (source, event id) so concurrent batches lock in the same order;
+            // the position breaks ties, so the earlier of two deliveries of one id is stored.
+            var inserted = Set<UUID>()
+            for try await id in try await connection.query("""
+                INSERT INTO \(unescaped: table).webhook_inbox
+                    (id, org_id, source_id, provider, provider_event_id, provider_event_type, trust, content_type, body, body_sha256, headers, received_at)
+                SELECT w.id, \(tenant.rawValue), w.source_id, w.provider, w.event_id, w.event_type, w.trust, w.content_type,
+                       decode(w.body, 'base64'), w.body_sha256, w.headers::jsonb, w.received_at
+                FROM unnest(\(ids)::uuid[], \(webhooks.map(\.source.id))::text[], \(webhooks.map(\.source.provider))::text[],
+                            \(webhooks.map(\.providerEventID))::text[], \(webhooks.map(\.providerEventType))::text[],
+                            \(webhooks.map(\.trust.rawValue))::text[], \(webhooks.map(\.contentType))::text[], \(bodies)::text[],
+                            \(hashes)::text[], \(headers)::text[], \(webhooks.map(\.receivedAt))::timestamptz[])
+                     WITH ORDINALITY AS w(id, source_id, provider, event_id, event_type, trust, content_type, body, body_sha256, headers, received_at, position)
+                ORDER BY w.source_id, w.event_id, w.position
+                ON CONFLICT (source_id, provider_event_id) DO NOTHING
+                RETURNING id
+                """, logger: logger).decode(UUID.self) {
+                inserted.insert(id)
+            }
+            var events: [OutboxMessage] = []
+            for (index, webhook) in webhooks.enumerated() where inserted.contains(ids[index]) {
+                events.append(try Self.receivedEvent(webhook, inboxID: ids[index], bodyBase64: bodies[index], bodySHA256: hashes[index]))
+            }
+            try await Outbox(schema: schema).enqueue(events, on: connection, logger: logger)
+
+            let repeated = webhooks.indices.filter { !inserted.contains(ids[$0]) }
+            guard !repeated.isEmpty else { return ids.map { .accepted(inboxID: $0) } }
+            var stored: [String: (UUID, String)] = [:]
+            for try await (id, sourceID, eventID, hash) in try await connection.query("""
+                SELECT w.id, w.source_id, w.provider_event_id, w.body_sha256
+                FROM \(unescaped: table).webhook_inbox w
+                JOIN unnest(\(repeated.map { webhooks[$0].source.id })::text[], \(repeated.map { webhooks[$0].providerEventID })::text[]) AS k(source_id, event_id)
+                  ON w.source_id = k.source_id AND w.provider_event_id = k.event_id
+                """, logger: logger).decode((UUID, String, String, String).self) {
+                stored[sourceID + "\u{0}" + eventID] = (id, hash)
+            }
+            var outcomes: [AcceptOutcome] = []
+            for (index, webhook) in webhooks.enumerated() {
+                if inserted.contains(ids[index]) {
+                    outcomes.append(.accepted(inboxID: ids[index]))
+                    continue
+                }
+                guard let (firstID, firstHash) = stored[webhook.source.id + "\u{0}" + webhook.providerEventID] else {
+                    throw DuplicateNotVisible(sourceID: webhook.source.id, providerEventID: webhook.providerEventID)
+                }
+                let conflict = firstHash != hashes[index]
+                if conflict {
+                    try await connection.query("""
+                        INSERT INTO \(unescaped: table).webhook_conflicts (org_id, inbox_id, source_id, provider_event_id, body_sha256, body_size)
+                        VALUES (\(tenant.rawValue), \(firstID), \(webhook.source.id), \(webhook.providerEventID), \(hashes[index]), \(webhook.body.count))
+                        """, logger: logger)
+                }
+                outcomes.append(.duplicate(inboxID: firstID, conflict: conflict))
+            }
+            return outcomes
+        }
+    }
+
+    /// The `webhook.received` event announcing a stored webhook; its id is the inbox id.
+    static func receivedEvent(_ webhook: IncomingWebhook, inboxID: UUID, bodyBase64: String, bodySHA256: String) throws -> OutboxMessage {
+        let id = inboxID.uuidString.lowercased()
+        return try OutboxMessage(EventEnvelope(
+            id: id, source: "/tally/ingest-gateway", time: RFC3339.string(webhook.receivedAt),
+            tenant: webhook.source.orgID, correlationID: id, causationID: nil,
+            data: WebhookReceived(
+                inboxID: id, sourceID: webhook.source.id,
+                provider: WebhookProvider(rawValue: webhook.source.provider) ?? .standard,
+                providerEventID: webhook.providerEventID, providerEventType: webhook.providerEventType,
+                receivedAt: RFC3339.string(webhook.receivedAt), trust: webhook.trust, contentType: webhook.contentType,
+                bodyBase64: bodyBase64, bodySHA256: bodySHA256
+            )
+        ))
     }
 
     /// How many refused requests the log keeps; older ones are deleted as new ones arrive.

@@ -19,7 +19,7 @@ struct BenchCommand: AsyncParsableCommand {
     var gateway = "http://127.0.0.1:8081"
 
     @Option(help: "The Stripe source to post to (its id).")
-    var source: String
+    var source: String?
 
     @Option(help: "The source's signing secret (default: $TALLY_BENCH_SECRET).")
     var secret: String = ProcessInfo.processInfo.environment["TALLY_BENCH_SECRET"] ?? ""
@@ -48,7 +48,12 @@ struct BenchCommand: AsyncParsableCommand {
     @Flag(help: "Print one JSON object instead of the table.")
     var json = false
 
+    @Flag(help: "Print one body as the generator sends it (for a reference workload) and exit.")
+    var printSampleBody = false
+
     func validate() throws {
+        if printSampleBody { return }
+        guard source?.isEmpty == false else { throw ValidationError("--source is required") }
         guard !secret.isEmpty else { throw ValidationError("--secret (or TALLY_BENCH_SECRET) is required") }
         guard rate >= 0, duration > 0, warmup >= 0, connections > 0, (0...1).contains(duplicates) else {
             throw ValidationError("--rate, --warmup must be ≥ 0; --duration, --connections > 0; --duplicates within 0…1")
@@ -59,12 +64,16 @@ struct BenchCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
+        if printSampleBody {
+            print(StripeShapedWebhooks(runID: runID, secret: "").body(eventNumber: 12_345))
+            return
+        }
         let url = URL(string: gateway)!
         let plan = LoadPlan(
             arrival: rate > 0 ? .fixedRate(perSecond: rate) : .asFastAsPossible,
             warmup: .milliseconds(Int64(warmup * 1000)), duration: .milliseconds(Int64(duration * 1000)),
             connections: connections, duplicateShare: duplicates, timeout: .seconds(timeout))
-        let generator = LoadGenerator(host: url.host!, port: url.port ?? 80, path: "/webhooks/\(source)",
+        let generator = LoadGenerator(host: url.host!, port: url.port ?? 80, path: "/webhooks/\(source!)",
                                       webhooks: StripeShapedWebhooks(runID: runID, secret: secret), plan: plan)
         let result = try await generator.run()
         json ? printJSON(result) : printTable(result)

@@ -1,0 +1,205 @@
+"""Benchmark of the webhook path, next to a pgbench reference on the same PostgreSQL.
+
+Phases, in one run against the running stack (`make bench` starts it from a release build):
+1. reference: pgbench inserts one ~1.5 KB webhook row per transaction with N clients;
+2. throughput: `tally bench --rate 0` with the same N connections (closed model); the ratio of
+   accepted webhooks per second to the reference's transactions per second is the headline;
+3. latency: `tally bench --rate 2000` (open model), p50/p95/p99/max from the due time;
+4. end to end: `tally bench --rate 1000`, then, from the databases, commit → broker latency of
+   the gateway's outbox relay and webhook accepted → canonical event published by the normalizer.
+
+Every number printed is measured in this run; targets are printed next to them.
+"""
+import argparse
+import datetime
+import glob
+import json
+import os
+import pathlib
+import platform
+import re
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "ops" / "e2e" / "support"))
+from tally_e2e import call, token  # noqa: E402
+
+PG_BIN = os.environ.get("TALLY_PG_BIN") or sorted(glob.glob("/usr/lib/postgresql/*/bin"))[-1]
+
+
+def say(message):
+    print(f"[bench] {message}", flush=True)
+
+
+def psql(url, sql):
+    out = subprocess.run([os.path.join(PG_BIN, "psql"), url, "-XAtq", "-F", "\t", "-v", "ON_ERROR_STOP=1", "-c", sql],
+                         check=True, capture_output=True, text=True).stdout
+    return [line.split("\t") for line in out.splitlines() if line]
+
+
+def create_source(gateway, org, name):
+    status, created, _ = call("POST", f"{gateway}/admin/orgs/{org}/sources", {"provider": "stripe", "name": name},
+                              {"Authorization": f"Bearer {token(org)}"})
+    if status != 201:
+        sys.exit(f"[bench] could not create a source: HTTP {status} {created}")
+    return created["source"]["id"], created["secret"]
+
+
+def sample_body(tally):
+    """One body exactly as the load generator sends it, for the reference rows."""
+    return subprocess.run([tally, "bench", "--print-sample-body"], check=True, capture_output=True, text=True).stdout.strip()
+
+
+def reference(admin_url, clients, seconds, body):
+    """pgbench: one webhook-sized row per transaction, commit waited for, at `clients` clients."""
+    psql(admin_url, """
+        CREATE SCHEMA IF NOT EXISTS bench_reference;
+        DROP TABLE IF EXISTS bench_reference.webhook_rows;
+        CREATE SEQUENCE IF NOT EXISTS bench_reference.ids;
+        CREATE TABLE bench_reference.webhook_rows (
+            id uuid PRIMARY KEY DEFAULT gen_random_uuid(),
+            source_id text NOT NULL,
+            provider_event_id text NOT NULL DEFAULT 'evt_' || nextval('bench_reference.ids'),
+            body bytea NOT NULL,
+            received_at timestamptz NOT NULL DEFAULT now(),
+            UNIQUE (source_id, provider_event_id)
+        );""")
+    with tempfile.NamedTemporaryFile("w", suffix=".sql", delete=False) as script:
+        script.write("INSERT INTO bench_reference.webhook_rows (source_id, body) VALUES ('src_reference', convert_to(:body, 'UTF8'));\n")
+    env = dict(os.environ, PGOPTIONS="-c synchronous_commit=on")
+    out = subprocess.run([os.path.join(PG_BIN, "pgbench"), "-n", "-M", "prepared", "-c", str(clients), "-j", str(min(clients, 2)),
+                          "-T", str(seconds), "-f", script.name, "-D", f"body={body}", admin_url],
+                         check=True, capture_output=True, text=True, env=env).stdout
+    os.unlink(script.name)
+    tps = float(re.search(r"tps = ([0-9.]+) \(without initial connection time\)", out).group(1))
+    latency = re.search(r"latency average = ([0-9.]+) ms", out)
+    psql(admin_url, "DROP SCHEMA bench_reference CASCADE")
+    return tps, float(latency.group(1)) if latency else None
+
+
+def load(tally, gateway, source, secret, rate, connections, seconds, warmup, duplicates):
+    args = [tally, "bench", "--json", "--gateway", gateway, "--source", source, "--rate", str(rate), "--connections", str(connections),
+            "--duration", str(seconds), "--warmup", str(warmup), "--duplicates", str(duplicates)]
+    out = subprocess.run(args, check=True, capture_output=True, text=True, env=dict(os.environ, TALLY_BENCH_SECRET=secret)).stdout
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def wait_drained(admin_url, source=None, seconds=180):
+    """Until the source's webhooks (all webhooks when None) have their outcomes and no outbox
+    holds unpublished events: the next phase starts on an idle system."""
+    which = f"source_id = '{source}' AND" if source else ""
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        [[open_rows, unpublished]] = psql(admin_url, f"""
+            SELECT (SELECT count(*) FROM ingest_gateway.webhook_inbox WHERE {which} status IN ('pending', 'published')),
+                   (SELECT count(*) FROM ingest_gateway.outbox WHERE published_at IS NULL)
+                 + (SELECT count(*) FROM normalizer.outbox WHERE published_at IS NULL)""")
+        if int(open_rows) == 0 and int(unpublished) == 0:
+            return True
+        time.sleep(1)
+    return False
+
+
+def percentiles(admin_url, sql):
+    [[count, p50, p99, top]] = psql(admin_url, f"""
+        SELECT count(*), round(percentile_cont(0.5) WITHIN GROUP (ORDER BY ms)::numeric, 2),
+               round(percentile_cont(0.99) WITHIN GROUP (ORDER BY ms)::numeric, 2), round(max(ms)::numeric, 2)
+        FROM ({sql}) AS samples""")
+    return {"count": int(count), "p50_ms": float(p50 or 0), "p99_ms": float(p99 or 0), "max_ms": float(top or 0)}
+
+
+def end_to_end(admin_url, source, warmup):
+    """Relay (commit → broker) and accepted → canonical event published, after the warm-up."""
+    window = f"""i.source_id = '{source}' AND i.received_at >=
+        (SELECT min(received_at) FROM ingest_gateway.webhook_inbox WHERE source_id = '{source}') + interval '{warmup} seconds'"""
+    relay = percentiles(admin_url, f"""
+        SELECT extract(epoch FROM o.published_at - o.created_at) * 1000 AS ms
+        FROM ingest_gateway.outbox o JOIN ingest_gateway.webhook_inbox i ON o.event_id = i.id::text
+        WHERE o.published_at IS NOT NULL AND {window}""")
+    canonical = percentiles(admin_url, f"""
+        SELECT extract(epoch FROM n.published_at - i.received_at) * 1000 AS ms
+        FROM normalizer.outbox n
+        JOIN normalizer.lineage l ON l.canonical_event_id = n.event_id
+        JOIN ingest_gateway.webhook_inbox i ON i.id::text = l.source_inbox_id
+        WHERE n.published_at IS NOT NULL AND {window}""")
+    return relay, canonical
+
+
+def machine():
+    cpu = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")), platform.processor())
+    memory = next((int(line.split()[1]) // 1024 // 1024 for line in open("/proc/meminfo") if line.startswith("MemTotal")), 0)
+    pg = subprocess.run([os.path.join(PG_BIN, "postgres"), "--version"], capture_output=True, text=True).stdout.strip()
+    return f"{os.cpu_count()} cores ({cpu}), {memory} GiB, {platform.system()} {platform.release()}, {pg}"
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--gateway", default=os.environ.get("TALLY_E2E_GATEWAY_URL", "http://127.0.0.1:8081"))
+    parser.add_argument("--admin-url", default=os.environ.get("TALLY_DATABASE_ADMIN_URL", "postgres://postgres@127.0.0.1:55432/tally"))
+    parser.add_argument("--tally", default=str(ROOT / ".build" / "release" / "tally"))
+    parser.add_argument("--clients", type=int, default=8, help="pgbench clients = gateway connections in the throughput phase")
+    parser.add_argument("--seconds", type=int, default=20, help="measured seconds per phase")
+    parser.add_argument("--warmup", type=int, default=5)
+    parser.add_argument("--latency-rate", type=float, default=2000)
+    parser.add_argument("--e2e-rate", type=float, default=1000)
+    parser.add_argument("--duplicates", type=float, default=0.10)
+    parser.add_argument("--json", help="also write the results here")
+    args = parser.parse_args()
+
+    org = "org_bench_%d" % int(time.time())
+    started = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    say(f"machine: {machine()}")
+    body = sample_body(args.tally)
+    if not wait_drained(args.admin_url):
+        say("warning: the stack still has work in flight; numbers will include it")
+    say(f"reference: pgbench, {args.clients} clients, one {len(body.encode())}-byte webhook row per transaction, {args.seconds}s")
+    reference_tps, reference_latency = reference(args.admin_url, args.clients, args.seconds, body)
+    say(f"  {reference_tps:.0f} tps (average latency {reference_latency} ms)")
+
+    source, secret = create_source(args.gateway, org, "bench throughput")
+    say(f"throughput: tally bench, {args.clients} connections, as fast as answered, {args.duplicates:.0%} duplicates")
+    throughput = load(args.tally, args.gateway, source, secret, 0, args.clients, args.seconds, args.warmup, args.duplicates)
+    ratio = throughput["accepted_per_s"] / reference_tps
+    say(f"  {throughput['accepted_per_s']:.0f} accepted/s = {ratio:.2f} x pgbench; p99 {throughput['p99_ms']:.1f} ms; errors {throughput['errors'] or 'none'}")
+    wait_drained(args.admin_url, source)
+
+    source, secret = create_source(args.gateway, org, "bench latency")
+    say(f"latency: tally bench at {args.latency_rate:.0f}/s offered (open model), 64 connections")
+    latency = load(args.tally, args.gateway, source, secret, args.latency_rate, 64, args.seconds, args.warmup, args.duplicates)
+    say(f"  {latency['accepted_per_s']:.0f} accepted/s; p50 {latency['p50_ms']:.1f} p95 {latency['p95_ms']:.1f} p99 {latency['p99_ms']:.1f} max {latency['max_ms']:.1f} ms; errors {latency['errors'] or 'none'}")
+    wait_drained(args.admin_url, source)
+
+    source, secret = create_source(args.gateway, org, "bench end to end")
+    say(f"end to end: tally bench at {args.e2e_rate:.0f}/s, then relay and canonical latency from the databases")
+    steady = load(args.tally, args.gateway, source, secret, args.e2e_rate, 64, args.seconds, args.warmup, args.duplicates)
+    drained = wait_drained(args.admin_url, source)
+    time.sleep(2)
+    relay, canonical = end_to_end(args.admin_url, source, args.warmup)
+    say(f"  gateway p99 {steady['p99_ms']:.1f} ms; relay p50 {relay['p50_ms']} p99 {relay['p99_ms']} ms ({relay['count']} events); "
+        f"accepted → canonical p50 {canonical['p50_ms']} p99 {canonical['p99_ms']} ms ({canonical['count']} events); drained {drained}")
+
+    rows = [
+        ("sustained accepted rate vs pgbench", f"{throughput['accepted_per_s']:.0f}/s vs {reference_tps:.0f} tps = {ratio:.2f}x", ">= 0.5x", ratio >= 0.5),
+        (f"gateway p99 at {args.latency_rate:.0f}/s offered", f"{latency['p99_ms']:.1f} ms", "<= 50 ms",
+         latency["p99_ms"] <= 50 and latency["accepted"] >= 0.99 * latency["due"]),
+        ("relay commit -> broker p99", f"{relay['p99_ms']:.1f} ms (p50 {relay['p50_ms']:.1f})", "<= 100 ms", relay["p99_ms"] <= 100 and relay["count"] > 0),
+        (f"accepted -> canonical event p99 at {args.e2e_rate:.0f}/s", f"{canonical['p99_ms']:.1f} ms (p50 {canonical['p50_ms']:.1f})", "<= 250 ms",
+         canonical["p99_ms"] <= 250 and canonical["count"] > 0),
+    ]
+    print()
+    print(f"| measure | this run ({started}) | target | met |")
+    print("|---|---|---|---|")
+    for name, value, target, met in rows:
+        print(f"| {name} | {value} | {target} | {'yes' if met else 'NO'} |")
+    if args.json:
+        pathlib.Path(args.json).write_text(json.dumps({
+            "started": started, "machine": machine(), "reference_tps": reference_tps, "reference_latency_ms": reference_latency,
+            "throughput": throughput, "latency": latency, "steady": steady, "relay": relay, "canonical": canonical,
+        }, indent=2))
+
+
+if __name__ == "__main__":
+    main()
