@@ -67,7 +67,7 @@ let package = Package(
         // MARK: Webhook signature schemes (Stripe, Paddle, Standard Webhooks, Hotmart)
         .target(
             name: "WebhookSignatures",
-            dependencies: [.product(name: "Crypto", package: "swift-crypto")],
+            dependencies: ["Contracts", .product(name: "Crypto", package: "swift-crypto")],
             path: "Libraries/WebhookSignatures"
         ),
 

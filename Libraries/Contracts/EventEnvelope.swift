@@ -84,4 +84,35 @@ public enum CanonicalJSON {
     public static func decode<T: Decodable>(_ type: T.Type, from bytes: [UInt8]) throws -> T {
         try JSONDecoder().decode(type, from: Data(bytes))
     }
+
+    /// A flat object of strings (Kafka headers, request headers) in the same form: keys sorted,
+    /// no whitespace. Written directly: on hot paths this replaces a trip through Foundation.
+    public static func object(_ fields: [String: String]) -> String {
+        var text = "{"
+        for (index, key) in fields.keys.sorted().enumerated() {
+            if index > 0 { text += "," }
+            appendString(key, to: &text)
+            text += ":"
+            appendString(fields[key]!, to: &text)
+        }
+        return text + "}"
+    }
+
+    private static func appendString(_ value: String, to text: inout String) {
+        text += "\""
+        for scalar in value.unicodeScalars {
+            switch scalar {
+            case "\"": text += "\\\""
+            case "\\": text += "\\\\"
+            case "\n": text += "\\n"
+            case "\r": text += "\\r"
+            case "\t": text += "\\t"
+            case _ where scalar.value < 0x20:
+                let hex = String(scalar.value, radix: 16)
+                text += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
+            default: text.unicodeScalars.append(scalar)
+            }
+        }
+        text += "\""
+    }
 }

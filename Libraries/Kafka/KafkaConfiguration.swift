@@ -102,6 +102,12 @@ public struct KafkaConsumerConfiguration: Sendable {
     public var maxPollInterval: Duration
     /// How long a rebalance waits for the batch in the application's hands to settle.
     public var revokeTimeout: Duration
+    /// The longest the broker may hold a fetch that has nothing new (`fetch.wait.max.ms`). The
+    /// local broker holds a fetch for a good part of it even when data arrives, so this bounds
+    /// the hop's latency: about 200 ms at librdkafka's 500 ms default, about 6 ms at 10 ms
+    /// (measured on the local stack). Lower costs idle fetches: at 20 ms for every service the
+    /// idle broker used 40 % of a core, so only latency-critical consumers should lower it.
+    public var fetchMaxWait: Duration
 
     public init(
         client: KafkaClientConfiguration,
@@ -114,7 +120,8 @@ public struct KafkaConsumerConfiguration: Sendable {
         heartbeatInterval: Duration = .seconds(1),
         autoCommitInterval: Duration = .seconds(1),
         maxPollInterval: Duration = .seconds(300),
-        revokeTimeout: Duration = .seconds(30)
+        revokeTimeout: Duration = .seconds(30),
+        fetchMaxWait: Duration = .milliseconds(500)
     ) {
         self.client = client
         self.groupID = groupID
@@ -127,6 +134,7 @@ public struct KafkaConsumerConfiguration: Sendable {
         self.autoCommitInterval = autoCommitInterval
         self.maxPollInterval = maxPollInterval
         self.revokeTimeout = revokeTimeout
+        self.fetchMaxWait = fetchMaxWait
     }
 
     var librdkafkaProperties: [(String, String)] {
@@ -142,6 +150,7 @@ public struct KafkaConsumerConfiguration: Sendable {
             ("heartbeat.interval.ms", String(heartbeatInterval.milliseconds)),
             ("max.poll.interval.ms", String(maxPollInterval.milliseconds)),
             ("enable.partition.eof", "false"),
+            ("fetch.wait.max.ms", String(fetchMaxWait.milliseconds)),
         ]
         properties += client.additional.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
         return properties

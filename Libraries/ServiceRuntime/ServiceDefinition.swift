@@ -10,10 +10,14 @@ import Storage
 /// inside the inbox transaction.
 public struct ConsumerDefinition: Sendable {
     public var topics: [String]
+    /// How long the broker may hold an empty fetch: the consumer hop's latency (see
+    /// `KafkaConsumerConfiguration.fetchMaxWait`). Lower it only on a latency-critical path.
+    public var fetchMaxWait: Duration
     public var handler: InboxHandler
 
-    public init(topics: [String], handler: @escaping InboxHandler) {
+    public init(topics: [String], fetchMaxWait: Duration = .milliseconds(500), handler: @escaping InboxHandler) {
         self.topics = topics
+        self.fetchMaxWait = fetchMaxWait
         self.handler = handler
     }
 }

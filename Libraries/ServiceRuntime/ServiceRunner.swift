@@ -81,7 +81,8 @@ public enum ServiceRunner {
                 let consumerDefinition = make(dependencies)
                 return InboxConsumer(
                     configuration: KafkaConsumerConfiguration(client: kafkaClient, groupID: "tally.\(definition.name)", topics: consumerDefinition.topics,
-                                                              sessionTimeout: .seconds(6), heartbeatInterval: .milliseconds(500)),
+                                                              sessionTimeout: .seconds(6), heartbeatInterval: .milliseconds(500),
+                                                              fetchMaxWait: consumerDefinition.fetchMaxWait),
                     client: client, schema: schema, producer: producer,
                     deadLetterTopic: "tally.\(definition.name).dead-letters.v1", logger: logger, handler: consumerDefinition.handler
                 )

@@ -1,9 +1,10 @@
+import Contracts
 import Crypto
 import Foundation
 
 /// The SHA-256 of some bytes as lowercase hex: how Tally fingerprints migrations and webhook bodies.
 public enum ContentHash {
     public static func sha256Hex(_ bytes: some DataProtocol) -> String {
-        SHA256.hash(data: bytes).map { String(format: "%02x", $0) }.joined()
+        SHA256.hash(data: bytes).lowercaseHex
     }
 }

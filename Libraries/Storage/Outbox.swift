@@ -63,7 +63,7 @@ public struct Outbox: Sendable {
             topics.append(message.topic)
             keys.append(message.key)
             payloads.append(Data(message.payload).base64EncodedString())
-            headers.append(String(decoding: try JSONSerialization.data(withJSONObject: message.headers, options: [.sortedKeys]), as: UTF8.self))
+            headers.append(CanonicalJSON.object(message.headers))
             orgs.append(message.orgID ?? "")
         }
         // Row ids follow the order of `messages`, so the relay publishes them in that order.

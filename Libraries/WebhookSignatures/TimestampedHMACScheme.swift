@@ -1,3 +1,4 @@
+import Contracts
 import Crypto
 import Foundation
 
@@ -21,7 +22,7 @@ struct TimestampedHMACScheme: Sendable {
         var timestamp: String?
         var signatures: [[UInt8]] = []
         for element in value.split(separator: pairSeparator) {
-            let pair = element.split(separator: "=", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
+            let pair = element.split(separator: "=", maxSplits: 1).map { String($0.trimmingSpaces) }
             guard pair.count == 2 else { throw .malformedHeader(header) }
             switch pair[0] {
             case timestampKey:
@@ -50,6 +51,6 @@ struct TimestampedHMACScheme: Sendable {
     func sign(body: [UInt8], secret: String, at time: Date) -> String {
         let timestamp = String(Int64(time.timeIntervalSince1970))
         let mac = HMAC<SHA256>.authenticationCode(for: Data((timestamp + messageSeparator).utf8) + Data(body), using: SymmetricKey(data: Data(secret.utf8)))
-        return "\(timestampKey)=\(timestamp)\(pairSeparator)\(signatureKey)=\([UInt8](mac).hex)"
+        return "\(timestampKey)=\(timestamp)\(pairSeparator)\(signatureKey)=\([UInt8](mac).lowercaseHex)"
     }
 }

@@ -1,3 +1,4 @@
+import Contracts
 import Foundation
 
 /// The parts of an HTTP request a verifier looks at: header values by lowercased name, and the
@@ -17,7 +18,7 @@ public struct WebhookRequest: Sendable {
     public func header(_ name: String) -> String? { headers[name.lowercased()] }
 
     func require(_ name: String) throws(WebhookRefusal) -> String {
-        guard let value = header(name)?.trimmingCharacters(in: .whitespaces), !value.isEmpty else {
+        guard let value = header(name).map({ String($0.trimmingSpaces) }), !value.isEmpty else {
             throw .missingHeader(name)
         }
         return value
@@ -72,9 +73,6 @@ func parseUnixSeconds(_ text: String, header: String) throws(WebhookRefusal) -> 
 }
 
 extension Array where Element == UInt8 {
-    /// Lowercase hex.
-    var hex: String { map { String(format: "%02x", $0) }.joined() }
-
     init?(hex: String) {
         guard hex.utf8.count % 2 == 0 else { return nil }
         var bytes: [UInt8] = []
@@ -87,5 +85,16 @@ extension Array where Element == UInt8 {
             index = next
         }
         self = bytes
+    }
+}
+
+extension StringProtocol {
+    /// Without leading and trailing spaces and tabs (header values; cheaper than Foundation's
+    /// character-set trimming on a per-request path).
+    public var trimmingSpaces: SubSequence {
+        let isSpace: (Character) -> Bool = { $0 == " " || $0 == "\t" }
+        guard let first = firstIndex(where: { !isSpace($0) }) else { return self[endIndex...] }
+        let last = lastIndex(where: { !isSpace($0) })!
+        return self[first...last]
     }
 }

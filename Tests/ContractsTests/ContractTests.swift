@@ -114,3 +114,20 @@ private func otherType(_ value: Any) -> Any {
     default: return 0
     }
 }
+
+@Suite("Small encoders shared by the hot paths")
+struct SharedEncodingTests {
+    @Test func aStringObjectIsCanonicalJSONThatFoundationReadsBack() throws {
+        let fields = ["ce_type": "tally.payment.succeeded.v1", "b": "quote \" backslash \\ newline \n tab \t bell \u{07} é ✓", "a": ""]
+        let text = CanonicalJSON.object(fields)
+        #expect(text.hasPrefix(#"{"a":"","b":"quote \" backslash \\ newline \n tab \t bell \u0007 é ✓","ce_type":"#))
+        let decoded = try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: String]
+        #expect(decoded == fields)
+        #expect(CanonicalJSON.object([:]) == "{}")
+    }
+
+    @Test func bytesAsLowercaseHex() {
+        #expect([UInt8]([0x00, 0x0f, 0xa0, 0xff]).lowercaseHex == "000fa0ff")
+        #expect([UInt8]().lowercaseHex == "")
+    }
+}

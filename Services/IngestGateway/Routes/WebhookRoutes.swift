@@ -120,7 +120,7 @@ struct WebhookRoutes: Sendable {
     }
 
     static func isJSON(_ contentType: String) -> Bool {
-        let media = contentType.split(separator: ";").first.map { $0.trimmingCharacters(in: .whitespaces).lowercased() } ?? ""
+        let media = contentType.split(separator: ";").first.map { $0.trimmingSpaces.lowercased() } ?? ""
         return media == "application/json" || (media.hasPrefix("application/") && media.hasSuffix("+json"))
     }
 
@@ -150,27 +150,47 @@ struct ProviderEventIdentity: Equatable {
     let type: String
 
     init?(scheme: WebhookScheme, request: WebhookRequest) {
-        guard let object = try? JSONSerialization.jsonObject(with: Data(request.body)) as? [String: Any] else { return nil }
-        func text(_ key: String) -> String? {
-            if let value = object[key] as? String, !value.isEmpty { return value }
-            if let number = object[key] as? NSNumber { return number.stringValue }
-            return nil
+        guard let fields = try? JSONDecoder().decode(IdentityFields.self, from: Data(request.body)) else { return nil }
+        func text(_ field: IdentityFields.Text?) -> String? {
+            guard let value = field?.value, !value.isEmpty else { return nil }
+            return value
         }
         switch scheme {
         case .stripe:
-            guard let id = text("id"), let type = text("type") else { return nil }
+            guard let id = text(fields.id), let type = text(fields.type) else { return nil }
             (self.id, self.type) = (id, type)
         case .paddle:
-            guard let id = text("event_id"), let type = text("event_type") else { return nil }
+            guard let id = text(fields.event_id), let type = text(fields.event_type) else { return nil }
             (self.id, self.type) = (id, type)
         case .hotmart:
-            guard let id = text("id"), let type = text("event") else { return nil }
+            guard let id = text(fields.id), let type = text(fields.event) else { return nil }
             (self.id, self.type) = (id, type)
         case .standard, .internal:
-            guard let id = request.header("webhook-id") ?? request.header("svix-id") ?? text("id") else { return nil }
-            (self.id, self.type) = (id, text("type") ?? "unknown")
+            guard let id = request.header("webhook-id") ?? request.header("svix-id") ?? text(fields.id) else { return nil }
+            (self.id, self.type) = (id, text(fields.type) ?? "unknown")
         }
     }
+}
+
+/// The top-level members that identify an event, whichever provider sent it; the body must be a
+/// JSON object. A member may be a string or a number (written as its decimal text).
+private struct IdentityFields: Decodable {
+    struct Text: Decodable {
+        let value: String
+        init(from decoder: any Decoder) throws {
+            let container = try decoder.singleValueContainer()
+            if let text = try? container.decode(String.self) { value = text }
+            else if let integer = try? container.decode(Int64.self) { value = String(integer) }
+            else if let number = try? container.decode(Double.self) { value = String(number) }
+            else { value = "" }
+        }
+    }
+
+    let id: Text?
+    let type: Text?
+    let event_id: Text?
+    let event_type: Text?
+    let event: Text?
 }
 
 extension Duration {

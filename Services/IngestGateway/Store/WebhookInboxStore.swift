@@ -47,7 +47,7 @@ struct WebhookInboxStore: Sendable {
         guard let tenant = TenantID(rawValue: webhook.source.orgID) else { throw StorageError.missingTenant }
         let inboxID = UUID()
         let bodyHash = webhook.bodySHA256
-        let headers = String(decoding: try JSONSerialization.data(withJSONObject: webhook.verificationHeaders, options: [.sortedKeys]), as: UTF8.self)
+        let headers = CanonicalJSON.object(webhook.verificationHeaders)
         let table = schema.name
         return try await client.withTenantTransaction(tenant, logger: logger) { connection in
             try await connection.query("SET LOCAL synchronous_commit = on", logger: logger)
@@ -94,10 +94,7 @@ struct WebhookInboxStore: Sendable {
         let table = schema.name
         let ids = webhooks.map { _ in UUID() }
         let hashes = webhooks.map(\.bodySHA256)
-        var headers: [String] = []
-        for webhook in webhooks {
-            headers.append(String(decoding: try JSONSerialization.data(withJSONObject: webhook.verificationHeaders, options: [.sortedKeys]), as: UTF8.self))
-        }
+        let headers = webhooks.map { CanonicalJSON.object($0.verificationHeaders) }
         let bodies = webhooks.map { Data($0.body).base64EncodedString() }
         return try await client.withTransaction(logger: logger) { connection in
             try await connection.query("""

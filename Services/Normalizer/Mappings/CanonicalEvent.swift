@@ -114,7 +114,7 @@ enum CanonicalID {
         var bytes = Array(SHA256.hash(data: Data("tally.canonical:\(inboxID)#\(position)".utf8)).prefix(16))
         bytes[6] = (bytes[6] & 0x0F) | 0x80 // version 8: name-based, application-defined
         bytes[8] = (bytes[8] & 0x3F) | 0x80 // RFC 9562 variant
-        let hex = bytes.map { String(format: "%02x", $0) }.joined()
+        let hex = bytes.lowercaseHex
         let parts = [hex.prefix(8), hex.dropFirst(8).prefix(4), hex.dropFirst(12).prefix(4), hex.dropFirst(16).prefix(4), hex.dropFirst(20)]
         return parts.map(String.init).joined(separator: "-")
     }

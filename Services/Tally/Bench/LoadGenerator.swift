@@ -43,6 +43,8 @@ struct LoadResult: Sendable {
     var acceptedDuplicates = 0
     var measuredSeconds = 0.0
     var offered = 0
+    /// When the last answer to a measured request came (monotonic nanoseconds).
+    var lastAnswer: UInt64 = 0
 
     var attempted: Int { statuses.values.reduce(0, +) + failures.values.reduce(0, +) }
     var acceptedPerSecond: Double { measuredSeconds > 0 ? Double(accepted) / measuredSeconds : 0 }
@@ -61,6 +63,7 @@ struct LoadResult: Sendable {
         failures.merge(other.failures, uniquingKeysWith: +)
         accepted += other.accepted
         acceptedDuplicates += other.acceptedDuplicates
+        lastAnswer = max(lastAnswer, other.lastAnswer)
     }
 
     func millis(atPercentile percentile: Double) -> Double {
@@ -105,7 +108,10 @@ struct LoadGenerator: Sendable {
             for try await result in workers { total.add(result) }
             return total
         }
-        total.measuredSeconds = Double(plan.duration.nanoseconds) / 1e9
+        // Accepted per second counts until the last measured answer: a backlog that drains after
+        // the window lowers the rate instead of hiding in it.
+        let answering = total.lastAnswer > measureFrom ? total.lastAnswer - measureFrom : 0
+        total.measuredSeconds = Double(max(plan.duration.nanoseconds, answering)) / 1e9
         total.offered = tickets.measuredCount
         return total
     }
@@ -128,6 +134,7 @@ struct LoadGenerator: Sendable {
             }
             guard ticket.measured else { continue }
             let answeredAt = DispatchTime.now().uptimeNanoseconds
+            result.lastAnswer = max(result.lastAnswer, answeredAt)
             switch outcome {
             case .success(let status):
                 result.statuses[status, default: 0] += 1
