@@ -12,7 +12,7 @@ struct ReadinessTests {
         let router = Router(context: ServiceRequestContext.self)
         router.add(middleware: ProblemMiddleware())
         let registry = PrometheusCollectorRegistry()
-        registry.makeCounter(name: "probe_total").increment()
+        registry.makeCounter(descriptor: MetricNameDescriptor(metricName: "probe", unitName: "total", helpText: "A counter the metrics route must show.")).increment()
         OperationalRoutes.add(to: router, checks: [
             ReadinessCheck(name: "database") { if !databaseUp { throw ReadinessFailure("connection refused") } },
             ReadinessCheck(name: "broker") {},
