@@ -68,11 +68,11 @@ public struct ProblemMiddleware<Context: RequestContext>: RouterMiddleware {
                                   title: error.status.reasonPhrase, status: error.status, detail: error.body)
             return problem.response
         case _ where TransientFailure.isTransient(error):
-            // The database is restarting or unreachable: nothing was stored, and trying again
-            // shortly will work. Senders (webhook providers among them) retry on 503.
+            // The database is restarting or unreachable: trying again shortly will work, and is
+            // safe (writes are idempotent). Senders (webhook providers among them) retry on 503.
             logger.warning("request failed: database unavailable", metadata: ["error": "\(String(reflecting: error))"])
             var response = Problem(type: "unavailable", title: "Service unavailable", status: .serviceUnavailable,
-                                   detail: "the database is unavailable; nothing was stored; retry shortly").response
+                                   detail: "the database is unavailable; retry shortly").response
             response.headers[.retryAfter] = "2"
             return response
         default:

@@ -74,7 +74,8 @@ final class IntakeBatcher: Sendable {
                 let outcomes = try await store.accept(batch: items.map(\.webhook), tenant: tenant)
                 for (item, outcome) in zip(items, outcomes) { item.waiter.resume(returning: outcome) }
             } catch where TransientFailure.isTransient(error) {
-                // Nothing was stored; each sender gets the failure and retries.
+                // Each sender gets the failure (503) and retries. Should the commit have reached
+                // the database before the connection broke, the retry is answered as a duplicate.
                 for item in items { item.waiter.resume(throwing: error) }
             } catch {
                 // One webhook must not fail the others: store each on its own.
