@@ -91,6 +91,10 @@ public final class InboxConsumer: Service, Sendable {
                     try await self.applyAll(batch.messages, on: connection)
                 }
                 return
+            } catch is DeadlineExceeded {
+                // Too slow as a whole (or a hung connection): go event by event, each with its
+                // own deadline, so a large healthy batch cannot time out forever.
+                break
             } catch where TransientFailure.isTransient(error) {
                 attempt += 1
                 logger.warning("inbox batch hit a transient database failure; retrying", metadata: ["attempt": "\(attempt)", "error": "\(String(reflecting: error))"])

@@ -23,6 +23,8 @@ final class IntakeBatcher: Sendable {
     private let writers: Int
     private let logger: Logger
     private let state = Mutex(State())
+    /// The longest one intake transaction may take before its senders get 503.
+    static let transactionDeadline: Duration = .seconds(20)
 
     init(store: WebhookInboxStore, maxBatch: Int = 128, writers: Int = 2, logger: Logger) {
         self.store = store
@@ -71,7 +73,10 @@ final class IntakeBatcher: Sendable {
                 continue
             }
             do {
-                let outcomes = try await store.accept(batch: items.map(\.webhook), tenant: tenant)
+                // A hung connection must not hold the writer (and every later webhook) forever:
+                // past the deadline the senders get 503 and retry.
+                let webhooks = items.map(\.webhook)
+                let outcomes = try await withDeadline(Self.transactionDeadline) { try await self.store.accept(batch: webhooks, tenant: tenant) }
                 for (item, outcome) in zip(items, outcomes) { item.waiter.resume(returning: outcome) }
             } catch where TransientFailure.isTransient(error) {
                 // Each sender gets the failure (503) and retries. Should the commit have reached

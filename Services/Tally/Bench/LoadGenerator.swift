@@ -43,7 +43,7 @@ struct LoadResult: Sendable {
     var acceptedDuplicates = 0
     var measuredSeconds = 0.0
     var offered = 0
-    /// When the last answer to a measured request came (monotonic nanoseconds).
+    /// When the last accepted answer to a measured request came (monotonic nanoseconds).
     var lastAnswer: UInt64 = 0
 
     var attempted: Int { statuses.values.reduce(0, +) + failures.values.reduce(0, +) }
@@ -134,12 +134,12 @@ struct LoadGenerator: Sendable {
             }
             guard ticket.measured else { continue }
             let answeredAt = DispatchTime.now().uptimeNanoseconds
-            result.lastAnswer = max(result.lastAnswer, answeredAt)
             switch outcome {
             case .success(let status):
                 result.statuses[status, default: 0] += 1
                 if (200..<300).contains(status) {
                     result.accepted += 1
+                    result.lastAnswer = max(result.lastAnswer, answeredAt)
                     if ticket.isDuplicate { result.acceptedDuplicates += 1 }
                     _ = result.latencyMicros.record(max(1, (answeredAt &- ticket.due) / 1000))
                 }
