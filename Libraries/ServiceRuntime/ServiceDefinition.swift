@@ -6,19 +6,25 @@ import PostgresNIO
 import ServiceLifecycle
 import Storage
 
-/// One consumer group of a service: the topics it reads and the handler that applies each event
+/// One consumer group of a service: the topics it reads and the handler that applies its events
 /// inside the inbox transaction.
 public struct ConsumerDefinition: Sendable {
     public var topics: [String]
     /// How long the broker may hold an empty fetch: the consumer hop's latency (see
     /// `KafkaConsumerConfiguration.fetchMaxWait`). Lower it only on a latency-critical path.
     public var fetchMaxWait: Duration
-    public var handler: InboxHandler
+    public var handler: InboxBatchHandler
 
+    /// A consumer whose handler applies one event at a time.
     public init(topics: [String], fetchMaxWait: Duration = .milliseconds(500), handler: @escaping InboxHandler) {
+        self.init(topics: topics, fetchMaxWait: fetchMaxWait, batchHandler: KafkaConsumerMessage.eachApplied(by: handler))
+    }
+
+    /// A consumer whose handler applies a batch's new events together (fewer statements per event).
+    public init(topics: [String], fetchMaxWait: Duration = .milliseconds(500), batchHandler: @escaping InboxBatchHandler) {
         self.topics = topics
         self.fetchMaxWait = fetchMaxWait
-        self.handler = handler
+        self.handler = batchHandler
     }
 }
 

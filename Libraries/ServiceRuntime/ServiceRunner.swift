@@ -84,7 +84,7 @@ public enum ServiceRunner {
                                                               sessionTimeout: .seconds(6), heartbeatInterval: .milliseconds(500),
                                                               fetchMaxWait: consumerDefinition.fetchMaxWait),
                     client: client, schema: schema, producer: producer,
-                    deadLetterTopic: "tally.\(definition.name).dead-letters.v1", logger: logger, handler: consumerDefinition.handler
+                    deadLetterTopic: "tally.\(definition.name).dead-letters.v1", logger: logger, batchHandler: consumerDefinition.handler
                 )
             }
 

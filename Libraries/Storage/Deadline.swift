@@ -47,3 +47,12 @@ private final class FirstClaim: Sendable {
         }
     }
 }
+
+extension Duration {
+    /// The whole duration in nanoseconds (sub-nanosecond parts dropped); for metrics and
+    /// monotonic-clock arithmetic. Durations beyond about 292 years overflow.
+    public var totalNanoseconds: Int64 {
+        let (seconds, attoseconds) = components
+        return seconds * 1_000_000_000 + attoseconds / 1_000_000_000
+    }
+}

@@ -17,6 +17,32 @@ public enum InboxOutcome: String, Sendable {
 /// to the dead-letter topic with the error as its reason, and the partition moves on.
 public typealias InboxHandler = @Sendable (KafkaConsumerMessage, PostgresConnection) async throws -> InboxOutcome
 
+/// Applies the new events of one batch, in batch order, inside the inbox transaction, and returns
+/// one outcome per event in the same order. A handler that writes the same kind of row for many
+/// events can write them with one statement. Throwing fails the whole batch: the consumer then
+/// retries each event on its own (a batch of one), and dead-letters an event whose batch of one
+/// still throws.
+public typealias InboxBatchHandler = @Sendable ([KafkaConsumerMessage], PostgresConnection) async throws -> [InboxOutcome]
+
+/// A batch handler returned a different number of outcomes than it was given events.
+public struct InboxOutcomeCountMismatch: Error, CustomStringConvertible {
+    public let events: Int
+    public let outcomes: Int
+    public var description: String { "the batch handler returned \(outcomes) outcomes for \(events) events" }
+}
+
+extension KafkaConsumerMessage {
+    /// Runs a one-event handler for each message in order: the batch form of `InboxHandler`.
+    public static func eachApplied(by handler: @escaping InboxHandler) -> InboxBatchHandler {
+        { messages, connection in
+            var outcomes: [InboxOutcome] = []
+            outcomes.reserveCapacity(messages.count)
+            for message in messages { outcomes.append(try await handler(message, connection)) }
+            return outcomes
+        }
+    }
+}
+
 /// Consumes topics so that every event's effects happen exactly once.
 ///
 /// For each batch, one transaction records the event ids in the `inbox` table and runs the
@@ -34,7 +60,7 @@ public final class InboxConsumer: Service, Sendable {
     private let schema: ServiceSchema
     private let producer: KafkaProducer
     private let deadLetterTopic: String
-    private let handler: InboxHandler
+    private let handler: InboxBatchHandler
     private let logger: Logger
     private let consumerBox = ConsumerBox()
     private let applied: Counter
@@ -43,9 +69,16 @@ public final class InboxConsumer: Service, Sendable {
     private let stalls: Counter
     private let transactionDeadline: Duration
 
+    public convenience init(configuration: KafkaConsumerConfiguration, client: PostgresClient, schema: ServiceSchema, producer: KafkaProducer,
+                            deadLetterTopic: String, transactionDeadline: Duration = .seconds(30), logger: Logger,
+                            handler: @escaping InboxHandler) {
+        self.init(configuration: configuration, client: client, schema: schema, producer: producer, deadLetterTopic: deadLetterTopic,
+                  transactionDeadline: transactionDeadline, logger: logger, batchHandler: KafkaConsumerMessage.eachApplied(by: handler))
+    }
+
     public init(configuration: KafkaConsumerConfiguration, client: PostgresClient, schema: ServiceSchema, producer: KafkaProducer,
                 deadLetterTopic: String, transactionDeadline: Duration = .seconds(30), logger: Logger,
-                handler: @escaping InboxHandler) {
+                batchHandler handler: @escaping InboxBatchHandler) {
         self.transactionDeadline = transactionDeadline
         self.configuration = configuration
         self.client = client
@@ -149,8 +182,9 @@ public final class InboxConsumer: Service, Sendable {
     }
 
     /// The batch in one transaction, in three steps whatever its size: claim every event id in
-    /// the inbox with one statement, run the handler for the ids claimed now (in batch order,
-    /// once per id even when the batch repeats one), then record their outcomes in one statement.
+    /// the inbox with one statement, run the handler once for the events claimed now (in batch
+    /// order, once per id even when the batch repeats one), then record their outcomes in one
+    /// statement.
     private func applyAll(_ messages: [KafkaConsumerMessage], on connection: PostgresConnection) async throws {
         let ids = messages.map(Self.eventID(of:))
         var claimed = Set<String>()
@@ -164,19 +198,21 @@ public final class InboxConsumer: Service, Sendable {
             """, logger: logger).decode(String.self) {
             claimed.insert(id)
         }
-        var appliedIDs: [String] = [], outcomes: [String] = []
+        var appliedIDs: [String] = [], fresh: [KafkaConsumerMessage] = []
         for (id, message) in zip(ids, messages) {
             guard claimed.remove(id) != nil else {
                 skipped.increment()
                 continue
             }
             appliedIDs.append(id)
-            outcomes.append(try await handler(message, connection).rawValue)
+            fresh.append(message)
         }
-        guard !appliedIDs.isEmpty else { return }
+        guard !fresh.isEmpty else { return }
+        let outcomes = try await handler(fresh, connection)
+        guard outcomes.count == fresh.count else { throw InboxOutcomeCountMismatch(events: fresh.count, outcomes: outcomes.count) }
         try await connection.query("""
             UPDATE \(unescaped: schema.name).inbox AS inbox SET outcome = v.outcome
-            FROM unnest(\(appliedIDs)::text[], \(outcomes)::text[]) AS v(event_id, outcome)
+            FROM unnest(\(appliedIDs)::text[], \(outcomes.map(\.rawValue))::text[]) AS v(event_id, outcome)
             WHERE inbox.event_id = v.event_id
             """, logger: logger)
         applied.increment(by: appliedIDs.count)
@@ -195,7 +231,8 @@ public final class InboxConsumer: Service, Sendable {
             skipped.increment()
             return
         }
-        let outcome = try await handler(message, connection)
+        let outcomes = try await handler([message], connection)
+        guard let outcome = outcomes.first, outcomes.count == 1 else { throw InboxOutcomeCountMismatch(events: 1, outcomes: outcomes.count) }
         try await connection.query("UPDATE \(unescaped: schema.name).inbox SET outcome = \(outcome.rawValue) WHERE event_id = \(eventID)", logger: logger)
         applied.increment()
     }

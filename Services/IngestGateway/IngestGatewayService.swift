@@ -21,9 +21,9 @@ struct IngestGatewayService {
             migrationsFolder: Bundle.module.url(forResource: "Migrations", withExtension: nil),
             consumer: { dependencies in
                 let handler = WebhookOutcomeHandler(schema: dependencies.schema, logger: dependencies.logger)
-                return ConsumerDefinition(topics: [TallyTopic.webhookOutcomes.name]) { message, connection in
-                    try await handler.handle(message, on: connection)
-                }
+                return ConsumerDefinition(topics: [TallyTopic.webhookOutcomes.name], batchHandler: { messages, connection in
+                    try await handler.handle(messages, on: connection)
+                })
             },
             backgroundServices: { dependencies in
                 [InboxMetrics(client: dependencies.client, schema: dependencies.schema, logger: dependencies.logger)]

@@ -27,9 +27,9 @@ struct NormalizerService {
             migrationsFolder: Bundle.module.url(forResource: "Migrations", withExtension: nil),
             consumer: { dependencies in
                 let handler = RawWebhookHandler(schema: dependencies.schema, logger: dependencies.logger)
-                return ConsumerDefinition(topics: [TallyTopic.rawWebhooks.name], fetchMaxWait: .milliseconds(25)) { message, connection in
-                    try await handler.handle(message, on: connection)
-                }
+                return ConsumerDefinition(topics: [TallyTopic.rawWebhooks.name], fetchMaxWait: .milliseconds(25), batchHandler: { messages, connection in
+                    try await handler.handle(messages, on: connection)
+                })
             },
             routes: { _, admin, dependencies in
                 ReportRoutes(client: dependencies.client, schema: dependencies.schema,

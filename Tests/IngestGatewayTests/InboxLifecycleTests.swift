@@ -98,7 +98,7 @@ struct InboxLifecycleTests {
             let (source, _) = try await sources.create(org: Self.org, provider: .stripe, name: "s", toleranceSeconds: 300, secret: nil, actor: "t")
             let store = WebhookInboxStore(client: client, schema: schema, logger: TestDatabase.logger)
             var ids: [UUID] = []
-            for index in 0..<3 {
+            for index in 0..<4 {
                 let outcome = try await store.accept(IncomingWebhook(source: source, providerEventID: "evt_\(index)", providerEventType: "payment_intent.succeeded",
                                                                      trust: .verified, contentType: "application/json", body: Array("{\"id\":\"evt_\(index)\"}".utf8),
                                                                      verificationHeaders: [:], receivedAt: Date()))
@@ -107,9 +107,9 @@ struct InboxLifecycleTests {
             let handler = WebhookOutcomeHandler(schema: schema, logger: TestDatabase.logger)
             let producer = try KafkaProducer(configuration: .init(client: .init(bootstrapServers: ["127.0.0.1:1"], statisticsInterval: nil)), logger: TestDatabase.logger)
             let inbox = InboxConsumer(configuration: .init(client: .init(bootstrapServers: ["127.0.0.1:1"]), groupID: "g", topics: ["t"]),
-                                      client: client, schema: schema, producer: producer, deadLetterTopic: "dlq", logger: TestDatabase.logger) { message, connection in
-                try await handler.handle(message, on: connection)
-            }
+                                      client: client, schema: schema, producer: producer, deadLetterTopic: "dlq", logger: TestDatabase.logger, batchHandler: { messages, connection in
+                try await handler.handle(messages, on: connection)
+            })
             func outcome(_ index: Int, _ status: WebhookOutcome.Status, _ reason: String?) throws -> KafkaConsumerMessage {
                 let id = ids[index].uuidString.lowercased()
                 let event = EventEnvelope(id: "out-\(index)-\(status.rawValue)", source: "/tally/normalizer", time: "2026-11-22T08:00:00.000Z", tenant: Self.org.rawValue,
@@ -117,7 +117,9 @@ struct InboxLifecycleTests {
                 return KafkaConsumerMessage(topic: TallyTopic.webhookOutcomes.name, partition: .init(0), offset: .init(Int64(index)), value: try CanonicalJSON.encode(event),
                                             headers: [KafkaHeader(key: "ce_id", string: event.id)])
             }
-            let batch = KafkaConsumerBatch(messages: [try outcome(0, .processed, nil), try outcome(1, .ignored, "unknown event type"), try outcome(2, .failed, "amount missing")])
+            // Row 3 gets two outcomes in one batch (the webhook and its replay): the first decides.
+            let batch = KafkaConsumerBatch(messages: [try outcome(0, .processed, nil), try outcome(1, .ignored, "unknown event type"), try outcome(2, .failed, "amount missing"),
+                                                      try outcome(3, .superseded, "older"), try outcome(3, .processed, nil)])
             try await inbox.apply(batch)
             try await inbox.apply(batch)
             // A late, contradicting outcome for a row already decided changes nothing.
@@ -128,8 +130,9 @@ struct InboxLifecycleTests {
             #expect(final[ids[0].uuidString.lowercased()] == "processed")
             #expect(final[ids[1].uuidString.lowercased()] == "ignored")
             #expect(final[ids[2].uuidString.lowercased()] == "failed")
+            #expect(final[ids[3].uuidString.lowercased()] == "superseded")
             let counts = try await InboxMetrics(client: client, schema: schema, logger: TestDatabase.logger).countByStatus()
-            #expect(counts == ["processed": 1, "ignored": 1, "failed": 1])
+            #expect(counts == ["processed": 1, "ignored": 1, "failed": 1, "superseded": 1])
         }
     }
 }

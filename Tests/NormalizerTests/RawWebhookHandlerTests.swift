@@ -33,9 +33,9 @@ struct RawWebhookHandlerTests {
             let producer = try KafkaProducer(configuration: .init(client: .init(bootstrapServers: ["127.0.0.1:1"], statisticsInterval: nil)), logger: TestDatabase.logger)
             let handler = RawWebhookHandler(schema: schema, logger: TestDatabase.logger)
             let inbox = InboxConsumer(configuration: .init(client: .init(bootstrapServers: ["127.0.0.1:1"]), groupID: "g", topics: ["t"]),
-                                      client: client, schema: schema, producer: producer, deadLetterTopic: "dlq", logger: TestDatabase.logger) { message, connection in
-                try await handler.handle(message, on: connection)
-            }
+                                      client: client, schema: schema, producer: producer, deadLetterTopic: "dlq", logger: TestDatabase.logger, batchHandler: { messages, connection in
+                try await handler.handle(messages, on: connection)
+            })
             let payment = "11111111-1111-4111-8111-111111111111"
             let customer = "22222222-2222-4222-8222-222222222222"
             let broken = "33333333-3333-4333-8333-333333333333"
@@ -114,22 +114,31 @@ struct RawWebhookHandlerTests {
         "stripe/customer.subscription.resumed.json", "stripe/customer.subscription.deleted.json",
     ]
 
-    @Test func lateOlderSubscriptionEventsAreSupersededAndAReplayFromTheBeginningChangesNothing() async throws {
+    /// Run with every event in its own batch and with all of them in one batch: the batch
+    /// handler must decide exactly as it does event by event.
+    @Test(arguments: [false, true])
+    func lateOlderSubscriptionEventsAreSupersededAndAReplayFromTheBeginningChangesNothing(oneBatch: Bool) async throws {
         try await TestDatabase.withService(TestDatabase.uniqueService("fence"), migrations: try Migration.load(from: Self.migrations)) { client, schema in
             let producer = try KafkaProducer(configuration: .init(client: .init(bootstrapServers: ["127.0.0.1:1"], statisticsInterval: nil)), logger: TestDatabase.logger)
             let handler = RawWebhookHandler(schema: schema, logger: TestDatabase.logger)
             let inbox = InboxConsumer(configuration: .init(client: .init(bootstrapServers: ["127.0.0.1:1"]), groupID: "g", topics: ["t"]),
-                                      client: client, schema: schema, producer: producer, deadLetterTopic: "dlq", logger: TestDatabase.logger) { message, connection in
-                try await handler.handle(message, on: connection)
-            }
+                                      client: client, schema: schema, producer: producer, deadLetterTopic: "dlq", logger: TestDatabase.logger, batchHandler: { messages, connection in
+                try await handler.handle(messages, on: connection)
+            })
             let inboxIDs = Self.lifecycle.indices.map { "aaaaaaaa-0000-4000-8000-00000000000\($0)" }
             // Arrival order: created, paused, updated (late), deleted, resumed (late).
             let arrival = [0, 2, 1, 4, 3]
-            for (offset, index) in arrival.enumerated() {
-                try await inbox.apply(KafkaConsumerBatch(messages: [
-                    try message(Self.lifecycle[index], inboxID: inboxIDs[index], eventID: inboxIDs[index], offset: Int64(offset)),
-                ]))
+            func apply(_ messages: [KafkaConsumerMessage]) async throws {
+                if oneBatch {
+                    try await inbox.apply(KafkaConsumerBatch(messages: messages))
+                } else {
+                    for message in messages { try await inbox.apply(KafkaConsumerBatch(messages: [message])) }
+                }
             }
+            let originals = try arrival.enumerated().map { offset, index in
+                try message(Self.lifecycle[index], inboxID: inboxIDs[index], eventID: inboxIDs[index], offset: Int64(offset))
+            }
+            try await apply(originals)
 
             func snapshot() async throws -> (emitted: [String], outcomes: [String], lineage: [String], fence: [String]) {
                 try await TestDatabase.withClient(try TestDatabase.adminConfiguration()) { admin in
@@ -153,16 +162,10 @@ struct RawWebhookHandlerTests {
 
             // Replaying the raw topic from the beginning: the same messages again (the inbox skips
             // them), then every inbox row replayed by the gateway as new raw events, in order.
-            for (offset, index) in arrival.enumerated() {
-                try await inbox.apply(KafkaConsumerBatch(messages: [
-                    try message(Self.lifecycle[index], inboxID: inboxIDs[index], eventID: inboxIDs[index], offset: Int64(offset)),
-                ]))
-            }
-            for index in Self.lifecycle.indices {
-                try await inbox.apply(KafkaConsumerBatch(messages: [
-                    try message(Self.lifecycle[index], inboxID: inboxIDs[index], eventID: "rpl_9-\(inboxIDs[index])", replayID: "rpl_9", offset: Int64(10 + index)),
-                ]))
-            }
+            try await apply(originals)
+            try await apply(try Self.lifecycle.indices.map { index in
+                try message(Self.lifecycle[index], inboxID: inboxIDs[index], eventID: "rpl_9-\(inboxIDs[index])", replayID: "rpl_9", offset: Int64(10 + index))
+            })
             await producer.shutdown(flushTimeout: .milliseconds(10))
             let again = try await snapshot()
             #expect(again.emitted == first.emitted, "no canonical event is emitted twice or newly")
@@ -170,6 +173,35 @@ struct RawWebhookHandlerTests {
             #expect(again.fence == first.fence)
             #expect(again.outcomes.count == first.outcomes.count + Self.lifecycle.count, "each replayed raw event gets its own outcome")
             #expect(Array(again.outcomes.suffix(5)).filter { $0.hasSuffix(" superseded") } == ["\(inboxIDs[1]) superseded", "\(inboxIDs[3]) superseded"])
+        }
+    }
+
+    /// A replay in the same batch as its original, with a newer state change between them, keeps
+    /// the original's decision (its lineage row is not written yet when the replay is fenced).
+    @Test func aReplayInTheSameBatchKeepsTheFirstDecision() async throws {
+        try await TestDatabase.withService(TestDatabase.uniqueService("fence1"), migrations: try Migration.load(from: Self.migrations)) { client, schema in
+            let producer = try KafkaProducer(configuration: .init(client: .init(bootstrapServers: ["127.0.0.1:1"], statisticsInterval: nil)), logger: TestDatabase.logger)
+            let handler = RawWebhookHandler(schema: schema, logger: TestDatabase.logger)
+            let inbox = InboxConsumer(configuration: .init(client: .init(bootstrapServers: ["127.0.0.1:1"]), groupID: "g", topics: ["t"]),
+                                      client: client, schema: schema, producer: producer, deadLetterTopic: "dlq", logger: TestDatabase.logger, batchHandler: { messages, connection in
+                try await handler.handle(messages, on: connection)
+            })
+            let inboxIDs = Self.lifecycle.indices.map { "bbbbbbbb-0000-4000-8000-00000000000\($0)" }
+            // created, paused, deleted (newest), then a replay of paused: all in one batch.
+            try await inbox.apply(KafkaConsumerBatch(messages: [
+                try message(Self.lifecycle[0], inboxID: inboxIDs[0], eventID: inboxIDs[0], offset: 0),
+                try message(Self.lifecycle[2], inboxID: inboxIDs[2], eventID: inboxIDs[2], offset: 1),
+                try message(Self.lifecycle[4], inboxID: inboxIDs[4], eventID: inboxIDs[4], offset: 2),
+                try message(Self.lifecycle[2], inboxID: inboxIDs[2], eventID: "rpl_1-\(inboxIDs[2])", replayID: "rpl_1", offset: 3),
+            ]))
+            await producer.shutdown(flushTimeout: .milliseconds(10))
+            let (outcomes, lineage) = try await TestDatabase.withClient(try TestDatabase.adminConfiguration()) { admin in
+                (try await admin.strings("SELECT raw_event_id || ' ' || outcome FROM \(unescaped: schema.name).raw_outcomes ORDER BY raw_event_id"),
+                 try await admin.strings("SELECT source_inbox_id || ' ' || disposition FROM \(unescaped: schema.name).lineage ORDER BY source_inbox_id"))
+            }
+            #expect(lineage == ["\(inboxIDs[0]) emitted", "\(inboxIDs[2]) emitted", "\(inboxIDs[4]) emitted"])
+            #expect(outcomes == ["\(inboxIDs[0]) processed", "\(inboxIDs[2]) processed", "\(inboxIDs[4]) processed", "rpl_1-\(inboxIDs[2]) processed"],
+                    "the replay is decided as its original was, not superseded by the deletion between them")
         }
     }
 }

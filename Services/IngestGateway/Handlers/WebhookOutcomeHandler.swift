@@ -5,29 +5,55 @@ import Logging
 import PostgresNIO
 import Storage
 
-/// Applies the normalizer's outcome events to the inbox: `processed`, `ignored` or `failed`,
-/// with the reason. Runs inside the consumer inbox's transaction, so each outcome is applied once.
+/// Applies the normalizer's outcome events to the inbox: `processed`, `ignored`, `failed` or
+/// `superseded`, with the reason. Runs inside the consumer inbox's transaction, so each outcome is
+/// applied once.
+///
+/// A batch costs one `UPDATE` per org, whatever its size. Only a row still `pending` or
+/// `published` takes an outcome: the first outcome decides, and a later one for the same row (in
+/// the same batch or after) is recorded as ignored.
 struct WebhookOutcomeHandler: Sendable {
     let schema: ServiceSchema
     let logger: Logger
 
-    func handle(_ message: KafkaConsumerMessage, on connection: PostgresConnection) async throws -> InboxOutcome {
-        guard let value = message.value else { return .ignored }
-        let event = try CanonicalJSON.decode(EventEnvelope<WebhookOutcome>.self, from: value)
-        // The transaction serves the whole batch; each event sets its own org first.
-        guard let tenant = TenantID(rawValue: event.tenant) else { throw StorageError.missingTenant }
-        guard let inboxID = UUID(uuidString: event.data.inboxID) else {
-            logger.warning("webhook outcome names no inbox row (not a UUID); ignored", metadata: ["inbox_id": "\(event.data.inboxID)"])
-            return .ignored
+    func handle(_ messages: [KafkaConsumerMessage], on connection: PostgresConnection) async throws -> [InboxOutcome] {
+        var outcomes = [InboxOutcome](repeating: .ignored, count: messages.count)
+        // Per org, the first outcome of each inbox row in the batch, with its batch position.
+        var byOrg: [(tenant: TenantID, updates: [(position: Int, inboxID: UUID, outcome: WebhookOutcome)])] = []
+        var orgIndex: [String: Int] = [:]
+        var seen = Set<UUID>()
+        for (position, message) in messages.enumerated() {
+            guard let value = message.value else { continue }
+            let event = try CanonicalJSON.decode(EventEnvelope<WebhookOutcome>.self, from: value)
+            guard let tenant = TenantID(rawValue: event.tenant) else { throw StorageError.missingTenant }
+            guard let inboxID = UUID(uuidString: event.data.inboxID) else {
+                logger.warning("webhook outcome names no inbox row (not a UUID); ignored", metadata: ["inbox_id": "\(event.data.inboxID)"])
+                continue
+            }
+            guard seen.insert(inboxID).inserted else { continue }
+            if let index = orgIndex[event.tenant] {
+                byOrg[index].updates.append((position, inboxID, event.data))
+            } else {
+                orgIndex[event.tenant] = byOrg.count
+                byOrg.append((tenant, [(position, inboxID, event.data)]))
+            }
         }
-        try await connection.setTenant(tenant, logger: logger)
-        var updated = 0
-        for try await _ in try await connection.query("""
-            UPDATE \(unescaped: schema.name).webhook_inbox
-            SET status = \(event.data.status.rawValue), status_reason = \(event.data.reason), status_changed_at = now()
-            WHERE id = \(inboxID) AND status IN ('pending', 'published')
-            RETURNING id
-            """, logger: logger) { updated += 1 }
-        return updated == 1 ? .applied : .ignored
+        for (tenant, updates) in byOrg {
+            try await connection.setTenant(tenant, logger: logger)
+            var positionOf: [UUID: Int] = [:]
+            for update in updates { positionOf[update.inboxID] = update.position }
+            // An empty reason is stored as NULL: a text array cannot carry NULLs from here.
+            for try await id in try await connection.query("""
+                UPDATE \(unescaped: schema.name).webhook_inbox AS w
+                SET status = v.status, status_reason = NULLIF(v.reason, ''), status_changed_at = now()
+                FROM unnest(\(updates.map(\.inboxID))::uuid[], \(updates.map(\.outcome.status.rawValue))::text[],
+                            \(updates.map { $0.outcome.reason ?? "" })::text[]) AS v(id, status, reason)
+                WHERE w.id = v.id AND w.status IN ('pending', 'published')
+                RETURNING w.id
+                """, logger: logger).decode(UUID.self) {
+                if let position = positionOf[id] { outcomes[position] = .applied }
+            }
+        }
+        return outcomes
     }
 }

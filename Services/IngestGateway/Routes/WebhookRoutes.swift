@@ -4,6 +4,7 @@ import Hummingbird
 import Logging
 import Metrics
 import ServiceRuntime
+import Storage
 import WebhookSignatures
 
 /// `POST /webhooks/{sourceID}`: where every provider's webhook enters Tally.
@@ -95,11 +96,11 @@ struct WebhookRoutes: Sendable {
                 verificationHeaders: Self.verificationHeaders(of: webhookRequest, scheme: scheme), receivedAt: Date()
             ))
             Counter(label: "gateway_webhooks_accepted_total", dimensions: [("provider", found.provider), ("duplicate", outcome == .accepted(inboxID: outcome.inboxID) ? "false" : "true")]).increment()
-            Timer(label: "gateway_request_duration_seconds", dimensions: [("outcome", "accepted")], preferredDisplayUnit: .seconds).recordNanoseconds(Int64((ContinuousClock.now - started).nanoseconds))
+            Timer(label: "gateway_request_duration_seconds", dimensions: [("outcome", "accepted")], preferredDisplayUnit: .seconds).recordNanoseconds((ContinuousClock.now - started).totalNanoseconds)
             return Self.accepted(outcome)
         } catch let refusal as Refusal {
             Counter(label: "gateway_webhooks_refused_total", dimensions: [("provider", source?.provider ?? "unknown"), ("reason", refusal.reason)]).increment()
-            Timer(label: "gateway_request_duration_seconds", dimensions: [("outcome", "refused")], preferredDisplayUnit: .seconds).recordNanoseconds(Int64((ContinuousClock.now - started).nanoseconds))
+            Timer(label: "gateway_request_duration_seconds", dimensions: [("outcome", "refused")], preferredDisplayUnit: .seconds).recordNanoseconds((ContinuousClock.now - started).totalNanoseconds)
             context.logger.notice("webhook refused", metadata: ["source_id": "\(sourceID)", "reason": "\(refusal.reason)", "size": "\(body.count)"])
             if refusalLogLimiter.acquire(source?.orgID ?? "unknown") == nil {
                 await inbox.recordRefusal(sourceID: sourceID, orgID: source?.orgID, reason: refusal.reason, status: Int(refusal.status.code), body: body, remoteAddress: context.remoteAddress)
@@ -191,8 +192,4 @@ private struct IdentityFields: Decodable {
     let event_id: Text?
     let event_type: Text?
     let event: Text?
-}
-
-extension Duration {
-    var nanoseconds: Int64 { components.seconds * 1_000_000_000 + components.attoseconds / 1_000_000_000 }
 }

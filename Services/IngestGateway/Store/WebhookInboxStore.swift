@@ -45,45 +45,7 @@ struct WebhookInboxStore: Sendable {
     /// server's `synchronous_commit` says, so an acknowledged webhook survives a database crash.
     func accept(_ webhook: IncomingWebhook) async throws -> AcceptOutcome {
         guard let tenant = TenantID(rawValue: webhook.source.orgID) else { throw StorageError.missingTenant }
-        let inboxID = UUID()
-        let bodyHash = webhook.bodySHA256
-        let headers = CanonicalJSON.object(webhook.verificationHeaders)
-        let table = schema.name
-        return try await client.withTenantTransaction(tenant, logger: logger) { connection in
-            try await connection.query("SET LOCAL synchronous_commit = on", logger: logger)
-            var inserted = false
-            let rows = try await connection.query("""
-                INSERT INTO \(unescaped: table).webhook_inbox
-                    (id, org_id, source_id, provider, provider_event_id, provider_event_type, trust, content_type, body, body_sha256, headers, received_at)
-                VALUES (\(inboxID), \(webhook.source.orgID), \(webhook.source.id), \(webhook.source.provider), \(webhook.providerEventID),
-                        \(webhook.providerEventType), \(webhook.trust.rawValue), \(webhook.contentType), \(PostgresBytes(webhook.body)), \(bodyHash),
-                        \(headers)::jsonb, \(webhook.receivedAt))
-                ON CONFLICT (source_id, provider_event_id) DO NOTHING
-                RETURNING id
-                """, logger: logger)
-            for try await _ in rows { inserted = true }
-            if inserted {
-                let event = try Self.receivedEvent(webhook, inboxID: inboxID, bodyBase64: Data(webhook.body).base64EncodedString(), bodySHA256: bodyHash)
-                try await Outbox(schema: schema).enqueue([event], on: connection, logger: logger)
-                return .accepted(inboxID: inboxID)
-            }
-            var existing: (UUID, String)?
-            for try await row in try await connection.query("""
-                SELECT id, body_sha256 FROM \(unescaped: table).webhook_inbox
-                WHERE source_id = \(webhook.source.id) AND provider_event_id = \(webhook.providerEventID)
-                """, logger: logger).decode((UUID, String).self) {
-                existing = row
-            }
-            guard let (firstID, firstHash) = existing else { throw DuplicateNotVisible(sourceID: webhook.source.id, providerEventID: webhook.providerEventID) }
-            let conflict = firstHash != bodyHash
-            if conflict {
-                try await connection.query("""
-                    INSERT INTO \(unescaped: table).webhook_conflicts (org_id, inbox_id, source_id, provider_event_id, body_sha256, body_size)
-                    VALUES (\(webhook.source.orgID), \(firstID), \(webhook.source.id), \(webhook.providerEventID), \(bodyHash), \(webhook.body.count))
-                    """, logger: logger)
-            }
-            return .duplicate(inboxID: firstID, conflict: conflict)
-        }
+        return try await accept(batch: [webhook], tenant: tenant)[0]
     }
 
     /// Stores several webhooks of one org in one transaction: one commit (and one WAL flush) for

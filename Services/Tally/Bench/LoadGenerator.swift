@@ -2,6 +2,7 @@ import Foundation
 import Histogram
 import NIOCore
 import NIOPosix
+import Storage
 import Synchronization
 
 /// How requests arrive.
@@ -93,8 +94,8 @@ struct LoadGenerator: Sendable {
 
     private func run(on group: any EventLoopGroup) async throws -> LoadResult {
         let start = DispatchTime.now().uptimeNanoseconds
-        let measureFrom = start + plan.warmup.nanoseconds
-        let end = measureFrom + plan.duration.nanoseconds
+        let measureFrom = start + UInt64(plan.warmup.totalNanoseconds)
+        let end = measureFrom + UInt64(plan.duration.totalNanoseconds)
         let tickets = TicketSource(arrival: plan.arrival, start: start, measureFrom: measureFrom, end: end, duplicateShare: plan.duplicateShare)
 
         var total = try await withThrowingTaskGroup(of: LoadResult.self) { workers in
@@ -111,7 +112,7 @@ struct LoadGenerator: Sendable {
         // Accepted per second counts until the last measured answer: a backlog that drains after
         // the window lowers the rate instead of hiding in it.
         let answering = total.lastAnswer > measureFrom ? total.lastAnswer - measureFrom : 0
-        total.measuredSeconds = Double(max(plan.duration.nanoseconds, answering)) / 1e9
+        total.measuredSeconds = Double(max(UInt64(plan.duration.totalNanoseconds), answering)) / 1e9
         total.offered = tickets.measuredCount
         return total
     }
@@ -252,12 +253,5 @@ final class TicketSource: Sendable {
         }
         defer { state.uniqueSent += 1 }
         return Ticket(eventNumber: state.uniqueSent, isDuplicate: false, due: due, measured: measured)
-    }
-}
-
-extension Duration {
-    var nanoseconds: UInt64 {
-        let (seconds, attoseconds) = components
-        return UInt64(seconds) * 1_000_000_000 + UInt64(attoseconds / 1_000_000_000)
     }
 }
