@@ -10,9 +10,11 @@ import ServiceLifecycle
 /// Guarantees:
 /// - Nothing committed is lost: a row is marked published only after the broker acknowledged it;
 ///   while the broker is down rows stay in the table and are retried with backoff.
-/// - Rows are sent in id order through `KafkaProducer.sendOrdered`, so messages with the same key
-///   keep their commit order. Only one relay per schema publishes at a time (a session advisory
-///   lock), so replicas cannot interleave.
+/// - Rows are handed to the producer in id order (`KafkaProducer.enqueueOrdered`, one batch after
+///   another), so messages with the same key keep their commit order. Only one relay per schema
+///   publishes at a time (a session advisory lock), so replicas cannot interleave.
+/// - Pipelined: the next batch is read and sent while earlier ones wait for acknowledgements, so
+///   the broker's round trip is not paid once per batch in sequence.
 /// - Delivery is at least once: a crash between the broker's ack and the `UPDATE` republishes a
 ///   row; consumers' inboxes skip it by event id.
 ///
@@ -24,6 +26,7 @@ public final class OutboxRelay: Service, Sendable {
     private let producer: KafkaProducer
     private let logger: Logger
     private let batchSize: Int
+    private let pipelineDepth: Int
     private let pollInterval: Duration
     private let doorbell = Doorbell()
     private let backlog: Gauge
@@ -31,8 +34,9 @@ public final class OutboxRelay: Service, Sendable {
     private let published: Counter
 
     public init(client: PostgresClient, schema: ServiceSchema, producer: KafkaProducer, logger: Logger,
-                batchSize: Int = 500, pollInterval: Duration = .seconds(1)) {
+                batchSize: Int = 500, pipelineDepth: Int = 4, pollInterval: Duration = .seconds(1)) {
         self.client = client
+        self.pipelineDepth = max(1, pipelineDepth)
         self.schema = schema
         self.producer = producer
         self.logger = logger
@@ -98,14 +102,7 @@ public final class OutboxRelay: Service, Sendable {
         var consecutiveTimeouts = 0
         while !Task.isCancelled && !Task.isShuttingDownGracefully {
             do {
-                // Last-resort watchdog: a batch waits at most for its deliveries (the producer's
-                // delivery timeout) plus the database; a hung connection cannot stop the relay.
-                // An abandoned batch is published again, which consumers' inboxes absorb.
-                let count = try await withDeadline(.seconds(180)) { try await self.publishBatch() }
-                backoff.reset()
-                if count == batchSize { continue }
-                try await refreshMetrics()
-                await doorbell.wait(upTo: pollInterval)
+                try await publishContinuously { backoff.reset() }
             } catch let error as CancellationError {
                 throw error
             } catch {
@@ -129,27 +126,79 @@ public final class OutboxRelay: Service, Sendable {
         }
     }
 
-    /// Publishes up to `batchSize` unpublished rows in id order; returns how many were published.
-    /// Throws when any row failed, after marking the ones that succeeded.
-    @discardableResult
-    public func publishBatch() async throws -> Int {
+    /// A batch handed to the producer whose rows are not marked published yet.
+    private struct InFlight {
+        var ids: [Int64]
+        var deliveries: KafkaDeliveries
+    }
+
+    /// Publishes until shutdown or the first failure, as a pipeline: the next rows are read and
+    /// handed to the producer while earlier batches still wait for the broker's acknowledgements
+    /// (at most `pipelineDepth` batches in flight). Batches are marked published in id order, each
+    /// only after all of its messages were acknowledged. Wakes on a new outbox row (`NOTIFY`), on
+    /// a batch's last acknowledgement, or every `pollInterval`.
+    ///
+    /// On a failure the batches still in flight are settled (their acknowledged rows marked) and
+    /// the error is thrown; the caller backs off and starts again from the oldest unpublished row.
+    private func publishContinuously(onProgress: () -> Void) async throws {
+        var inFlight: [InFlight] = []
+        do {
+            while !Task.isCancelled && !Task.isShuttingDownGracefully {
+                var progressed = false
+                while let oldest = inFlight.first, oldest.deliveries.isComplete {
+                    inFlight.removeFirst()
+                    try await settle(oldest)
+                    onProgress()
+                    progressed = true
+                }
+                if inFlight.count < pipelineDepth {
+                    let sending = inFlight.flatMap(\.ids)
+                    let (ids, messages) = try await withDeadline(Self.statementDeadline) { try await self.unpublished(excluding: sending) }
+                    if !ids.isEmpty {
+                        inFlight.append(InFlight(ids: ids, deliveries: await producer.enqueueOrdered(messages) { self.doorbell.ring() }))
+                        progressed = true
+                    }
+                }
+                if progressed { continue }
+                if inFlight.isEmpty { try await refreshMetrics() }
+                await doorbell.wait(upTo: pollInterval)
+            }
+        } catch {
+            for batch in inFlight { try? await settle(batch) }
+            throw error
+        }
+        for batch in inFlight { try await settle(batch) }
+    }
+
+    /// The longest the relay waits for one statement; a hung connection cannot stop it.
+    static let statementDeadline: Duration = .seconds(30)
+
+    /// Up to `batchSize` unpublished rows, in id order, leaving out those already in flight. (Not
+    /// "after the last id sent": a transaction that took a lower id may commit later.)
+    private func unpublished(excluding sending: [Int64]) async throws -> (ids: [Int64], messages: [KafkaProducerMessage]) {
         let rows = try await client.query("""
             SELECT id, topic, message_key, payload, headers::text FROM \(unescaped: schema.name).outbox
-            WHERE published_at IS NULL ORDER BY id LIMIT \(batchSize)
+            WHERE published_at IS NULL AND id <> ALL(\(sending)::int8[]) ORDER BY id LIMIT \(batchSize)
             """, logger: logger)
         var ids: [Int64] = []
-        var messages: [OutboxMessage] = []
+        var messages: [KafkaProducerMessage] = []
         for try await (id, topic, key, payload, headers) in rows.decode((Int64, String, String, ByteBuffer, String).self) {
             let headerMap = (try? JSONSerialization.jsonObject(with: Data(headers.utf8)) as? [String: String]) ?? [:]
             ids.append(id)
-            messages.append(OutboxMessage(eventID: "", topic: topic, key: key, payload: Array(buffer: payload), headers: headerMap))
+            messages.append(OutboxMessage(eventID: "", topic: topic, key: key, payload: Array(buffer: payload), headers: headerMap).kafkaMessage)
         }
-        guard !messages.isEmpty else { return 0 }
-        let results = await producer.sendOrdered(messages.map(\.kafkaMessage))
+        return (ids, messages)
+    }
+
+    /// Waits for a batch's acknowledgements (each message gets an outcome within the producer's
+    /// delivery timeout; the deadline is a last resort), marks the acknowledged rows published and
+    /// the failed ones with their error, and throws the first failure.
+    private func settle(_ batch: InFlight) async throws {
+        let results = try await withDeadline(.seconds(180)) { await batch.deliveries.outcomes() }
         var delivered: [Int64] = []
         var failed: [Int64] = []
         var firstError: KafkaError?
-        for (id, result) in zip(ids, results) {
+        for (id, result) in zip(batch.ids, results) {
             switch result {
             case .success: delivered.append(id)
             case .failure(let error):
@@ -158,17 +207,22 @@ public final class OutboxRelay: Service, Sendable {
             }
         }
         if !delivered.isEmpty {
-            try await client.query("UPDATE \(unescaped: schema.name).outbox SET published_at = now() WHERE id = ANY(\(delivered))", logger: logger)
+            let delivered = delivered
+            try await withDeadline(Self.statementDeadline) {
+                try await self.client.query("UPDATE \(unescaped: self.schema.name).outbox SET published_at = now() WHERE id = ANY(\(delivered))", logger: self.logger)
+            }
             published.increment(by: delivered.count)
         }
         if let firstError {
-            try await client.query("""
-                UPDATE \(unescaped: schema.name).outbox SET attempts = attempts + 1, last_error = \(firstError.description)
-                WHERE id = ANY(\(failed))
-                """, logger: logger)
+            let failed = failed
+            try await withDeadline(Self.statementDeadline) {
+                try await self.client.query("""
+                    UPDATE \(unescaped: self.schema.name).outbox SET attempts = attempts + 1, last_error = \(firstError.description)
+                    WHERE id = ANY(\(failed))
+                    """, logger: self.logger)
+            }
             throw firstError
         }
-        return delivered.count
     }
 
     private func refreshMetrics() async throws {

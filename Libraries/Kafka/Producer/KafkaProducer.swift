@@ -94,7 +94,16 @@ public final class KafkaProducer: Sendable {
     /// returns every message's outcome, in input order. Never throws: each message has its own
     /// result, and a failure of one does not stop the others from being enqueued.
     public func sendOrdered(_ messages: [KafkaProducerMessage]) async -> [Result<KafkaDeliveryReport, KafkaError>] {
-        let collector = OutcomeCollector(count: messages.count)
+        await enqueueOrdered(messages).outcomes()
+    }
+
+    /// Hands `messages` to librdkafka in exactly this order and returns once all of them are
+    /// enqueued (waiting only for room in the in-flight limit), without waiting for the broker.
+    /// Batches enqueued one after another keep that order too, so a caller can enqueue the next
+    /// batch while the previous one's deliveries are still outstanding.
+    /// `whenDelivered` runs once, when the last of them has its outcome.
+    public func enqueueOrdered(_ messages: [KafkaProducerMessage], whenDelivered: (@Sendable () -> Void)? = nil) async -> KafkaDeliveries {
+        let collector = OutcomeCollector(count: messages.count, whenDone: whenDelivered)
         for (index, message) in messages.enumerated() {
             guard await acquireSlot() else {
                 collector.record(index, .failure(KafkaError(.shutdown, "the producer is shutting down")))
@@ -102,7 +111,7 @@ public final class KafkaProducer: Sendable {
             }
             submit(message) { collector.record(index, $0) }
         }
-        return await collector.results()
+        return KafkaDeliveries(collector: collector)
     }
 
     /// Publishes several messages in order and returns their reports in input order.
@@ -402,6 +411,20 @@ extension Optional where Wrapped == [UInt8] {
 }
 
 /// Gathers one outcome per index and hands them all over once the last one arrived.
+/// The outstanding deliveries of messages enqueued together (`KafkaProducer.enqueueOrdered`).
+public struct KafkaDeliveries: Sendable {
+    fileprivate let collector: OutcomeCollector
+
+    /// Waits until every message has its outcome, and returns them in enqueue order. Every message
+    /// gets one: a delivery report, or a failure once the delivery timeout has passed.
+    public func outcomes() async -> [Result<KafkaDeliveryReport, KafkaError>] {
+        await collector.results()
+    }
+
+    /// Whether every message has its outcome (`outcomes()` would return at once).
+    public var isComplete: Bool { collector.isComplete }
+}
+
 private final class OutcomeCollector: Sendable {
     private typealias Outcome = Result<KafkaDeliveryReport, KafkaError>
     private struct State {
@@ -410,21 +433,28 @@ private final class OutcomeCollector: Sendable {
         var waiter: CheckedContinuation<[Outcome], Never>?
     }
     private let state: Mutex<State>
+    private let whenDone: (@Sendable () -> Void)?
 
-    init(count: Int) {
+    init(count: Int, whenDone: (@Sendable () -> Void)? = nil) {
         state = Mutex(State(results: Array(repeating: nil, count: count), remaining: count, waiter: nil))
+        self.whenDone = whenDone
+        if count == 0 { whenDone?() }
     }
 
+    var isComplete: Bool { state.withLock { $0.remaining == 0 } }
+
     func record(_ index: Int, _ result: Result<KafkaDeliveryReport, KafkaError>) {
-        let finished: (CheckedContinuation<[Outcome], Never>, [Outcome])? = state.withLock { state in
-            guard state.results[index] == nil else { return nil }
+        let (done, finished): (Bool, (CheckedContinuation<[Outcome], Never>, [Outcome])?) = state.withLock { state in
+            guard state.results[index] == nil else { return (false, nil) }
             state.results[index] = result
             state.remaining -= 1
-            guard state.remaining == 0, let waiter = state.waiter else { return nil }
+            guard state.remaining == 0 else { return (false, nil) }
+            guard let waiter = state.waiter else { return (true, nil) }
             state.waiter = nil
-            return (waiter, state.results.compactMap { $0 })
+            return (true, (waiter, state.results.compactMap { $0 }))
         }
         if let (waiter, results) = finished { waiter.resume(returning: results) }
+        if done { whenDone?() }
     }
 
     func results() async -> [Result<KafkaDeliveryReport, KafkaError>] {
