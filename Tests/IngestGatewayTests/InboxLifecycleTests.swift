@@ -91,6 +91,38 @@ struct InboxLifecycleTests {
         }
     }
 
+    /// The relay's mark must not wait for an inbox row that the outcome consumer holds (waiting
+    /// is how the two deadlocked under load): it skips that row, whose final status wins.
+    @Test func theRelaysMarkSkipsARowWhoseOutcomeIsBeingWritten() async throws {
+        let migrations = try Migration.load(from: WebhookIntakeTests.migrations)
+        try await TestDatabase.withService(TestDatabase.uniqueService("gwlock"), migrations: migrations) { client, schema in
+            let sources = SourceStore(client: client, schema: schema.name, box: SecretBox(key: SymmetricKey(size: .bits256)), audit: AuditLog(schema: schema), logger: TestDatabase.logger)
+            let (source, _) = try await sources.create(org: Self.org, provider: .stripe, name: "s", toleranceSeconds: 300, secret: nil, actor: "t")
+            let store = WebhookInboxStore(client: client, schema: schema, logger: TestDatabase.logger)
+            var ids: [String] = []
+            for index in 0..<2 {
+                let outcome = try await store.accept(IncomingWebhook(source: source, providerEventID: "evt_lock_\(index)", providerEventType: "payment_intent.succeeded",
+                                                                     trust: .verified, contentType: "application/json", body: Array("{\"id\":\"evt_lock_\(index)\"}".utf8),
+                                                                     verificationHeaders: [:], receivedAt: Date()))
+                ids.append(outcome.inboxID.uuidString.lowercased())
+            }
+            let held = ids[0]
+            try await client.withTenantTransaction(Self.org, logger: TestDatabase.logger) { connection in
+                // The outcome consumer's write, not committed yet.
+                try await connection.query("""
+                    UPDATE \(unescaped: schema.name).webhook_inbox SET status = 'processed', status_changed_at = now() WHERE id = \(held)::uuid
+                    """, logger: TestDatabase.logger)
+                // The relay marks both events published meanwhile; it must not wait for the row.
+                try await withDeadline(.seconds(5)) {
+                    try await client.query("UPDATE \(unescaped: schema.name).outbox SET published_at = now() WHERE published_at IS NULL", logger: TestDatabase.logger)
+                }
+            }
+            let final = try await statuses(client, schema)
+            #expect(final[ids[0]] == "processed", "the outcome wins; the mark skipped the row it could not lock")
+            #expect(final[ids[1]] == "published")
+        }
+    }
+
     @Test func outcomesSetTheFinalStatusOnceAndMetricsCountIt() async throws {
         let migrations = try Migration.load(from: WebhookIntakeTests.migrations)
         try await TestDatabase.withService(TestDatabase.uniqueService("gwoc"), migrations: migrations) { client, schema in

@@ -18,6 +18,7 @@ import os
 import pathlib
 import platform
 import re
+import resource
 import subprocess
 import sys
 import tempfile
@@ -80,11 +81,43 @@ def reference(admin_url, clients, seconds, body):
     return tps, float(latency.group(1)) if latency else None
 
 
+def cpu_ticks():
+    """CPU time (clock ticks, user + system) used so far by each running process, with its name."""
+    ticks = {}
+    for stat in glob.glob("/proc/[0-9]*/stat"):
+        try:
+            text = open(stat).read()
+        except OSError:
+            continue
+        name, rest = text[text.index("(") + 1:text.rindex(")")], text[text.rindex(")") + 2:].split()
+        ticks[stat.split("/")[2]] = (name, int(rest[11]) + int(rest[12]))
+    return ticks
+
+
+def cpu_by_process(before, after, seconds):
+    """Cores used per process name between two `cpu_ticks` snapshots, busiest first."""
+    hertz = os.sysconf("SC_CLK_TCK")
+    used = {}
+    for pid, (name, ticks) in after.items():
+        used[name] = used.get(name, 0) + ticks - before.get(pid, (name, 0))[1]
+    return sorted(((name, ticks / hertz / seconds) for name, ticks in used.items() if ticks > 0), key=lambda item: -item[1])
+
+
 def load(tally, gateway, source, secret, rate, connections, seconds, warmup, duplicates):
     args = [tally, "bench", "--json", "--gateway", gateway, "--source", source, "--rate", str(rate), "--connections", str(connections),
             "--duration", str(seconds), "--warmup", str(warmup), "--duplicates", str(duplicates)]
+    before, children, started = cpu_ticks(), resource.getrusage(resource.RUSAGE_CHILDREN), time.time()
     out = subprocess.run(args, check=True, capture_output=True, text=True, env=dict(os.environ, TALLY_BENCH_SECRET=secret)).stdout
-    return json.loads(out.strip().splitlines()[-1])
+    result = json.loads(out.strip().splitlines()[-1])
+    elapsed, finished = time.time() - started, resource.getrusage(resource.RUSAGE_CHILDREN)
+    usage = cpu_by_process(before, cpu_ticks(), elapsed)
+    # The load generator has exited by now: its CPU time is in this process's children usage.
+    generator = (finished.ru_utime + finished.ru_stime - children.ru_utime - children.ru_stime) / elapsed
+    usage = sorted(usage + [("tally bench (load generator)", generator)], key=lambda item: -item[1])
+    result["cpu_cores"] = {name: round(cores, 3) for name, cores in usage}
+    say("  CPU (cores, whole phase): " + ", ".join(f"{name} {cores:.2f}" for name, cores in usage[:9]) +
+        f"; all {sum(cores for _, cores in usage):.2f}")
+    return result
 
 
 def wait_drained(admin_url, source=None, seconds=180):
