@@ -37,11 +37,21 @@ public struct DatabaseConfiguration: Sendable, Equatable {
         return copy
     }
 
+    /// The longest a statement of a service's pool may run on the server. The services abandon a
+    /// call after their own deadlines (20–30 s, `withDeadline`); without a server-side limit the
+    /// abandoned statement would keep running, holding its locks, while the retry queues behind
+    /// it. Migrations lift the limit for their own transaction.
+    public static let statementTimeout: Duration = .seconds(60)
+
     /// A pool configuration for postgres-nio (TLS off: local stack and tests run on loopback).
+    /// Every session gets `statement_timeout` (`statementTimeout`) and an equal
+    /// `idle_in_transaction_session_timeout`, so work a service abandoned cannot hold locks for long.
     public var clientConfiguration: PostgresClient.Configuration {
         var configuration = PostgresClient.Configuration(host: host, port: port, username: username, password: password, database: database, tls: .disable)
         configuration.options.maximumConnections = 16
         configuration.options.connectTimeout = .seconds(5)
+        let limit = "\(Self.statementTimeout.components.seconds)s"
+        configuration.options.additionalStartupParameters = [("statement_timeout", limit), ("idle_in_transaction_session_timeout", limit)]
         return configuration
     }
 }

@@ -64,13 +64,18 @@ public struct MigrationRunner: Sendable {
     public func migrate(_ client: PostgresClient, logger: Logger) async throws -> [Int] {
         let lockKey = Int64(bitPattern: UInt64(truncatingIfNeeded: schema.name.hashValueStable))
         return try await client.withConnection { connection in
+            // Waiting for another instance's migration, or rewriting a large table, may take
+            // longer than the pool's statement limit: none while migrating.
+            try await connection.query("SET statement_timeout = 0", logger: logger)
             try await connection.query("SELECT pg_advisory_lock(\(lockKey))", logger: logger)
             do {
                 let applied = try await run(on: connection, logger: logger)
                 try await connection.query("SELECT pg_advisory_unlock(\(lockKey))", logger: logger)
+                try await connection.query("RESET statement_timeout", logger: logger)
                 return applied
             } catch {
                 _ = try? await connection.query("SELECT pg_advisory_unlock(\(lockKey))", logger: logger)
+                _ = try? await connection.query("RESET statement_timeout", logger: logger)
                 throw error
             }
         }

@@ -38,6 +38,21 @@ struct SchemaAndTenancyTests {
         }
     }
 
+    /// Work a service abandoned (its deadline passed) must not run on in the server holding
+    /// locks: every session of a service pool carries a statement limit; migrations lift it.
+    @Test func serviceSessionsCarryAStatementLimit() async throws {
+        try await TestDatabase.withService(TestDatabase.uniqueService("limit"), migrations: [Self.ledger]) { client, _ in
+            let limits = try await client.withConnection { connection in
+                var values: [String] = []
+                for try await value in try await connection.query("""
+                    SELECT current_setting('statement_timeout') || ' ' || current_setting('idle_in_transaction_session_timeout')
+                    """, logger: TestDatabase.logger).decode(String.self) { values.append(value) }
+                return values
+            }
+            #expect(limits == ["1min 1min"])
+        }
+    }
+
     @Test func aFailingMigrationLeavesNoTrace() async throws {
         let broken = Migration(version: 100, name: "broken", sql: "CREATE TABLE half (id int); SELECT no_such_function();")
         let service = TestDatabase.uniqueService("broken")

@@ -62,6 +62,7 @@ struct SourceStore: Sendable {
     /// (no tenant yet), then the source under its org's tenant context.
     func lookup(_ sourceID: String, now: Date = Date()) async throws -> (Source, [WebhookSecret])? {
         if let cached = cache.entry(sourceID, now: now) { return cached.usable(at: now) }
+        let token = cache.beginLoad()
         var org: String?
         for try await value in try await client.query("SELECT org_id FROM \(unescaped: schema).source_directory WHERE source_id = \(sourceID)", logger: logger).decode(String.self) {
             org = value
@@ -83,7 +84,7 @@ struct SourceStore: Sendable {
             return SourceCache.Entry(source: source, secrets: secrets, loadedAt: now)
         }
         guard let entry else { return nil }
-        cache.store(sourceID, entry)
+        cache.store(sourceID, entry, loadedSince: token)
         return entry.usable(at: now)
     }
 
@@ -184,27 +185,41 @@ final class SourceCache: Sendable {
         }
     }
 
-    private let entries = Mutex<[String: Entry]>([:])
+    private struct State {
+        var entries: [String: Entry] = [:]
+        /// Counts drops, so a load that started before a drop does not store what it read.
+        var drops: UInt64 = 0
+    }
+    private let state = Mutex(State())
 
     func entry(_ sourceID: String, now: Date) -> Entry? {
-        entries.withLock { entries in
-            guard let entry = entries[sourceID] else { return nil }
+        state.withLock { state in
+            guard let entry = state.entries[sourceID] else { return nil }
             guard now.timeIntervalSince(entry.loadedAt) < Self.lifetime, now >= entry.loadedAt else {
-                entries[sourceID] = nil
+                state.entries[sourceID] = nil
                 return nil
             }
             return entry
         }
     }
 
-    func store(_ sourceID: String, _ entry: Entry) {
-        entries.withLock { entries in
-            if entries.count >= 10_000 { entries.removeAll(keepingCapacity: true) }
-            entries[sourceID] = entry
+    /// Taken before reading a source from the database; pass it to `store`.
+    func beginLoad() -> UInt64 { state.withLock { $0.drops } }
+
+    /// Keeps `entry` unless a source was dropped since `beginLoad` returned `token`: the read may
+    /// predate that change (a disable, a rotation), and must not outlive it.
+    func store(_ sourceID: String, _ entry: Entry, loadedSince token: UInt64) {
+        state.withLock { state in
+            guard state.drops == token else { return }
+            if state.entries.count >= 10_000 { state.entries.removeAll(keepingCapacity: true) }
+            state.entries[sourceID] = entry
         }
     }
 
     func drop(_ sourceID: String) {
-        _ = entries.withLock { $0.removeValue(forKey: sourceID) }
+        state.withLock { state in
+            state.drops &+= 1
+            state.entries[sourceID] = nil
+        }
     }
 }
