@@ -4,9 +4,13 @@
 -- deadlock_timeout, then aborts one). Now the trigger skips a row another transaction holds:
 -- that transaction is setting the row's final status, which supersedes 'published' (should it
 -- roll back, its retry sets the final status). The relay never waits for an inbox row lock, so
--- no cycle can form. The row is still found by its primary key (see 0105).
+-- no cycle can form.
+--
+-- The lookup is planned on every call (plan_cache_mode): PL/pgSQL otherwise keeps a generic plan
+-- made while the inbox was nearly empty, and with the row-level security condition on org_id
+-- that plan scanned an org's index range for each row instead of using the primary key.
 CREATE OR REPLACE FUNCTION mark_webhook_published() RETURNS trigger
-LANGUAGE plpgsql SET search_path FROM CURRENT AS $fn$
+LANGUAGE plpgsql SET search_path FROM CURRENT SET plan_cache_mode = force_custom_plan AS $fn$
 BEGIN
     IF NEW.published_at IS NOT NULL AND OLD.published_at IS NULL
        AND NEW.topic = 'tally.ingest.raw-webhooks.v1' AND NEW.org_id IS NOT NULL
