@@ -4,6 +4,7 @@ import Logging
 import Metrics
 import PostgresNIO
 import ServiceLifecycle
+import Synchronization
 
 /// Publishes a service's committed outbox rows to Kafka and marks them published.
 ///
@@ -29,6 +30,8 @@ public final class OutboxRelay: Service, Sendable {
     private let pipelineDepth: Int
     private let pollInterval: Duration
     private let doorbell = Doorbell()
+    /// Set by `NOTIFY` (a commit added rows); the relay reads only when rows may be waiting.
+    private let rowsAnnounced = Atomic<Bool>(true)
     private let backlog: Gauge
     private let oldestAge: Gauge
     private let published: Counter
@@ -79,7 +82,10 @@ public final class OutboxRelay: Service, Sendable {
                     try await connection.listen(on: "\(schema.name)_outbox") { notifications in
                         try await withThrowingTaskGroup(of: Void.self) { group in
                             group.addTask {
-                                for try await _ in notifications { self.doorbell.ring() }
+                                for try await _ in notifications {
+                                    self.rowsAnnounced.store(true, ordering: .releasing)
+                                    self.doorbell.ring()
+                                }
                             }
                             group.addTask { try await self.publishUntilShutdown() }
                             try await group.next()
@@ -136,12 +142,16 @@ public final class OutboxRelay: Service, Sendable {
     /// handed to the producer while earlier batches still wait for the broker's acknowledgements
     /// (at most `pipelineDepth` batches in flight). Batches are marked published in id order, each
     /// only after all of its messages were acknowledged. Wakes on a new outbox row (`NOTIFY`), on
-    /// a batch's last acknowledgement, or every `pollInterval`.
+    /// a batch's last acknowledgement, or every `pollInterval`; reads only when rows may be
+    /// waiting (announced, a full previous read, or the poll interval passed), so a wake-up for an
+    /// acknowledgement costs no query.
     ///
     /// On a failure the batches still in flight are settled (their acknowledged rows marked) and
     /// the error is thrown; the caller backs off and starts again from the oldest unpublished row.
     private func publishContinuously(onProgress: () -> Void) async throws {
         var inFlight: [InFlight] = []
+        var readAgain = true
+        var lastRead = ContinuousClock.now
         do {
             while !Task.isCancelled && !Task.isShuttingDownGracefully {
                 var progressed = false
@@ -151,9 +161,12 @@ public final class OutboxRelay: Service, Sendable {
                     onProgress()
                     progressed = true
                 }
-                if inFlight.count < pipelineDepth {
+                if inFlight.count < pipelineDepth,
+                   readAgain || rowsAnnounced.exchange(false, ordering: .acquiringAndReleasing) || ContinuousClock.now - lastRead >= pollInterval {
                     let sending = inFlight.flatMap(\.ids)
                     let (ids, messages) = try await withDeadline(Self.statementDeadline) { try await self.unpublished(excluding: sending) }
+                    lastRead = .now
+                    readAgain = ids.count == batchSize
                     if !ids.isEmpty {
                         inFlight.append(InFlight(ids: ids, deliveries: await producer.enqueueOrdered(messages) { self.doorbell.ring() }))
                         progressed = true
