@@ -108,6 +108,11 @@ public struct KafkaConsumerConfiguration: Sendable {
     /// (measured on the local stack). Lower costs idle fetches: at 20 ms for every service the
     /// idle broker used 40 % of a core, so only latency-critical consumers should lower it.
     public var fetchMaxWait: Duration
+    /// How much data a fetch waits for (`fetch.min.bytes`), up to `fetchMaxWait`. 1 (librdkafka's
+    /// default) answers as soon as anything is there: lowest latency, but under load many small
+    /// fetches. A larger value lets a consumer that is not latency-critical take fewer, larger
+    /// batches, which costs the broker and the consumer less per event.
+    public var fetchMinBytes: Int
 
     public init(
         client: KafkaClientConfiguration,
@@ -121,7 +126,8 @@ public struct KafkaConsumerConfiguration: Sendable {
         autoCommitInterval: Duration = .seconds(1),
         maxPollInterval: Duration = .seconds(300),
         revokeTimeout: Duration = .seconds(30),
-        fetchMaxWait: Duration = .milliseconds(500)
+        fetchMaxWait: Duration = .milliseconds(500),
+        fetchMinBytes: Int = 1
     ) {
         self.client = client
         self.groupID = groupID
@@ -135,6 +141,7 @@ public struct KafkaConsumerConfiguration: Sendable {
         self.maxPollInterval = maxPollInterval
         self.revokeTimeout = revokeTimeout
         self.fetchMaxWait = fetchMaxWait
+        self.fetchMinBytes = fetchMinBytes
     }
 
     var librdkafkaProperties: [(String, String)] {
@@ -151,6 +158,7 @@ public struct KafkaConsumerConfiguration: Sendable {
             ("max.poll.interval.ms", String(maxPollInterval.milliseconds)),
             ("enable.partition.eof", "false"),
             ("fetch.wait.max.ms", String(fetchMaxWait.milliseconds)),
+            ("fetch.min.bytes", String(max(1, fetchMinBytes))),
         ]
         properties += client.additional.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
         return properties

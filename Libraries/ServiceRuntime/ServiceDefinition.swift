@@ -13,17 +13,23 @@ public struct ConsumerDefinition: Sendable {
     /// How long the broker may hold an empty fetch: the consumer hop's latency (see
     /// `KafkaConsumerConfiguration.fetchMaxWait`). Lower it only on a latency-critical path.
     public var fetchMaxWait: Duration
+    /// How much data a fetch waits for, up to `fetchMaxWait` (see
+    /// `KafkaConsumerConfiguration.fetchMinBytes`). By default 64 KiB: a consumer off the
+    /// latency-critical path takes fewer, larger batches under load, and at most `fetchMaxWait`
+    /// later. A latency-critical consumer sets 1.
+    public var fetchMinBytes: Int
     public var handler: InboxBatchHandler
 
     /// A consumer whose handler applies one event at a time.
-    public init(topics: [String], fetchMaxWait: Duration = .milliseconds(500), handler: @escaping InboxHandler) {
-        self.init(topics: topics, fetchMaxWait: fetchMaxWait, batchHandler: KafkaConsumerMessage.eachApplied(by: handler))
+    public init(topics: [String], fetchMaxWait: Duration = .milliseconds(500), fetchMinBytes: Int = 65_536, handler: @escaping InboxHandler) {
+        self.init(topics: topics, fetchMaxWait: fetchMaxWait, fetchMinBytes: fetchMinBytes, batchHandler: KafkaConsumerMessage.eachApplied(by: handler))
     }
 
     /// A consumer whose handler applies a batch's new events together (fewer statements per event).
-    public init(topics: [String], fetchMaxWait: Duration = .milliseconds(500), batchHandler: @escaping InboxBatchHandler) {
+    public init(topics: [String], fetchMaxWait: Duration = .milliseconds(500), fetchMinBytes: Int = 65_536, batchHandler: @escaping InboxBatchHandler) {
         self.topics = topics
         self.fetchMaxWait = fetchMaxWait
+        self.fetchMinBytes = fetchMinBytes
         self.handler = batchHandler
     }
 }

@@ -82,7 +82,7 @@ public enum ServiceRunner {
                 return InboxConsumer(
                     configuration: KafkaConsumerConfiguration(client: kafkaClient, groupID: "tally.\(definition.name)", topics: consumerDefinition.topics,
                                                               sessionTimeout: .seconds(6), heartbeatInterval: .milliseconds(500),
-                                                              fetchMaxWait: consumerDefinition.fetchMaxWait),
+                                                              fetchMaxWait: consumerDefinition.fetchMaxWait, fetchMinBytes: consumerDefinition.fetchMinBytes),
                     client: client, schema: schema, producer: producer,
                     deadLetterTopic: "tally.\(definition.name).dead-letters.v1", logger: logger, batchHandler: consumerDefinition.handler
                 )

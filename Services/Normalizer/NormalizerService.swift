@@ -27,7 +27,7 @@ struct NormalizerService {
             migrationsFolder: Bundle.module.url(forResource: "Migrations", withExtension: nil),
             consumer: { dependencies in
                 let handler = RawWebhookHandler(schema: dependencies.schema, logger: dependencies.logger)
-                return ConsumerDefinition(topics: [TallyTopic.rawWebhooks.name], fetchMaxWait: .milliseconds(25), batchHandler: { messages, connection in
+                return ConsumerDefinition(topics: [TallyTopic.rawWebhooks.name], fetchMaxWait: .milliseconds(25), fetchMinBytes: 1, batchHandler: { messages, connection in
                     try await handler.handle(messages, on: connection)
                 })
             },
