@@ -2,23 +2,31 @@ import Synchronization
 
 /// Wakes one waiting task early: a ring while nobody waits is remembered until the next wait.
 final class Doorbell: Sendable {
+    private struct Waiter {
+        let id: UInt64
+        let continuation: CheckedContinuation<Void, Never>
+        var timer: Task<Void, Never>?
+    }
     private struct State {
         var rung = false
-        var waiter: (id: UInt64, continuation: CheckedContinuation<Void, Never>)?
+        var waiter: Waiter?
         var nextID: UInt64 = 0
     }
     private let state = Mutex(State())
 
     func ring() {
-        let waiter = state.withLock { state -> CheckedContinuation<Void, Never>? in
+        let waiter = state.withLock { state -> Waiter? in
             guard let waiter = state.waiter else {
                 state.rung = true
                 return nil
             }
             state.waiter = nil
-            return waiter.continuation
+            return waiter
         }
-        waiter?.resume()
+        // The timeout is no longer needed: cancelling it removes its timer at once, so frequent
+        // rings do not leave a sleeping task per wait behind.
+        waiter?.timer?.cancel()
+        waiter?.continuation.resume()
     }
 
     /// Returns after a ring or after `timeout`, whichever comes first.
@@ -30,14 +38,14 @@ final class Doorbell: Sendable {
                     return nil
                 }
                 state.nextID += 1
-                state.waiter = (state.nextID, continuation)
+                state.waiter = Waiter(id: state.nextID, continuation: continuation)
                 return state.nextID
             }
             guard let id else {
                 continuation.resume()
                 return
             }
-            Task {
+            let timer = Task {
                 try? await Task.sleep(for: timeout)
                 let expired = self.state.withLock { state -> CheckedContinuation<Void, Never>? in
                     guard let waiter = state.waiter, waiter.id == id else { return nil }
@@ -46,6 +54,13 @@ final class Doorbell: Sendable {
                 }
                 expired?.resume()
             }
+            // Hand the timer to the waiter unless a ring already took it (then stop the timer).
+            let stillWaiting = state.withLock { state -> Bool in
+                guard state.waiter?.id == id else { return false }
+                state.waiter?.timer = timer
+                return true
+            }
+            if !stillWaiting { timer.cancel() }
         }
     }
 }

@@ -23,6 +23,7 @@ struct WebhookRoutes: Sendable {
     /// Limits how fast refusals are written to the database, so a flood of bad requests cannot
     /// fill it; refusals beyond the limit are still counted in metrics and logged.
     let refusalLogLimiter: RateLimiter
+    let metrics = WebhookMetrics()
     let logger: Logger
 
     init(sources: SourceStore, inbox: WebhookInboxStore, maxBodySize: Int, logger: Logger,
@@ -95,12 +96,12 @@ struct WebhookRoutes: Sendable {
                 trust: scheme.provesOrigin ? .verified : .low, contentType: contentType, body: body,
                 verificationHeaders: Self.verificationHeaders(of: webhookRequest, scheme: scheme), receivedAt: Date()
             ))
-            Counter(label: "gateway_webhooks_accepted_total", dimensions: [("provider", found.provider), ("duplicate", outcome == .accepted(inboxID: outcome.inboxID) ? "false" : "true")]).increment()
-            Timer(label: "gateway_request_duration_seconds", dimensions: [("outcome", "accepted")], preferredDisplayUnit: .seconds).recordNanoseconds((ContinuousClock.now - started).totalNanoseconds)
+            metrics.accepted(provider: found.provider, duplicate: outcome != .accepted(inboxID: outcome.inboxID)).increment()
+            metrics.acceptedDuration.recordNanoseconds((ContinuousClock.now - started).totalNanoseconds)
             return Self.accepted(outcome)
         } catch let refusal as Refusal {
-            Counter(label: "gateway_webhooks_refused_total", dimensions: [("provider", source?.provider ?? "unknown"), ("reason", refusal.reason)]).increment()
-            Timer(label: "gateway_request_duration_seconds", dimensions: [("outcome", "refused")], preferredDisplayUnit: .seconds).recordNanoseconds((ContinuousClock.now - started).totalNanoseconds)
+            metrics.refused(provider: source?.provider ?? "unknown", reason: refusal.reason).increment()
+            metrics.refusedDuration.recordNanoseconds((ContinuousClock.now - started).totalNanoseconds)
             context.logger.notice("webhook refused", metadata: ["source_id": "\(sourceID)", "reason": "\(refusal.reason)", "size": "\(body.count)"])
             if refusalLogLimiter.acquire(source?.orgID ?? "unknown") == nil {
                 await inbox.recordRefusal(sourceID: sourceID, orgID: source?.orgID, reason: refusal.reason, status: Int(refusal.status.code), body: body, remoteAddress: context.remoteAddress)
