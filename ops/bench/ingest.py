@@ -136,6 +136,26 @@ def wait_drained(admin_url, source=None, seconds=180):
     return False
 
 
+def wait_idle(seconds=120, below=0.3):
+    """Until the machine's CPU use over one second is below `below` cores: the consumers off the
+    measured path (billing, finance, reconciliation) and autovacuum have caught up too."""
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        before = cpu_ticks()
+        time.sleep(1)
+        if sum(cores for _, cores in cpu_by_process(before, cpu_ticks(), 1)) < below:
+            return True
+    return False
+
+
+def settle(admin_url, source=None):
+    """Between phases: the pipeline drained and the machine idle again."""
+    drained = wait_drained(admin_url, source)
+    if not wait_idle():
+        say("  warning: the machine did not go idle within 120 s; the next phase shares it")
+    return drained
+
+
 def percentiles(admin_url, sql):
     [[count, p50, p99, top]] = psql(admin_url, f"""
         SELECT count(*), round(percentile_cont(0.5) WITHIN GROUP (ORDER BY ms)::numeric, 2),
@@ -186,7 +206,7 @@ def main():
     started = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     say(f"machine: {machine()}")
     body = sample_body(args.tally)
-    if not wait_drained(args.admin_url):
+    if not settle(args.admin_url):
         say("warning: the stack still has work in flight; numbers will include it")
     say(f"reference: pgbench, {args.clients} clients, one {len(body.encode())}-byte webhook row per transaction, {args.seconds}s")
     reference_tps, reference_latency = reference(args.admin_url, args.clients, args.seconds, body)
@@ -197,19 +217,19 @@ def main():
     throughput = load(args.tally, args.gateway, source, secret, 0, args.clients, args.seconds, args.warmup, args.duplicates)
     ratio = throughput["accepted_per_s"] / reference_tps
     say(f"  {throughput['accepted_per_s']:.0f} accepted/s = {ratio:.2f} x pgbench; p99 {throughput['p99_ms']:.1f} ms; errors {throughput['errors'] or 'none'}")
-    wait_drained(args.admin_url, source)
+    settle(args.admin_url, source)
 
     source, secret = create_source(args.gateway, org, "bench peak")
     say(f"peak: tally bench, 64 connections, as fast as answered (how far concurrency, and so group commit, carries)")
     peak = load(args.tally, args.gateway, source, secret, 0, 64, args.seconds, args.warmup, args.duplicates)
     say(f"  {peak['accepted_per_s']:.0f} accepted/s = {peak['accepted_per_s'] / reference_tps:.2f} x pgbench; p50 {peak['p50_ms']:.1f} p99 {peak['p99_ms']:.1f} ms; errors {peak['errors'] or 'none'}")
-    wait_drained(args.admin_url, source)
+    settle(args.admin_url, source)
 
     source, secret = create_source(args.gateway, org, "bench latency")
     say(f"latency: tally bench at {args.latency_rate:.0f}/s offered (open model), 64 connections")
     latency = load(args.tally, args.gateway, source, secret, args.latency_rate, 64, args.seconds, args.warmup, args.duplicates)
     say(f"  {latency['accepted_per_s']:.0f} accepted/s; p50 {latency['p50_ms']:.1f} p95 {latency['p95_ms']:.1f} p99 {latency['p99_ms']:.1f} max {latency['max_ms']:.1f} ms; errors {latency['errors'] or 'none'}")
-    wait_drained(args.admin_url, source)
+    settle(args.admin_url, source)
 
     source, secret = create_source(args.gateway, org, "bench end to end")
     say(f"end to end: tally bench at {args.e2e_rate:.0f}/s, then relay and canonical latency from the databases")
