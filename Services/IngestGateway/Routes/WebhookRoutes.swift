@@ -175,7 +175,9 @@ struct ProviderEventIdentity: Equatable {
 }
 
 /// The top-level members that identify an event, whichever provider sent it; the body must be a
-/// JSON object. A member may be a string or a number (written as its decimal text).
+/// JSON object. A member may be a string or an integer (written as its decimal text). Any other
+/// number counts as missing: read as floating point, two different large ids could become the
+/// same text, and the second event would be taken for a duplicate of the first.
 private struct IdentityFields: Decodable {
     struct Text: Decodable {
         let value: String
@@ -183,7 +185,7 @@ private struct IdentityFields: Decodable {
             let container = try decoder.singleValueContainer()
             if let text = try? container.decode(String.self) { value = text }
             else if let integer = try? container.decode(Int64.self) { value = String(integer) }
-            else if let number = try? container.decode(Double.self) { value = String(number) }
+            else if let integer = try? container.decode(UInt64.self) { value = String(integer) }
             else { value = "" }
         }
     }
