@@ -20,13 +20,16 @@ public struct ConsumerDefinition: Sendable {
     public var fetchMinBytes: Int
     public var handler: InboxBatchHandler
 
+    /// What a consumer off the latency-critical path waits for per fetch.
+    public static let defaultFetchMinBytes = 65_536
+
     /// A consumer whose handler applies one event at a time.
-    public init(topics: [String], fetchMaxWait: Duration = .milliseconds(500), fetchMinBytes: Int = 65_536, handler: @escaping InboxHandler) {
+    public init(topics: [String], fetchMaxWait: Duration = .milliseconds(500), fetchMinBytes: Int = defaultFetchMinBytes, handler: @escaping InboxHandler) {
         self.init(topics: topics, fetchMaxWait: fetchMaxWait, fetchMinBytes: fetchMinBytes, batchHandler: KafkaConsumerMessage.eachApplied(by: handler))
     }
 
     /// A consumer whose handler applies a batch's new events together (fewer statements per event).
-    public init(topics: [String], fetchMaxWait: Duration = .milliseconds(500), fetchMinBytes: Int = 65_536, batchHandler: @escaping InboxBatchHandler) {
+    public init(topics: [String], fetchMaxWait: Duration = .milliseconds(500), fetchMinBytes: Int = defaultFetchMinBytes, batchHandler: @escaping InboxBatchHandler) {
         self.topics = topics
         self.fetchMaxWait = fetchMaxWait
         self.fetchMinBytes = fetchMinBytes

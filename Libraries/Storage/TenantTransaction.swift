@@ -50,3 +50,24 @@ public enum TenantIsolation {
         """
     }
 }
+
+extension Sequence {
+    /// The elements split by org, orgs in order of first appearance and elements in their own
+    /// order: for a handler that shares one transaction across orgs and writes each org's rows
+    /// together, after `setTenant`. Throws `StorageError.missingTenant` for an empty org.
+    public func groupedByTenant(_ org: (Element) throws -> String) throws -> [(tenant: TenantID, elements: [Element])] {
+        var groups: [(tenant: TenantID, elements: [Element])] = []
+        var position: [String: Int] = [:]
+        for element in self {
+            let key = try org(element)
+            if let index = position[key] {
+                groups[index].elements.append(element)
+                continue
+            }
+            guard let tenant = TenantID(rawValue: key) else { throw StorageError.missingTenant }
+            position[key] = groups.count
+            groups.append((tenant, [element]))
+        }
+        return groups
+    }
+}

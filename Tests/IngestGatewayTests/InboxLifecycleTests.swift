@@ -29,6 +29,21 @@ struct InboxLifecycleTests {
         }
     }
 
+    /// Stores `count` webhooks of a new Stripe source (`evt_0`, `evt_1`, …) and returns their inbox ids.
+    func acceptWebhooks(_ count: Int, _ client: PostgresClient, _ schema: ServiceSchema) async throws -> [UUID] {
+        let sources = SourceStore(client: client, schema: schema.name, box: SecretBox(key: SymmetricKey(size: .bits256)), audit: AuditLog(schema: schema), logger: TestDatabase.logger)
+        let (source, _) = try await sources.create(org: Self.org, provider: .stripe, name: "s", toleranceSeconds: 300, secret: nil, actor: "t")
+        let store = WebhookInboxStore(client: client, schema: schema, logger: TestDatabase.logger)
+        var ids: [UUID] = []
+        for index in 0..<count {
+            let outcome = try await store.accept(IncomingWebhook(source: source, providerEventID: "evt_\(index)", providerEventType: "payment_intent.succeeded",
+                                                                 trust: .verified, contentType: "application/json", body: Array("{\"id\":\"evt_\(index)\"}".utf8),
+                                                                 verificationHeaders: [:], receivedAt: Date()))
+            ids.append(outcome.inboxID)
+        }
+        return ids
+    }
+
     @Test func webhooksAcceptedWhileTheBrokerIsDownArePublishedWhenItReturns() async throws {
         let broker = try TestTansu.start()
         defer { broker.stop() }
@@ -96,16 +111,7 @@ struct InboxLifecycleTests {
     @Test func theRelaysMarkSkipsARowWhoseOutcomeIsBeingWritten() async throws {
         let migrations = try Migration.load(from: WebhookIntakeTests.migrations)
         try await TestDatabase.withService(TestDatabase.uniqueService("gwlock"), migrations: migrations) { client, schema in
-            let sources = SourceStore(client: client, schema: schema.name, box: SecretBox(key: SymmetricKey(size: .bits256)), audit: AuditLog(schema: schema), logger: TestDatabase.logger)
-            let (source, _) = try await sources.create(org: Self.org, provider: .stripe, name: "s", toleranceSeconds: 300, secret: nil, actor: "t")
-            let store = WebhookInboxStore(client: client, schema: schema, logger: TestDatabase.logger)
-            var ids: [String] = []
-            for index in 0..<2 {
-                let outcome = try await store.accept(IncomingWebhook(source: source, providerEventID: "evt_lock_\(index)", providerEventType: "payment_intent.succeeded",
-                                                                     trust: .verified, contentType: "application/json", body: Array("{\"id\":\"evt_lock_\(index)\"}".utf8),
-                                                                     verificationHeaders: [:], receivedAt: Date()))
-                ids.append(outcome.inboxID.uuidString.lowercased())
-            }
+            let ids = try await acceptWebhooks(2, client, schema).map { $0.uuidString.lowercased() }
             let held = ids[0]
             try await client.withTenantTransaction(Self.org, logger: TestDatabase.logger) { connection in
                 // The outcome consumer's write, not committed yet.
@@ -126,16 +132,7 @@ struct InboxLifecycleTests {
     @Test func outcomesSetTheFinalStatusOnceAndMetricsCountIt() async throws {
         let migrations = try Migration.load(from: WebhookIntakeTests.migrations)
         try await TestDatabase.withService(TestDatabase.uniqueService("gwoc"), migrations: migrations) { client, schema in
-            let sources = SourceStore(client: client, schema: schema.name, box: SecretBox(key: SymmetricKey(size: .bits256)), audit: AuditLog(schema: schema), logger: TestDatabase.logger)
-            let (source, _) = try await sources.create(org: Self.org, provider: .stripe, name: "s", toleranceSeconds: 300, secret: nil, actor: "t")
-            let store = WebhookInboxStore(client: client, schema: schema, logger: TestDatabase.logger)
-            var ids: [UUID] = []
-            for index in 0..<4 {
-                let outcome = try await store.accept(IncomingWebhook(source: source, providerEventID: "evt_\(index)", providerEventType: "payment_intent.succeeded",
-                                                                     trust: .verified, contentType: "application/json", body: Array("{\"id\":\"evt_\(index)\"}".utf8),
-                                                                     verificationHeaders: [:], receivedAt: Date()))
-                ids.append(outcome.inboxID)
-            }
+            let ids = try await acceptWebhooks(4, client, schema)
             let handler = WebhookOutcomeHandler(schema: schema, logger: TestDatabase.logger)
             let producer = try KafkaProducer(configuration: .init(client: .init(bootstrapServers: ["127.0.0.1:1"], statisticsInterval: nil)), logger: TestDatabase.logger)
             let inbox = InboxConsumer(configuration: .init(client: .init(bootstrapServers: ["127.0.0.1:1"]), groupID: "g", topics: ["t"]),

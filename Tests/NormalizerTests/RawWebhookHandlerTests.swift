@@ -28,14 +28,20 @@ struct RawWebhookHandlerTests {
                                     value: try CanonicalJSON.encode(envelope), headers: [KafkaHeader(key: "ce_id", string: eventID)])
     }
 
+    /// The normalizer's consumer inbox around `RawWebhookHandler`, applied directly (no broker:
+    /// the producer, for dead letters only, points nowhere).
+    static func normalizerInbox(_ client: PostgresClient, _ schema: ServiceSchema) throws -> (InboxConsumer, KafkaProducer) {
+        let producer = try KafkaProducer(configuration: .init(client: .init(bootstrapServers: ["127.0.0.1:1"], statisticsInterval: nil)), logger: TestDatabase.logger)
+        let handler = RawWebhookHandler(schema: schema, logger: TestDatabase.logger)
+        let inbox = InboxConsumer(configuration: .init(client: .init(bootstrapServers: ["127.0.0.1:1"]), groupID: "g", topics: ["t"]),
+                                  client: client, schema: schema, producer: producer, deadLetterTopic: "dlq", logger: TestDatabase.logger,
+                                  batchHandler: { messages, connection in try await handler.handle(messages, on: connection) })
+        return (inbox, producer)
+    }
+
     @Test func canonicalEventsOutcomesLineageAndDeadLettersCommitTogetherOnce() async throws {
         try await TestDatabase.withService(TestDatabase.uniqueService("norm"), migrations: try Migration.load(from: Self.migrations)) { client, schema in
-            let producer = try KafkaProducer(configuration: .init(client: .init(bootstrapServers: ["127.0.0.1:1"], statisticsInterval: nil)), logger: TestDatabase.logger)
-            let handler = RawWebhookHandler(schema: schema, logger: TestDatabase.logger)
-            let inbox = InboxConsumer(configuration: .init(client: .init(bootstrapServers: ["127.0.0.1:1"]), groupID: "g", topics: ["t"]),
-                                      client: client, schema: schema, producer: producer, deadLetterTopic: "dlq", logger: TestDatabase.logger, batchHandler: { messages, connection in
-                try await handler.handle(messages, on: connection)
-            })
+            let (inbox, producer) = try Self.normalizerInbox(client, schema)
             let payment = "11111111-1111-4111-8111-111111111111"
             let customer = "22222222-2222-4222-8222-222222222222"
             let broken = "33333333-3333-4333-8333-333333333333"
@@ -119,12 +125,7 @@ struct RawWebhookHandlerTests {
     @Test(arguments: [false, true])
     func lateOlderSubscriptionEventsAreSupersededAndAReplayFromTheBeginningChangesNothing(oneBatch: Bool) async throws {
         try await TestDatabase.withService(TestDatabase.uniqueService("fence"), migrations: try Migration.load(from: Self.migrations)) { client, schema in
-            let producer = try KafkaProducer(configuration: .init(client: .init(bootstrapServers: ["127.0.0.1:1"], statisticsInterval: nil)), logger: TestDatabase.logger)
-            let handler = RawWebhookHandler(schema: schema, logger: TestDatabase.logger)
-            let inbox = InboxConsumer(configuration: .init(client: .init(bootstrapServers: ["127.0.0.1:1"]), groupID: "g", topics: ["t"]),
-                                      client: client, schema: schema, producer: producer, deadLetterTopic: "dlq", logger: TestDatabase.logger, batchHandler: { messages, connection in
-                try await handler.handle(messages, on: connection)
-            })
+            let (inbox, producer) = try Self.normalizerInbox(client, schema)
             let inboxIDs = Self.lifecycle.indices.map { "aaaaaaaa-0000-4000-8000-00000000000\($0)" }
             // Arrival order: created, paused, updated (late), deleted, resumed (late).
             let arrival = [0, 2, 1, 4, 3]
@@ -180,12 +181,7 @@ struct RawWebhookHandlerTests {
     /// the original's decision (its lineage row is not written yet when the replay is fenced).
     @Test func aReplayInTheSameBatchKeepsTheFirstDecision() async throws {
         try await TestDatabase.withService(TestDatabase.uniqueService("fence1"), migrations: try Migration.load(from: Self.migrations)) { client, schema in
-            let producer = try KafkaProducer(configuration: .init(client: .init(bootstrapServers: ["127.0.0.1:1"], statisticsInterval: nil)), logger: TestDatabase.logger)
-            let handler = RawWebhookHandler(schema: schema, logger: TestDatabase.logger)
-            let inbox = InboxConsumer(configuration: .init(client: .init(bootstrapServers: ["127.0.0.1:1"]), groupID: "g", topics: ["t"]),
-                                      client: client, schema: schema, producer: producer, deadLetterTopic: "dlq", logger: TestDatabase.logger, batchHandler: { messages, connection in
-                try await handler.handle(messages, on: connection)
-            })
+            let (inbox, producer) = try Self.normalizerInbox(client, schema)
             let inboxIDs = Self.lifecycle.indices.map { "bbbbbbbb-0000-4000-8000-00000000000\($0)" }
             // created, paused, deleted (newest), then a replay of paused: all in one batch.
             try await inbox.apply(KafkaConsumerBatch(messages: [

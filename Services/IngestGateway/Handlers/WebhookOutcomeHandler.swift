@@ -18,27 +18,21 @@ struct WebhookOutcomeHandler: Sendable {
 
     func handle(_ messages: [KafkaConsumerMessage], on connection: PostgresConnection) async throws -> [InboxOutcome] {
         var outcomes = [InboxOutcome](repeating: .ignored, count: messages.count)
-        // Per org, the first outcome of each inbox row in the batch, with its batch position.
-        var byOrg: [(tenant: TenantID, updates: [(position: Int, inboxID: UUID, outcome: WebhookOutcome)])] = []
-        var orgIndex: [String: Int] = [:]
+        // The first outcome of each inbox row in the batch, with its batch position.
+        var firsts: [(position: Int, inboxID: UUID, tenant: String, outcome: WebhookOutcome)] = []
         var seen = Set<UUID>()
         for (position, message) in messages.enumerated() {
             guard let value = message.value else { continue }
             let event = try CanonicalJSON.decode(EventEnvelope<WebhookOutcome>.self, from: value)
-            guard let tenant = TenantID(rawValue: event.tenant) else { throw StorageError.missingTenant }
+            guard TenantID(rawValue: event.tenant) != nil else { throw StorageError.missingTenant }
             guard let inboxID = UUID(uuidString: event.data.inboxID) else {
                 logger.warning("webhook outcome names no inbox row (not a UUID); ignored", metadata: ["inbox_id": "\(event.data.inboxID)"])
                 continue
             }
             guard seen.insert(inboxID).inserted else { continue }
-            if let index = orgIndex[event.tenant] {
-                byOrg[index].updates.append((position, inboxID, event.data))
-            } else {
-                orgIndex[event.tenant] = byOrg.count
-                byOrg.append((tenant, [(position, inboxID, event.data)]))
-            }
+            firsts.append((position, inboxID, event.tenant, event.data))
         }
-        for (tenant, updates) in byOrg {
+        for (tenant, updates) in try firsts.groupedByTenant(\.tenant) {
             try await connection.setTenant(tenant, logger: logger)
             var positionOf: [UUID: Int] = [:]
             for update in updates { positionOf[update.inboxID] = update.position }

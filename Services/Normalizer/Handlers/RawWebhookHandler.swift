@@ -28,25 +28,14 @@ struct RawWebhookHandler: Sendable {
     /// Applies `messages` (new raw events, in partition order) and returns their outcomes in order.
     func handle(_ messages: [KafkaConsumerMessage], on connection: PostgresConnection) async throws -> [InboxOutcome] {
         let raws = try messages.map { try CanonicalJSON.decode(EventEnvelope<WebhookReceived>.self, from: $0.value ?? []) }
-        // Row-level security scopes writes to one org at a time: one group per org, each in
-        // arrival order (events of one object always belong to one org).
-        var groups: [(tenant: TenantID, indices: [Int])] = []
-        var groupOf: [String: Int] = [:]
-        for (index, raw) in raws.enumerated() {
-            guard let tenant = TenantID(rawValue: raw.tenant) else { throw StorageError.missingTenant }
-            if let group = groupOf[raw.tenant] {
-                groups[group].indices.append(index)
-            } else {
-                groupOf[raw.tenant] = groups.count
-                groups.append((tenant, [index]))
-            }
-        }
         var outcomes = [InboxOutcome](repeating: .ignored, count: messages.count)
         let now = RFC3339.string(Date())
-        for group in groups {
+        // Row-level security scopes writes to one org at a time: one group per org, each in
+        // arrival order (events of one object always belong to one org).
+        for group in try raws.indices.groupedByTenant({ raws[$0].tenant }) {
             try await connection.setTenant(group.tenant, logger: logger)
             var writes = Writes()
-            for index in group.indices {
+            for index in group.elements {
                 outcomes[index] = try await normalize(raws[index], message: messages[index], now: now, into: &writes, on: connection)
             }
             try await writes.store(schema: schema, on: connection, logger: logger)
