@@ -53,5 +53,11 @@ enum PlatformMigrations {
                 USING (org_id = current_setting('tally.org_id', true))
                 WITH CHECK (org_id = current_setting('tally.org_id', true));
             """),
+        // See `TenantIsolation.policySQL` for why the org is read through a sub-select.
+        Migration(version: 4, name: "platform_audit_log_policy_reads_the_org_once", sql: """
+            ALTER POLICY audit_log_tenant ON audit_log
+                USING (org_id = (SELECT current_setting('tally.org_id', true)))
+                WITH CHECK (org_id = (SELECT current_setting('tally.org_id', true)));
+            """),
     ]
 }

@@ -39,14 +39,19 @@ extension PostgresConnection {
 
 /// The SQL that puts a table under tenant isolation; use it in a service migration after
 /// creating a table with an `org_id text NOT NULL` column.
+///
+/// The policy reads the session's org through a sub-select, evaluated once per statement. The
+/// bare `current_setting(...)` would be evaluated while planning and looked up in the column's
+/// statistics, where an org that is new or has grown since the last ANALYZE counts as one row:
+/// primary-key lookups then get planned through an index on `org_id` and walk the whole org.
 public enum TenantIsolation {
     public static func policySQL(table: String) -> String {
         """
         ALTER TABLE \(table) ENABLE ROW LEVEL SECURITY;
         ALTER TABLE \(table) FORCE ROW LEVEL SECURITY;
         CREATE POLICY \(table)_tenant ON \(table)
-            USING (org_id = current_setting('tally.org_id', true))
-            WITH CHECK (org_id = current_setting('tally.org_id', true));
+            USING (org_id = (SELECT current_setting('tally.org_id', true)))
+            WITH CHECK (org_id = (SELECT current_setting('tally.org_id', true)));
         """
     }
 }

@@ -43,8 +43,12 @@ struct InboxFilter: Codable, Sendable, Equatable {
     }
 
     /// Appends the WHERE clause, every value bound as a parameter.
-    func appendWhere(to sql: inout PostgresQuery.StringInterpolation, after cursor: InboxCursor?) {
-        sql.appendLiteral(" WHERE true")
+    /// Conditions for `org`'s rows. The org is named explicitly (row-level security would also
+    /// hide other orgs' rows) so the listing index serves the query: the operators' read policy
+    /// is OR-ed with the tenant policy for reads, which no index can serve.
+    func appendWhere(to sql: inout PostgresQuery.StringInterpolation, org: TenantID, after cursor: InboxCursor?) {
+        sql.appendLiteral(" WHERE org_id = ")
+        sql.appendInterpolation(org.rawValue)
         if let status { sql.appendLiteral(" AND status = "); sql.appendInterpolation(status) }
         if let provider { sql.appendLiteral(" AND provider = "); sql.appendInterpolation(provider) }
         if let eventType { sql.appendLiteral(" AND provider_event_type = "); sql.appendInterpolation(eventType) }
@@ -113,7 +117,7 @@ struct InboxQueries: Sendable {
     func list(org: TenantID, filter: InboxFilter, cursor: InboxCursor?, limit: Int) async throws -> ([InboxEntry], InboxCursor?) {
         var sql = PostgresQuery.StringInterpolation(literalCapacity: 512, interpolationCount: 10)
         sql.appendLiteral("SELECT \(Self.columns) FROM \(schema.name).webhook_inbox")
-        filter.appendWhere(to: &sql, after: cursor)
+        filter.appendWhere(to: &sql, org: org, after: cursor)
         sql.appendLiteral(" ORDER BY received_at DESC, id DESC LIMIT \(limit)")
         let query = PostgresQuery(stringInterpolation: sql)
         let entries = try await client.withTenantTransaction(org, logger: logger) { connection in
@@ -145,7 +149,7 @@ struct InboxQueries: Sendable {
     func replay(org: TenantID, filter: InboxFilter, execute: Bool, actor: String, audit: AuditLog) async throws -> (replayID: String?, count: Int, ids: [String]) {
         var sql = PostgresQuery.StringInterpolation(literalCapacity: 512, interpolationCount: 10)
         sql.appendLiteral("SELECT id::text, source_id, provider, provider_event_id, provider_event_type, trust, content_type, body, body_sha256, to_char(received_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"') FROM \(schema.name).webhook_inbox")
-        filter.appendWhere(to: &sql, after: nil)
+        filter.appendWhere(to: &sql, org: org, after: nil)
         sql.appendLiteral(" ORDER BY received_at, id")
         let query = PostgresQuery(stringInterpolation: sql)
         let replayID = execute ? "rpl_" + SourceStore.randomToken(bytes: 10) : nil
