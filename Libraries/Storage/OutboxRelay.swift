@@ -152,6 +152,7 @@ public final class OutboxRelay: Service, Sendable {
         var inFlight: [InFlight] = []
         var readAgain = true
         var lastRead = ContinuousClock.now
+        var lastMetrics: ContinuousClock.Instant?
         do {
             while !Task.isCancelled && !Task.isShuttingDownGracefully {
                 var progressed = false
@@ -172,8 +173,14 @@ public final class OutboxRelay: Service, Sendable {
                         progressed = true
                     }
                 }
+                // The backlog gauges are refreshed once per poll interval, busy or idle: not after
+                // every batch (a query per batch at low rates), and not only when the pipeline is
+                // empty (never, while a backlog drains, when operators look at them).
+                if lastMetrics.map({ ContinuousClock.now - $0 >= pollInterval }) ?? true {
+                    try await refreshMetrics()
+                    lastMetrics = .now
+                }
                 if progressed { continue }
-                if inFlight.isEmpty { try await refreshMetrics() }
                 await doorbell.wait(upTo: pollInterval)
             }
         } catch {
@@ -221,14 +228,14 @@ public final class OutboxRelay: Service, Sendable {
         }
         if !delivered.isEmpty {
             let delivered = delivered
-            try await withDeadline(Self.statementDeadline) {
+            _ = try await withDeadline(Self.statementDeadline) {
                 try await self.client.query("UPDATE \(unescaped: self.schema.name).outbox SET published_at = now() WHERE id = ANY(\(delivered))", logger: self.logger)
             }
             published.increment(by: delivered.count)
         }
         if let firstError {
             let failed = failed
-            try await withDeadline(Self.statementDeadline) {
+            _ = try await withDeadline(Self.statementDeadline) {
                 try await self.client.query("""
                     UPDATE \(unescaped: self.schema.name).outbox SET attempts = attempts + 1, last_error = \(firstError.description)
                     WHERE id = ANY(\(failed))
