@@ -481,12 +481,6 @@ pg_write_config() {
     echo "unix_socket_directories = '$sock'"
     echo "max_connections = 200"
     echo "timezone = 'UTC'"
-    # Sized for a write-heavy inbox (measured in docs/benchmarks.md): with the 128 MB default the
-    # backends evicted dirty pages themselves (1.25 million writes during one bench run), and the
-    # 1 GB WAL limit forced a checkpoint every 20-35 s, each followed by full-page images.
-    echo "shared_buffers = '1GB'"
-    echo "max_wal_size = '8GB'"
-    echo "checkpoint_timeout = '15min'"
     if [[ $P_PG_FAST == 1 ]]; then
       echo "fsync = off"
       echo "full_page_writes = off"
