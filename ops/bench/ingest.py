@@ -6,7 +6,8 @@ Phases, in one run against the running stack (`make bench` starts it from a rele
    accepted webhooks per second to the reference's transactions per second is the headline;
 3. latency: `tally bench --rate 2000` (open model), p50/p95/p99/max from the due time;
 4. end to end: `tally bench --rate 1000`, then, from the databases, commit → broker latency of
-   the gateway's outbox relay and webhook accepted → canonical event published by the normalizer.
+   the gateway's outbox relay and webhook accepted → canonical event published by the normalizer;
+5. the reference again, to show how far the machine's speed drifted during the run.
 
 Every number printed is measured in this run; targets are printed next to them.
 """
@@ -240,6 +241,14 @@ def main():
     say(f"  gateway p99 {steady['p99_ms']:.1f} ms; relay p50 {relay['p50_ms']} p99 {relay['p99_ms']} ms ({relay['count']} events); "
         f"accepted → canonical p50 {canonical['p50_ms']} p99 {canonical['p99_ms']} ms ({canonical['count']} events); drained {drained}")
 
+    # The same reference once more: this virtual machine's speed drifts (pgbench measured from
+    # about 3,400 to 13,000 tps on the same build within an hour), and a run whose two references
+    # differ much was taken on a machine that changed under it.
+    settle(args.admin_url, source)
+    closing_tps, _ = reference(args.admin_url, args.clients, args.seconds, body)
+    drift = closing_tps / reference_tps - 1
+    say(f"reference again, after the phases: {closing_tps:.0f} tps ({drift:+.0%} against the first; ratios above use the first)")
+
     rows = [
         ("peak accepted rate (64 connections) vs pgbench", f"{peak['accepted_per_s']:.0f}/s = {peak['accepted_per_s'] / reference_tps:.2f}x", "(information)", True),
         ("sustained accepted rate vs pgbench", f"{throughput['accepted_per_s']:.0f}/s vs {reference_tps:.0f} tps = {ratio:.2f}x", ">= 0.5x", ratio >= 0.5),
@@ -257,6 +266,7 @@ def main():
     if args.json:
         pathlib.Path(args.json).write_text(json.dumps({
             "started": started, "machine": machine(), "reference_tps": reference_tps, "reference_latency_ms": reference_latency,
+            "closing_reference_tps": closing_tps,
             "throughput": throughput, "peak": peak, "latency": latency, "steady": steady, "relay": relay, "canonical": canonical,
         }, indent=2))
 
