@@ -29,6 +29,41 @@ struct InboxLifecycleTests {
         }
     }
 
+    /// An org's inbox page is read through the listing index, not by scanning every org's rows:
+    /// the operators' read policy is OR-ed with the tenant policy, so only the query's own org
+    /// condition can use the index.
+    @Test func anOrgsInboxPageIsReadThroughTheListingIndex() async throws {
+        let migrations = try Migration.load(from: WebhookIntakeTests.migrations)
+        try await TestDatabase.withService(TestDatabase.uniqueService("gwlist"), migrations: migrations) { client, schema in
+            let logger = TestDatabase.logger
+            let other = try #require(TenantID(rawValue: "org_other"))
+            let sources = SourceStore(client: client, schema: schema.name, box: SecretBox(key: SymmetricKey(size: .bits256)), audit: AuditLog(schema: schema), logger: logger)
+            for (org, rows) in [(other, 6000), (Self.org, 60)] {
+                let (source, _) = try await sources.create(org: org, provider: .stripe, name: "s", toleranceSeconds: 300, secret: nil, actor: "t")
+                try await client.withTenantTransaction(org, logger: logger) { connection in
+                    try await connection.query("""
+                        INSERT INTO \(unescaped: schema.name).webhook_inbox
+                            (id, org_id, source_id, provider, provider_event_id, provider_event_type, trust, content_type, body, body_sha256, headers, received_at)
+                        SELECT gen_random_uuid(), \(org.rawValue), \(source.id), 'stripe', 'evt_' || n, 'charge.refunded', 'verified', 'application/json',
+                               convert_to(repeat('x', 300), 'UTF8'), 'h', '{}', now() - n * interval '1 second'
+                        FROM generate_series(1, \(rows)) n
+                        """, logger: logger)
+                }
+            }
+            try await client.query("ANALYZE \(unescaped: schema.name).webhook_inbox", logger: logger)
+            let query = InboxQueries.listQuery(schema: schema, org: Self.org, filter: InboxFilter(), cursor: nil, limit: 50)
+            let plan = try await client.withTenantTransaction(Self.org, logger: logger) { connection in
+                var lines: [String] = []
+                for try await line in try await connection.query(PostgresQuery(unsafeSQL: "EXPLAIN (COSTS OFF) " + query.sql, binds: query.binds),
+                                                                 logger: logger).decode(String.self) { lines.append(line) }
+                return lines.joined(separator: "\n")
+            }
+            #expect(plan.contains("webhook_inbox_listing") && !plan.contains("Seq Scan"), "\(plan)")
+            let page = try await InboxQueries(client: client, schema: schema, logger: logger).list(org: Self.org, filter: InboxFilter(), cursor: nil, limit: 50)
+            #expect(page.0.count == 50 && page.0.allSatisfy { $0.providerEventID.hasPrefix("evt_") })
+        }
+    }
+
     /// Stores `count` webhooks of a new Stripe source (`evt_0`, `evt_1`, …) and returns their inbox ids.
     func acceptWebhooks(_ count: Int, _ client: PostgresClient, _ schema: ServiceSchema) async throws -> [UUID] {
         let sources = SourceStore(client: client, schema: schema.name, box: SecretBox(key: SymmetricKey(size: .bits256)), audit: AuditLog(schema: schema), logger: TestDatabase.logger)

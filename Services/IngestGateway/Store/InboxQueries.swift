@@ -114,12 +114,17 @@ struct InboxQueries: Sendable {
         to_char(received_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'), body_sha256
         """
 
-    func list(org: TenantID, filter: InboxFilter, cursor: InboxCursor?, limit: Int) async throws -> ([InboxEntry], InboxCursor?) {
+    /// An org's page of the inbox, newest first, after `cursor`.
+    static func listQuery(schema: ServiceSchema, org: TenantID, filter: InboxFilter, cursor: InboxCursor?, limit: Int) -> PostgresQuery {
         var sql = PostgresQuery.StringInterpolation(literalCapacity: 512, interpolationCount: 10)
         sql.appendLiteral("SELECT \(Self.columns) FROM \(schema.name).webhook_inbox")
         filter.appendWhere(to: &sql, org: org, after: cursor)
         sql.appendLiteral(" ORDER BY received_at DESC, id DESC LIMIT \(limit)")
-        let query = PostgresQuery(stringInterpolation: sql)
+        return PostgresQuery(stringInterpolation: sql)
+    }
+
+    func list(org: TenantID, filter: InboxFilter, cursor: InboxCursor?, limit: Int) async throws -> ([InboxEntry], InboxCursor?) {
+        let query = Self.listQuery(schema: schema, org: org, filter: filter, cursor: cursor, limit: limit)
         let entries = try await client.withTenantTransaction(org, logger: logger) { connection in
             try await Self.entries(try await connection.query(query, logger: logger), withBody: false)
         }
