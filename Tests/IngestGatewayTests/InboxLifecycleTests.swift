@@ -79,6 +79,60 @@ struct InboxLifecycleTests {
         return ids
     }
 
+    /// An executed replay commits in chunks: every matching row once, oldest first, one audit
+    /// entry; a chunk that fails leaves the earlier chunks replayed and says how far it got.
+    @Test func aReplayRunsInChunksAndAnInterruptedOneSaysHowFarItGot() async throws {
+        let migrations = try Migration.load(from: WebhookIntakeTests.migrations)
+        try await TestDatabase.withService(TestDatabase.uniqueService("gwreplay"), migrations: migrations) { client, schema in
+            let logger = TestDatabase.logger
+            let inboxIDs = try await acceptWebhooks(5, client, schema).map { $0.uuidString.lowercased() }
+            let queries = InboxQueries(client: client, schema: schema, logger: logger, replayChunkSize: 2)
+            let audit = AuditLog(schema: schema)
+            func replayedInboxIDs(_ replayID: String) async throws -> [String] {
+                try await TestDatabase.withClient(try TestDatabase.adminConfiguration()) { superuser in
+                    try await superuser.strings("SELECT substr(event_id, \(replayID.count + 2)::int) FROM \(unescaped: schema.name).outbox WHERE event_id LIKE \(replayID + "-%") ORDER BY id")
+                }
+            }
+
+            let dry = try await queries.replay(org: Self.org, filter: InboxFilter(), execute: false, actor: "ada", audit: audit)
+            #expect(dry.replayID == nil && dry.count == 5 && dry.ids == inboxIDs)
+
+            let done = try await queries.replay(org: Self.org, filter: InboxFilter(), execute: true, actor: "ada", audit: audit)
+            let replayID = try #require(done.replayID)
+            #expect(done.count == 5 && done.ids == inboxIDs)
+            #expect(try await replayedInboxIDs(replayID) == inboxIDs, "each row once, in the order received, across three chunks")
+
+            // The third row's outbox event fails: the first chunk (two rows) stays replayed.
+            try await TestDatabase.withClient(try TestDatabase.adminConfiguration()) { superuser in
+                try await superuser.query(PostgresQuery(unsafeSQL: """
+                    CREATE FUNCTION \(schema.name).refuse_third() RETURNS trigger LANGUAGE plpgsql AS $$
+                    BEGIN
+                        IF NEW.event_id LIKE '%-\(inboxIDs[2])' THEN RAISE EXCEPTION 'refused for the test'; END IF;
+                        RETURN NEW;
+                    END $$;
+                    """), logger: logger)
+                try await superuser.query(PostgresQuery(unsafeSQL: """
+                    CREATE TRIGGER refuse_third BEFORE INSERT ON \(schema.name).outbox FOR EACH ROW EXECUTE FUNCTION \(schema.name).refuse_third()
+                    """), logger: logger)
+            }
+            do {
+                _ = try await queries.replay(org: Self.org, filter: InboxFilter(), execute: true, actor: "ada", audit: audit)
+                Issue.record("the replay should have stopped at the third row")
+            } catch let stopped as ReplayInterrupted {
+                #expect(stopped.replayed == 2 && stopped.matched == 5)
+                #expect(try await replayedInboxIDs(stopped.replayID) == Array(inboxIDs.prefix(2)))
+            }
+            let audited = try await client.withTenantTransaction(Self.org, logger: logger) { connection in
+                var entries: [String] = []
+                for try await after in try await connection.query(
+                    "SELECT after::text FROM \(unescaped: schema.name).audit_log WHERE action = 'inbox.replay' ORDER BY id", logger: logger
+                ).decode(String.self) { entries.append(after) }
+                return entries
+            }
+            #expect(audited == [#"{"matched": 5}"#, #"{"matched": 5}"#])
+        }
+    }
+
     @Test func webhooksAcceptedWhileTheBrokerIsDownArePublishedWhenItReturns() async throws {
         let broker = try TestTansu.start()
         defer { broker.stop() }

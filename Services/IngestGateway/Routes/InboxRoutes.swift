@@ -102,8 +102,13 @@ struct InboxRoutes: Sendable {
                 throw Problem.forbidden("replaying webhooks needs the owner or admin role")
             }
             let filter = try validated(input.filter)
-            let result = try await queries.replay(org: try principal.tenant(), filter: filter, execute: execute, actor: principal.subject, audit: audit)
-            return ReplayResult(dryRun: !execute, replayID: result.replayID, count: result.count, ids: result.ids)
+            do {
+                let result = try await queries.replay(org: try principal.tenant(), filter: filter, execute: execute, actor: principal.subject, audit: audit)
+                return ReplayResult(dryRun: !execute, replayID: result.replayID, count: result.count, ids: result.ids)
+            } catch let stopped as ReplayInterrupted {
+                throw Problem(type: "replay-interrupted", title: "Replay interrupted", status: .serviceUnavailable, detail: stopped.description,
+                              extensions: ["replay_id": stopped.replayID, "replayed": "\(stopped.replayed)", "matched": "\(stopped.matched)"])
+            }
         }
         admin.get("refused") { request, context -> RefusalPage in
             let principal = try context.requirePrincipal()

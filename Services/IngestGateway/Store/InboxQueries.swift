@@ -108,10 +108,18 @@ struct InboxQueries: Sendable {
     let client: PostgresClient
     let schema: ServiceSchema
     let logger: Logger
+    /// Rows per transaction of an executed replay.
+    var replayChunkSize = 500
+
+    /// A timestamp column as RFC 3339 text in UTC with microseconds: exact, so it can be read
+    /// back as a position (`::timestamptz`).
+    static func utcText(_ column: String) -> String {
+        "to_char(\(column) AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"
+    }
 
     static let columns = """
         id::text, source_id, provider, provider_event_id, provider_event_type, trust, status, status_reason,
-        to_char(received_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'), body_sha256
+        \(utcText("received_at")), body_sha256
         """
 
     /// An org's page of the inbox, newest first, after `cursor`.
@@ -149,40 +157,108 @@ struct InboxQueries: Sendable {
     }
 
     /// Re-publishes the matching rows with a replay marker. `execute == false` only counts and
-    /// lists them (at most 1000 ids shown). Executing writes one outbox event per row and an
-    /// audit entry in the same transaction.
+    /// lists them (at most 1000 ids shown), reading no bodies.
+    ///
+    /// Executing replays the rows received up to the moment it starts, oldest first, in
+    /// transactions of `replayChunkSize` rows: a replay of any size stays inside the sessions'
+    /// statement limit and holds one chunk in memory. The first transaction also writes the audit
+    /// entry (how many rows matched). Each row gets one outbox event, `<replay id>-<inbox id>`. If
+    /// a chunk fails, the chunks before it stay replayed and `ReplayInterrupted` says how far it
+    /// got; replaying again is safe (the normalizer derives the same canonical event ids, so
+    /// nothing is applied twice downstream).
     func replay(org: TenantID, filter: InboxFilter, execute: Bool, actor: String, audit: AuditLog) async throws -> (replayID: String?, count: Int, ids: [String]) {
-        var sql = PostgresQuery.StringInterpolation(literalCapacity: 512, interpolationCount: 10)
-        sql.appendLiteral("SELECT id::text, source_id, provider, provider_event_id, provider_event_type, trust, content_type, body, body_sha256, to_char(received_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"') FROM \(schema.name).webhook_inbox")
-        filter.appendWhere(to: &sql, org: org, after: nil)
-        sql.appendLiteral(" ORDER BY received_at, id")
-        let query = PostgresQuery(stringInterpolation: sql)
-        let replayID = execute ? "rpl_" + SourceStore.randomToken(bytes: 10) : nil
-        return try await client.withTenantTransaction(org, logger: logger) { connection in
-            var ids: [String] = []
-            var messages: [OutboxMessage] = []
-            let rows = try await connection.query(query, logger: logger)
-            for try await row in rows.decode((String, String, String, String, String, String, String, ByteBuffer, String, String).self) {
-                ids.append(row.0)
-                guard let replayID else { continue }
-                let event = EventEnvelope(
-                    id: "\(replayID)-\(row.0)", source: "/tally/ingest-gateway", time: RFC3339.string(Date()), tenant: org.rawValue,
-                    correlationID: row.0, causationID: row.0,
-                    data: WebhookReceived(
-                        inboxID: row.0, sourceID: row.1, provider: WebhookProvider(rawValue: row.2) ?? .standard, providerEventID: row.3,
-                        providerEventType: row.4, receivedAt: row.9, trust: WebhookTrust(rawValue: row.5) ?? .low, contentType: row.6,
-                        bodyBase64: Data(buffer: row.7).base64EncodedString(), bodySHA256: row.8, replayID: replayID
-                    )
-                )
-                messages.append(try OutboxMessage(event))
+        guard execute else {
+            var sql = PostgresQuery.StringInterpolation(literalCapacity: 256, interpolationCount: 10)
+            sql.appendLiteral("SELECT id::text, count(*) OVER ()::int FROM \(schema.name).webhook_inbox")
+            filter.appendWhere(to: &sql, org: org, after: nil)
+            sql.appendLiteral(" ORDER BY received_at, id LIMIT 1000")
+            let query = PostgresQuery(stringInterpolation: sql)
+            return try await client.withTenantTransaction(org, logger: logger) { connection in
+                var ids: [String] = []
+                var total = 0
+                for try await (id, count) in try await connection.query(query, logger: logger).decode((String, Int).self) {
+                    ids.append(id)
+                    total = count
+                }
+                return (nil, total, ids)
             }
-            if let replayID {
-                try await Outbox(schema: schema).enqueue(messages, on: connection, logger: logger)
-                try await audit.record(org: org, actor: actor, action: "inbox.replay", target: replayID, before: filter, after: ["replayed": ids.count],
-                                       correlationID: replayID, on: connection, logger: logger)
-            }
-            return (replayID, ids.count, Array(ids.prefix(1000)))
         }
+        let replayID = "rpl_" + SourceStore.randomToken(bytes: 10)
+        var position: (receivedAt: String, id: UUID)?
+        var started: (matched: Int, cutoff: String)?
+        var ids: [String] = []
+        while true {
+            let (known, after) = (started, position)
+            let chunk: [(id: String, receivedAt: String)]
+            do {
+                (chunk, started) = try await client.withTenantTransaction(org, logger: logger) { connection in
+                    let start: (matched: Int, cutoff: String)
+                    if let known { start = known } else {
+                        start = try await beginReplay(replayID, org: org, filter: filter, actor: actor, audit: audit, on: connection)
+                    }
+                    let rows = try await connection.query(replayChunkQuery(org: org, filter: filter, upTo: start.cutoff, after: after), logger: logger)
+                    var chunk: [(id: String, receivedAt: String)] = []
+                    var messages: [OutboxMessage] = []
+                    for try await row in rows.decode((String, String, String, String, String, String, String, ByteBuffer, String, String).self) {
+                        messages.append(try OutboxMessage(EventEnvelope(
+                            id: "\(replayID)-\(row.0)", source: "/tally/ingest-gateway", time: RFC3339.string(Date()), tenant: org.rawValue,
+                            correlationID: row.0, causationID: row.0,
+                            data: WebhookReceived(
+                                inboxID: row.0, sourceID: row.1, provider: WebhookProvider(rawValue: row.2) ?? .standard, providerEventID: row.3,
+                                providerEventType: row.4, receivedAt: row.9, trust: WebhookTrust(rawValue: row.5) ?? .low, contentType: row.6,
+                                bodyBase64: Data(buffer: row.7).base64EncodedString(), bodySHA256: row.8, replayID: replayID
+                            )
+                        )))
+                        chunk.append((row.0, row.9))
+                    }
+                    try await Outbox(schema: schema).enqueue(messages, on: connection, logger: logger)
+                    return (chunk, start)
+                }
+            } catch {
+                guard let known else { throw error }
+                logger.error("replay interrupted", metadata: ["replay_id": "\(replayID)", "replayed": "\(ids.count)", "error": "\(String(reflecting: error))"])
+                throw ReplayInterrupted(replayID: replayID, replayed: ids.count, matched: known.matched)
+            }
+            ids += chunk.map(\.id)
+            guard chunk.count == replayChunkSize, let last = chunk.last, let lastID = UUID(uuidString: last.id) else { break }
+            position = (last.receivedAt, lastID)
+        }
+        return (replayID, ids.count, Array(ids.prefix(1000)))
+    }
+
+    /// The first step of an executed replay, in its first transaction: how many rows match now,
+    /// the time that bounds the replay (rows received later are not part of it), and the audit entry.
+    private func beginReplay(_ replayID: String, org: TenantID, filter: InboxFilter, actor: String, audit: AuditLog,
+                             on connection: PostgresConnection) async throws -> (matched: Int, cutoff: String) {
+        var sql = PostgresQuery.StringInterpolation(literalCapacity: 256, interpolationCount: 10)
+        sql.appendLiteral("SELECT count(*)::int, \(Self.utcText("now()")) FROM \(schema.name).webhook_inbox")
+        filter.appendWhere(to: &sql, org: org, after: nil)
+        var start = (matched: 0, cutoff: "")
+        for try await (count, now) in try await connection.query(PostgresQuery(stringInterpolation: sql), logger: logger).decode((Int, String).self) {
+            start = (count, now)
+        }
+        try await audit.record(org: org, actor: actor, action: "inbox.replay", target: replayID, before: filter, after: ["matched": start.matched],
+                               correlationID: replayID, on: connection, logger: logger)
+        return start
+    }
+
+    /// The next chunk of a replay: rows received up to `cutoff`, after `position`, oldest first.
+    private func replayChunkQuery(org: TenantID, filter: InboxFilter, upTo cutoff: String, after position: (receivedAt: String, id: UUID)?) -> PostgresQuery {
+        var sql = PostgresQuery.StringInterpolation(literalCapacity: 512, interpolationCount: 12)
+        sql.appendLiteral("SELECT id::text, source_id, provider, provider_event_id, provider_event_type, trust, content_type, body, body_sha256, \(Self.utcText("received_at")) FROM \(schema.name).webhook_inbox")
+        filter.appendWhere(to: &sql, org: org, after: nil)
+        sql.appendLiteral(" AND received_at <= ")
+        sql.appendInterpolation(cutoff)
+        sql.appendLiteral("::timestamptz")
+        if let position {
+            sql.appendLiteral(" AND (received_at, id) > (")
+            sql.appendInterpolation(position.receivedAt)
+            sql.appendLiteral("::timestamptz, ")
+            sql.appendInterpolation(position.id)
+            sql.appendLiteral(")")
+        }
+        sql.appendLiteral(" ORDER BY received_at, id LIMIT \(replayChunkSize)")
+        return PostgresQuery(stringInterpolation: sql)
     }
 
     static func entries(_ rows: PostgresRowSequence, withBody: Bool) async throws -> [InboxEntry] {
@@ -192,5 +268,18 @@ struct InboxQueries: Sendable {
                                       status: row.6, statusReason: row.7, receivedAt: row.8, bodySHA256: row.9, bodyBase64: nil))
         }
         return entries
+    }
+}
+
+/// An executed replay stopped part-way: `replayed` of `matched` rows are on their way, the rest
+/// are not. Running the replay again is safe.
+struct ReplayInterrupted: Error, CustomStringConvertible {
+    var replayID: String
+    var replayed: Int
+    var matched: Int
+
+    var description: String {
+        "replay \(replayID) stopped after \(replayed) of \(matched) webhooks; those are on their way. "
+            + "Run the replay again for the rest: webhooks already processed are not applied twice."
     }
 }
