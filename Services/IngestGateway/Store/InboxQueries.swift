@@ -42,10 +42,10 @@ struct InboxFilter: Codable, Sendable, Equatable {
         case status, provider, eventType = "event_type", sourceID = "source_id", from, to, ids
     }
 
-    /// Appends the WHERE clause, every value bound as a parameter.
-    /// Conditions for `org`'s rows. The org is named explicitly (row-level security would also
-    /// hide other orgs' rows) so the listing index serves the query: the operators' read policy
-    /// is OR-ed with the tenant policy for reads, which no index can serve.
+    /// Appends the WHERE clause for `org`'s matching rows, every value bound as a parameter.
+    /// The org is named even though row-level security hides other orgs' rows anyway: for reads
+    /// the operators' policy is OR-ed with the tenant policy, and no index can serve that OR, so
+    /// only this condition lets the listing index serve the query.
     func appendWhere(to sql: inout PostgresQuery.StringInterpolation, org: TenantID, after cursor: InboxCursor?) {
         sql.appendLiteral(" WHERE org_id = ")
         sql.appendInterpolation(org.rawValue)
