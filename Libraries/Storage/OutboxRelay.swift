@@ -176,9 +176,10 @@ public final class OutboxRelay: Service, Sendable {
                 // The backlog gauges are refreshed once per poll interval, busy or idle: not after
                 // every batch (a query per batch at low rates), and not only when the pipeline is
                 // empty (never, while a backlog drains, when operators look at them).
+                // A gauge query that fails or hangs never holds up publishing.
                 if lastMetrics.map({ ContinuousClock.now - $0 >= pollInterval }) ?? true {
-                    try await refreshMetrics()
                     lastMetrics = .now
+                    _ = try? await withDeadline(.seconds(5)) { try await self.refreshMetrics() }
                 }
                 if progressed { continue }
                 await doorbell.wait(upTo: pollInterval)

@@ -130,7 +130,7 @@ struct InboxAdminTests {
                     for try await action in try await connection.query("SELECT action FROM \(unescaped: schema.name).audit_log ORDER BY id", logger: TestDatabase.logger).decode(String.self) { actions.append(action) }
                     return actions
                 }
-                #expect(actions == ["source.create", "inbox.replay"])
+                #expect(actions == ["source.create", "inbox.replay", "inbox.replay.completed"])
             }
         }
     }

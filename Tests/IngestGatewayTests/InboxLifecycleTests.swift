@@ -44,7 +44,7 @@ struct InboxLifecycleTests {
                     try await connection.query("""
                         INSERT INTO \(unescaped: schema.name).webhook_inbox
                             (id, org_id, source_id, provider, provider_event_id, provider_event_type, trust, content_type, body, body_sha256, headers, received_at)
-                        SELECT gen_random_uuid(), \(org.rawValue), \(source.id), 'stripe', 'evt_' || n, 'charge.refunded', 'verified', 'application/json',
+                        SELECT gen_random_uuid(), \(org.rawValue), \(source.id), 'stripe', \(org.rawValue) || '_evt_' || n, 'charge.refunded', 'verified', 'application/json',
                                convert_to(repeat('x', 300), 'UTF8'), 'h', '{}', now() - n * interval '1 second'
                         FROM generate_series(1, \(rows)) n
                         """, logger: logger)
@@ -60,14 +60,14 @@ struct InboxLifecycleTests {
             }
             #expect(plan.contains("webhook_inbox_listing") && !plan.contains("Seq Scan"), "\(plan)")
             let page = try await InboxQueries(client: client, schema: schema, logger: logger).list(org: Self.org, filter: InboxFilter(), cursor: nil, limit: 50)
-            #expect(page.0.count == 50 && page.0.allSatisfy { $0.providerEventID.hasPrefix("evt_") })
+            #expect(page.0.count == 50 && page.0.allSatisfy { $0.providerEventID.hasPrefix(Self.org.rawValue + "_evt_") }, "only the org's own rows")
         }
     }
 
     /// Stores `count` webhooks of a new Stripe source (`evt_0`, `evt_1`, …) and returns their inbox ids.
-    func acceptWebhooks(_ count: Int, _ client: PostgresClient, _ schema: ServiceSchema) async throws -> [UUID] {
+    func acceptWebhooks(_ count: Int, _ client: PostgresClient, _ schema: ServiceSchema, org: TenantID = Self.org) async throws -> [UUID] {
         let sources = SourceStore(client: client, schema: schema.name, box: SecretBox(key: SymmetricKey(size: .bits256)), audit: AuditLog(schema: schema), logger: TestDatabase.logger)
-        let (source, _) = try await sources.create(org: Self.org, provider: .stripe, name: "s", toleranceSeconds: 300, secret: nil, actor: "t")
+        let (source, _) = try await sources.create(org: org, provider: .stripe, name: "s", toleranceSeconds: 300, secret: nil, actor: "t")
         let store = WebhookInboxStore(client: client, schema: schema, logger: TestDatabase.logger)
         var ids: [UUID] = []
         for index in 0..<count {
@@ -124,12 +124,72 @@ struct InboxLifecycleTests {
             }
             let audited = try await client.withTenantTransaction(Self.org, logger: logger) { connection in
                 var entries: [String] = []
-                for try await after in try await connection.query(
-                    "SELECT after::text FROM \(unescaped: schema.name).audit_log WHERE action = 'inbox.replay' ORDER BY id", logger: logger
-                ).decode(String.self) { entries.append(after) }
+                for try await (action, after) in try await connection.query(
+                    "SELECT action, after::text FROM \(unescaped: schema.name).audit_log WHERE action LIKE 'inbox.replay%' ORDER BY id", logger: logger
+                ).decode((String, String).self) { entries.append("\(action) \(after)") }
                 return entries
             }
-            #expect(audited == [#"{"matched": 5}"#, #"{"matched": 5}"#])
+            #expect(audited == [#"inbox.replay {"matched": 5}"#, #"inbox.replay.completed {"replayed": 5}"#,
+                                #"inbox.replay {"matched": 5}"#, #"inbox.replay.interrupted {"replayed": 2}"#])
+        }
+    }
+
+    /// Rows that share one received_at (a group commit stamps a whole batch alike) are each
+    /// replayed once when a chunk boundary falls among them.
+    @Test func aReplayChunkBoundaryInsideATieLosesAndRepeatsNothing() async throws {
+        let migrations = try Migration.load(from: WebhookIntakeTests.migrations)
+        try await TestDatabase.withService(TestDatabase.uniqueService("gwtie"), migrations: migrations) { client, schema in
+            let logger = TestDatabase.logger
+            let sources = SourceStore(client: client, schema: schema.name, box: SecretBox(key: SymmetricKey(size: .bits256)), audit: AuditLog(schema: schema), logger: logger)
+            let (source, _) = try await sources.create(org: Self.org, provider: .stripe, name: "s", toleranceSeconds: 300, secret: nil, actor: "t")
+            // Seven rows: one alone, five sharing a time, one alone; chunks of two cut the tie twice.
+            try await client.withTenantTransaction(Self.org, logger: logger) { connection in
+                try await connection.query("""
+                    INSERT INTO \(unescaped: schema.name).webhook_inbox
+                        (id, org_id, source_id, provider, provider_event_id, provider_event_type, trust, content_type, body, body_sha256, headers, received_at)
+                    SELECT gen_random_uuid(), \(Self.org.rawValue), \(source.id), 'stripe', 'evt_' || n, 'charge.refunded', 'verified', 'application/json',
+                           convert_to('{}', 'UTF8'), 'h', '{}',
+                           timestamptz '2026-11-01 10:00:00.123456+00' + (CASE WHEN n = 1 THEN 0 WHEN n = 7 THEN 2 ELSE 1 END) * interval '1 second'
+                    FROM generate_series(1, 7) n
+                    """, logger: logger)
+            }
+            let expected = try await client.withTenantTransaction(Self.org, logger: logger) { connection in
+                var ids: [String] = []
+                for try await id in try await connection.query("SELECT id::text FROM \(unescaped: schema.name).webhook_inbox ORDER BY received_at, id", logger: logger)
+                    .decode(String.self) { ids.append(id) }
+                return ids
+            }
+            let queries = InboxQueries(client: client, schema: schema, logger: logger, replayChunkSize: 2)
+            let done = try await queries.replay(org: Self.org, filter: InboxFilter(), execute: true, actor: "ada", audit: AuditLog(schema: schema))
+            let replayID = try #require(done.replayID)
+            let replayed = try await TestDatabase.withClient(try TestDatabase.adminConfiguration()) { superuser in
+                try await superuser.strings("SELECT substr(event_id, \(replayID.count + 2)::int) FROM \(unescaped: schema.name).outbox WHERE event_id LIKE \(replayID + "-%") ORDER BY id")
+            }
+            #expect(expected.count == 7 && done.count == 7)
+            #expect(replayed == expected, "every row once, in (received_at, id) order")
+        }
+    }
+
+    /// One mark statement covering two orgs' events sets both orgs' rows to published (the
+    /// trigger switches org per group of rows).
+    @Test func oneMarkStatementPublishesTheRowsOfEveryOrgInIt() async throws {
+        let migrations = try Migration.load(from: WebhookIntakeTests.migrations)
+        try await TestDatabase.withService(TestDatabase.uniqueService("gwmark"), migrations: migrations) { client, schema in
+            let other = try #require(TenantID(rawValue: "org_other"))
+            let ours = try await acceptWebhooks(2, client, schema)
+            let theirs = try await acceptWebhooks(2, client, schema, org: other)
+            try await client.query("UPDATE \(unescaped: schema.name).outbox SET published_at = now() WHERE published_at IS NULL", logger: TestDatabase.logger)
+            func statuses(of org: TenantID) async throws -> [String] {
+                try await client.withTenantTransaction(org, logger: TestDatabase.logger) { connection in
+                    var found: [String] = []
+                    for try await status in try await connection.query("SELECT status FROM \(unescaped: schema.name).webhook_inbox ORDER BY id", logger: TestDatabase.logger)
+                        .decode(String.self) { found.append(status) }
+                    return found
+                }
+            }
+            #expect(ours.count == 2 && theirs.count == 2)
+            #expect(try await statuses(of: Self.org) == ["published", "published"])
+            #expect(try await statuses(of: other) == ["published", "published"])
         }
     }
 

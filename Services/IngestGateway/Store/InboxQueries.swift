@@ -162,10 +162,11 @@ struct InboxQueries: Sendable {
     /// Executing replays the rows received up to the moment it starts, oldest first, in
     /// transactions of `replayChunkSize` rows: a replay of any size stays inside the sessions'
     /// statement limit and holds one chunk in memory. The first transaction also writes the audit
-    /// entry (how many rows matched). Each row gets one outbox event, `<replay id>-<inbox id>`. If
-    /// a chunk fails, the chunks before it stay replayed and `ReplayInterrupted` says how far it
-    /// got; replaying again is safe (the normalizer derives the same canonical event ids, so
-    /// nothing is applied twice downstream).
+    /// entry (how many rows matched); the last one writes `inbox.replay.completed`. Each row gets
+    /// one outbox event, `<replay id>-<inbox id>`. If a chunk fails, the chunks before it stay
+    /// replayed, `inbox.replay.interrupted` is audited (best effort) and `ReplayInterrupted` says
+    /// how far it got; replaying again is safe (the normalizer derives the same canonical event
+    /// ids, so nothing is applied twice downstream).
     func replay(org: TenantID, filter: InboxFilter, execute: Bool, actor: String, audit: AuditLog) async throws -> (replayID: String?, count: Int, ids: [String]) {
         guard execute else {
             var sql = PostgresQuery.StringInterpolation(literalCapacity: 256, interpolationCount: 10)
@@ -186,9 +187,10 @@ struct InboxQueries: Sendable {
         let replayID = "rpl_" + SourceStore.randomToken(bytes: 10)
         var position: (receivedAt: String, id: UUID)?
         var started: (matched: Int, cutoff: String)?
-        var ids: [String] = []
+        var replayed = 0
+        var firstIDs: [String] = []
         while true {
-            let (known, after) = (started, position)
+            let (known, after, soFar) = (started, position, replayed)
             let chunk: [(id: String, receivedAt: String)]
             do {
                 (chunk, started) = try await client.withTenantTransaction(org, logger: logger) { connection in
@@ -212,27 +214,36 @@ struct InboxQueries: Sendable {
                         chunk.append((row.0, row.9))
                     }
                     try await Outbox(schema: schema).enqueue(messages, on: connection, logger: logger)
+                    if chunk.count < replayChunkSize {
+                        // The last chunk: the replay is complete when this commits.
+                        try await audit.record(org: org, actor: actor, action: "inbox.replay.completed", target: replayID, before: Optional<String>.none,
+                                               after: ["replayed": soFar + chunk.count], correlationID: replayID, on: connection, logger: logger)
+                    }
                     return (chunk, start)
                 }
             } catch {
                 guard let known else { throw error }
-                logger.error("replay interrupted", metadata: ["replay_id": "\(replayID)", "replayed": "\(ids.count)", "error": "\(String(reflecting: error))"])
-                throw ReplayInterrupted(replayID: replayID, replayed: ids.count, matched: known.matched)
+                logger.error("replay interrupted", metadata: ["replay_id": "\(replayID)", "replayed": "\(replayed)", "error": "\(String(reflecting: error))"])
+                await recordInterruption(replayID, replayed: replayed, org: org, actor: actor, audit: audit)
+                throw ReplayInterrupted(replayID: replayID, replayed: replayed, matched: known.matched)
             }
-            ids += chunk.map(\.id)
+            replayed += chunk.count
+            firstIDs += chunk.prefix(max(0, 1000 - firstIDs.count)).map(\.id)
             guard chunk.count == replayChunkSize, let last = chunk.last, let lastID = UUID(uuidString: last.id) else { break }
             position = (last.receivedAt, lastID)
         }
-        return (replayID, ids.count, Array(ids.prefix(1000)))
+        return (replayID, replayed, firstIDs)
     }
 
-    /// The first step of an executed replay, in its first transaction: how many rows match now,
-    /// the time that bounds the replay (rows received later are not part of it), and the audit entry.
+    /// The first step of an executed replay, in its first transaction: the time that bounds the
+    /// replay (rows received later are not part of it), how many rows match up to it, and the
+    /// audit entry.
     private func beginReplay(_ replayID: String, org: TenantID, filter: InboxFilter, actor: String, audit: AuditLog,
                              on connection: PostgresConnection) async throws -> (matched: Int, cutoff: String) {
         var sql = PostgresQuery.StringInterpolation(literalCapacity: 256, interpolationCount: 10)
         sql.appendLiteral("SELECT count(*)::int, \(Self.utcText("now()")) FROM \(schema.name).webhook_inbox")
         filter.appendWhere(to: &sql, org: org, after: nil)
+        sql.appendLiteral(" AND received_at <= now()")
         var start = (matched: 0, cutoff: "")
         for try await (count, now) in try await connection.query(PostgresQuery(stringInterpolation: sql), logger: logger).decode((Int, String).self) {
             start = (count, now)
@@ -240,6 +251,19 @@ struct InboxQueries: Sendable {
         try await audit.record(org: org, actor: actor, action: "inbox.replay", target: replayID, before: filter, after: ["matched": start.matched],
                                correlationID: replayID, on: connection, logger: logger)
         return start
+    }
+
+    /// Best effort (the database may be what stopped the replay): an audit entry saying how far
+    /// an interrupted replay got, next to its start entry.
+    private func recordInterruption(_ replayID: String, replayed: Int, org: TenantID, actor: String, audit: AuditLog) async {
+        do {
+            try await client.withTenantTransaction(org, logger: logger) { connection in
+                try await audit.record(org: org, actor: actor, action: "inbox.replay.interrupted", target: replayID, before: Optional<String>.none,
+                                       after: ["replayed": replayed], correlationID: replayID, on: connection, logger: logger)
+            }
+        } catch {
+            logger.warning("could not audit the interrupted replay", metadata: ["replay_id": "\(replayID)", "error": "\(String(reflecting: error))"])
+        }
     }
 
     /// The next chunk of a replay: rows received up to `cutoff`, after `position`, oldest first.
