@@ -69,6 +69,9 @@ public struct ServiceConfiguration: Sendable {
     /// The HMAC key that signs admin bearer tokens.
     public var adminTokenSecret: String
     public var logLevel: String
+    /// How long published outbox rows are kept before the relay deletes them
+    /// (`TALLY_OUTBOX_RETENTION_HOURS`, 1 to 87,600; 168 by default).
+    public var outboxRetention: Duration
 
     public init(serviceName: String, environment reader: EnvironmentReader = EnvironmentReader()) throws(ConfigurationError) {
         self.serviceName = serviceName
@@ -96,6 +99,7 @@ public struct ServiceConfiguration: Sendable {
         }
         self.adminTokenSecret = try reader.string("TALLY_ADMIN_TOKEN_SECRET", default: environment == .prod ? nil : Self.developmentAdminTokenSecret)
         self.logLevel = try reader.string("TALLY_LOG_LEVEL", default: "info")
+        self.outboxRetention = .seconds(3600 * (try reader.integer("TALLY_OUTBOX_RETENTION_HOURS", default: 168, range: 1...87_600)))
 
         if environment == .prod {
             if Self.placeholderSecrets.contains(adminTokenSecret.lowercased()) || adminTokenSecret.utf8.count < 32 {

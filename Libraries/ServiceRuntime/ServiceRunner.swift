@@ -76,7 +76,7 @@ public enum ServiceRunner {
                 configuration: configuration, client: client, schema: schema, outbox: Outbox(schema: schema),
                 audit: AuditLog(schema: schema), producer: producer, logger: logger
             )
-            let relay = OutboxRelay(client: client, schema: schema, producer: producer, logger: logger)
+            let relay = OutboxRelay(client: client, schema: schema, producer: producer, logger: logger, retention: configuration.outboxRetention)
             let consumer: InboxConsumer? = definition.consumer.map { make in
                 let consumerDefinition = make(dependencies)
                 return InboxConsumer(

@@ -78,6 +78,25 @@ public struct Outbox: Sendable {
     }
 }
 
+extension Outbox {
+    /// Deletes rows published more than `age` ago, looking only at the `limit` oldest rows of
+    /// the table, and returns how many it deleted. The cost of a call does not grow with the
+    /// table; a row not yet published is never deleted, however old.
+    public func prunePublished(olderThan age: Duration, limit: Int = 5000, client: PostgresClient, logger: Logger) async throws -> Int {
+        let rows = try await client.query("""
+            WITH head AS (SELECT id FROM \(unescaped: schema.name).outbox ORDER BY id LIMIT \(limit)),
+                 deleted AS (
+                     DELETE FROM \(unescaped: schema.name).outbox o USING head
+                     WHERE o.id = head.id AND o.published_at < now() - \(age.components.seconds)::int8 * interval '1 second'
+                     RETURNING 1
+                 )
+            SELECT count(*)::int FROM deleted
+            """, logger: logger)
+        for try await count in rows.decode(Int.self) { return count }
+        return 0
+    }
+}
+
 /// Binds bytes as `bytea` in a query.
 public struct PostgresBytes: PostgresEncodable, Sendable {
     public let bytes: [UInt8]

@@ -36,8 +36,14 @@ public final class OutboxRelay: Service, Sendable {
     private let oldestAge: Gauge
     private let published: Counter
 
+    /// How long published rows stay in the outbox (for operators and measurements) before the
+    /// relay deletes them. The webhook inbox and the topics keep the events themselves.
+    private let retention: Duration
+
     public init(client: PostgresClient, schema: ServiceSchema, producer: KafkaProducer, logger: Logger,
-                batchSize: Int = 500, pipelineDepth: Int = 4, pollInterval: Duration = .seconds(1)) {
+                batchSize: Int = 500, pipelineDepth: Int = 4, pollInterval: Duration = .seconds(1),
+                retention: Duration = OutboxRelay.defaultRetention) {
+        self.retention = retention
         self.client = client
         self.pipelineDepth = max(1, pipelineDepth)
         self.schema = schema
@@ -50,11 +56,16 @@ public final class OutboxRelay: Service, Sendable {
         self.published = Counter(label: "outbox_published_total", dimensions: [("schema", schema.name)])
     }
 
+    /// Seven days.
+    public static let defaultRetention: Duration = .seconds(7 * 24 * 3600)
+
     public func run() async throws {
         try await withGracefulShutdownHandler {
             try await withThrowingTaskGroup(of: Void.self) { group in
-                group.addTask { try await self.holdLeadershipAndListen() }
-                try await group.next()
+                // Pruning runs beside publishing and stops when publishing has stopped (a throw
+                // from the body cancels it too).
+                group.addTask { await self.pruneUntilShutdown() }
+                try await self.holdLeadershipAndListen()
                 group.cancelAll()
             }
         } onGracefulShutdown: {
@@ -129,6 +140,30 @@ public final class OutboxRelay: Service, Sendable {
                 try? await refreshMetrics()
                 await doorbell.wait(upTo: delay)
             }
+        }
+    }
+
+    /// Every 10 s, deletes rows published longer than `retention` ago, in statements of at most
+    /// 5,000 rows (up to 100,000 rows a round, beyond any insert rate the relay sustains), so the
+    /// outbox stays bounded. Runs beside publishing, never in its way: a failed or slow round is
+    /// logged and tried again at the next one.
+    private func pruneUntilShutdown() async {
+        let outbox = Outbox(schema: schema)
+        while !Task.isCancelled && !Task.isShuttingDownGracefully {
+            do {
+                var deleted = 0
+                for _ in 0..<20 {
+                    let count = try await withDeadline(Self.statementDeadline) {
+                        try await outbox.prunePublished(olderThan: self.retention, client: self.client, logger: self.logger)
+                    }
+                    deleted += count
+                    if count < 5000 { break }
+                }
+                if deleted > 0 { logger.debug("pruned published outbox rows", metadata: ["deleted": "\(deleted)"]) }
+            } catch {
+                logger.warning("could not prune the outbox; will retry", metadata: ["error": "\(String(reflecting: error))"])
+            }
+            try? await Task.sleep(for: .seconds(10))
         }
     }
 

@@ -22,6 +22,33 @@ struct OutboxInboxTests {
         Int(try await client.strings("SELECT count(*)::text FROM \(unescaped: schema.name).outbox WHERE published_at IS NULL").first ?? "-1") ?? -1
     }
 
+    /// Published rows older than the retention are deleted, oldest first and a bounded number
+    /// per call; unpublished rows stay however old, and so do recent published ones.
+    @Test func publishedRowsAreDeletedAfterTheRetentionAndUnpublishedOnesNever() async throws {
+        try await TestDatabase.withService(TestDatabase.uniqueService("prune")) { client, schema in
+            let logger = TestDatabase.logger
+            let outbox = Outbox(schema: schema)
+            try await client.withTransaction(logger: logger) { connection in
+                try await outbox.enqueue(messages(7, prefix: "row", topic: "t"), on: connection, logger: logger)
+            }
+            // Rows 0, 1, 3, 4: published ten days ago; row 2: never published (stuck since then);
+            // rows 5 and 6: published an hour ago.
+            try await client.query("""
+                UPDATE \(unescaped: schema.name).outbox SET created_at = now() - interval '10 days',
+                    published_at = CASE WHEN event_id = 'row-2' THEN NULL ELSE now() - interval '10 days' END
+                WHERE event_id IN ('row-0', 'row-1', 'row-2', 'row-3', 'row-4')
+                """, logger: logger)
+            try await client.query("UPDATE \(unescaped: schema.name).outbox SET published_at = now() - interval '1 hour' WHERE event_id IN ('row-5', 'row-6')", logger: logger)
+            let week = Duration.seconds(7 * 24 * 3600)
+            // Only the three oldest rows are looked at: two of them go, the stuck one stays.
+            #expect(try await outbox.prunePublished(olderThan: week, limit: 3, client: client, logger: logger) == 2)
+            #expect(try await outbox.prunePublished(olderThan: week, client: client, logger: logger) == 2)
+            #expect(try await outbox.prunePublished(olderThan: week, client: client, logger: logger) == 0)
+            let left = try await client.strings("SELECT event_id FROM \(unescaped: schema.name).outbox ORDER BY id")
+            #expect(left == ["row-2", "row-5", "row-6"])
+        }
+    }
+
     @Test func theOutboxLosesNothingWhileTheBrokerIsDown() async throws {
         let broker = try TestTansu.start()
         defer { broker.stop() }
