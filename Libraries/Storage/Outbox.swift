@@ -79,10 +79,13 @@ public struct Outbox: Sendable {
 }
 
 extension Outbox {
+    /// The most rows one `prunePublished` call looks at.
+    public static let pruneLimit = 5000
+
     /// Deletes rows published more than `age` ago, looking only at the `limit` oldest rows of
     /// the table, and returns how many it deleted. The cost of a call does not grow with the
     /// table; a row not yet published is never deleted, however old.
-    public func prunePublished(olderThan age: Duration, limit: Int = 5000, client: PostgresClient, logger: Logger) async throws -> Int {
+    public func prunePublished(olderThan age: Duration, limit: Int = Outbox.pruneLimit, client: PostgresClient, logger: Logger) async throws -> Int {
         let rows = try await client.query("""
             WITH head AS (SELECT id FROM \(unescaped: schema.name).outbox ORDER BY id LIMIT \(limit)),
                  deleted AS (

@@ -157,7 +157,7 @@ public final class OutboxRelay: Service, Sendable {
                         try await outbox.prunePublished(olderThan: self.retention, client: self.client, logger: self.logger)
                     }
                     deleted += count
-                    if count < 5000 { break }
+                    if count < Outbox.pruneLimit { break }
                 }
                 if deleted > 0 { logger.debug("pruned published outbox rows", metadata: ["deleted": "\(deleted)"]) }
             } catch {

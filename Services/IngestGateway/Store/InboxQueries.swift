@@ -45,8 +45,9 @@ struct InboxFilter: Codable, Sendable, Equatable {
     /// Appends the WHERE clause for `org`'s matching rows, every value bound as a parameter.
     /// The org is named even though row-level security hides other orgs' rows anyway: for reads
     /// the operators' policy is OR-ed with the tenant policy, and no index can serve that OR, so
-    /// only this condition lets the listing index serve the query.
-    func appendWhere(to sql: inout PostgresQuery.StringInterpolation, org: TenantID, after cursor: InboxCursor?) {
+    /// only this condition lets the listing index serve the query. `cursor` continues a walk in
+    /// `order` (the listing's newest first, a replay's oldest first) after the row it names.
+    func appendWhere(to sql: inout PostgresQuery.StringInterpolation, org: TenantID, after cursor: InboxCursor?, order: InboxOrder = .newestFirst) {
         sql.appendLiteral(" WHERE org_id = ")
         sql.appendInterpolation(org.rawValue)
         if let status { sql.appendLiteral(" AND status = "); sql.appendInterpolation(status) }
@@ -58,11 +59,12 @@ struct InboxFilter: Codable, Sendable, Equatable {
         // Compared as UUIDs so the primary key serves the lookup; a malformed id matches nothing.
         if let ids { sql.appendLiteral(" AND id = ANY("); sql.appendInterpolation(ids.compactMap { UUID(uuidString: $0) }); sql.appendLiteral(")") }
         if let cursor {
-            sql.appendLiteral(" AND (received_at, id::text) < (")
+            // The cursor's id is a validated UUID; compared as one, in the order the walk sorts.
+            sql.appendLiteral(order == .newestFirst ? " AND (received_at, id) < (" : " AND (received_at, id) > (")
             sql.appendInterpolation(cursor.receivedAt)
             sql.appendLiteral("::timestamptz, ")
             sql.appendInterpolation(cursor.id)
-            sql.appendLiteral(")")
+            sql.appendLiteral("::uuid)")
         }
     }
 
@@ -84,6 +86,9 @@ struct InboxFilter: Codable, Sendable, Equatable {
 }
 
 /// Keyset pagination over (received_at, id), newest first; opaque to clients.
+/// Which way a walk over an org's inbox goes, by (received_at, id).
+enum InboxOrder { case newestFirst, oldestFirst }
+
 struct InboxCursor: Equatable {
     var receivedAt: String
     var id: String
@@ -185,7 +190,7 @@ struct InboxQueries: Sendable {
             }
         }
         let replayID = "rpl_" + SourceStore.randomToken(bytes: 10)
-        var position: (receivedAt: String, id: UUID)?
+        var position: InboxCursor?
         var started: (matched: Int, cutoff: String)?
         var replayed = 0
         var firstIDs: [String] = []
@@ -229,8 +234,8 @@ struct InboxQueries: Sendable {
             }
             replayed += chunk.count
             firstIDs += chunk.prefix(max(0, 1000 - firstIDs.count)).map(\.id)
-            guard chunk.count == replayChunkSize, let last = chunk.last, let lastID = UUID(uuidString: last.id) else { break }
-            position = (last.receivedAt, lastID)
+            guard chunk.count == replayChunkSize, let last = chunk.last else { break }
+            position = InboxCursor(receivedAt: last.receivedAt, id: last.id)
         }
         return (replayID, replayed, firstIDs)
     }
@@ -267,20 +272,13 @@ struct InboxQueries: Sendable {
     }
 
     /// The next chunk of a replay: rows received up to `cutoff`, after `position`, oldest first.
-    private func replayChunkQuery(org: TenantID, filter: InboxFilter, upTo cutoff: String, after position: (receivedAt: String, id: UUID)?) -> PostgresQuery {
+    private func replayChunkQuery(org: TenantID, filter: InboxFilter, upTo cutoff: String, after position: InboxCursor?) -> PostgresQuery {
         var sql = PostgresQuery.StringInterpolation(literalCapacity: 512, interpolationCount: 12)
         sql.appendLiteral("SELECT id::text, source_id, provider, provider_event_id, provider_event_type, trust, content_type, body, body_sha256, \(Self.utcText("received_at")) FROM \(schema.name).webhook_inbox")
-        filter.appendWhere(to: &sql, org: org, after: nil)
+        filter.appendWhere(to: &sql, org: org, after: position, order: .oldestFirst)
         sql.appendLiteral(" AND received_at <= ")
         sql.appendInterpolation(cutoff)
         sql.appendLiteral("::timestamptz")
-        if let position {
-            sql.appendLiteral(" AND (received_at, id) > (")
-            sql.appendInterpolation(position.receivedAt)
-            sql.appendLiteral("::timestamptz, ")
-            sql.appendInterpolation(position.id)
-            sql.appendLiteral(")")
-        }
         sql.appendLiteral(" ORDER BY received_at, id LIMIT \(replayChunkSize)")
         return PostgresQuery(stringInterpolation: sql)
     }
