@@ -4,6 +4,7 @@ import Logging
 import Metrics
 import PostgresNIO
 import ServiceLifecycle
+import Synchronization
 
 /// What a handler did with one event; recorded in the inbox next to the event id.
 public enum InboxOutcome: String, Sendable {
@@ -68,6 +69,9 @@ public final class InboxConsumer: Service, Sendable {
     private let deadLettered: Counter
     private let stalls: Counter
     private let transactionDeadline: Duration
+    /// The outcome most events of the last batch had: claims are written with it, so only the
+    /// events whose outcome differs need a second write.
+    private let expectedOutcome = Mutex(InboxOutcome.applied)
 
     public convenience init(configuration: KafkaConsumerConfiguration, client: PostgresClient, schema: ServiceSchema, producer: KafkaProducer,
                             deadLetterTopic: String, transactionDeadline: Duration = .seconds(30), logger: Logger,
@@ -183,14 +187,19 @@ public final class InboxConsumer: Service, Sendable {
 
     /// The batch in one transaction, in three steps whatever its size: claim every event id in
     /// the inbox with one statement, run the handler once for the events claimed now (in batch
-    /// order, once per id even when the batch repeats one), then record their outcomes in one
-    /// statement.
+    /// order, once per id even when the batch repeats one), then correct the outcomes that
+    /// differ from the one the claims were written with.
+    ///
+    /// Claims carry the outcome most events of the previous batch had, so a consumer whose
+    /// events mostly end the same way writes each inbox row once. The claim and the correction
+    /// are in one transaction: no other session ever sees a claimed row with a guessed outcome.
     private func applyAll(_ messages: [KafkaConsumerMessage], on connection: PostgresConnection) async throws {
         let ids = messages.map(Self.eventID(of:))
+        let expected = expectedOutcome.withLock { $0 }
         var claimed = Set<String>()
         for try await id in try await connection.query("""
             INSERT INTO \(unescaped: schema.name).inbox (event_id, topic, kafka_partition, kafka_offset, outcome)
-            SELECT m.event_id, m.topic, m.kafka_partition, m.kafka_offset, 'pending'
+            SELECT m.event_id, m.topic, m.kafka_partition, m.kafka_offset, \(expected.rawValue)
             FROM unnest(\(ids)::text[], \(messages.map(\.topic))::text[], \(messages.map { $0.partition.rawValue })::int4[],
                         \(messages.map { $0.offset.rawValue })::int8[]) AS m(event_id, topic, kafka_partition, kafka_offset)
             ON CONFLICT (event_id) DO NOTHING
@@ -210,19 +219,17 @@ public final class InboxConsumer: Service, Sendable {
         guard !fresh.isEmpty else { return }
         let outcomes = try await handler(fresh, connection)
         guard outcomes.count == fresh.count else { throw InboxOutcomeCountMismatch(events: fresh.count, outcomes: outcomes.count) }
-        try await connection.query("""
-            UPDATE \(unescaped: schema.name).inbox AS inbox SET outcome = v.outcome
-            FROM unnest(\(appliedIDs)::text[], \(outcomes.map(\.rawValue))::text[]) AS v(event_id, outcome)
-            WHERE inbox.event_id = v.event_id
-            """, logger: logger)
+        try await correctOutcomes(ids: appliedIDs, outcomes: outcomes, claimedAs: expected, on: connection)
+        expectedOutcome.withLock { $0 = Self.mostCommon(outcomes, tieGoesTo: expected) }
         applied.increment(by: appliedIDs.count)
     }
 
     private func applyOne(_ message: KafkaConsumerMessage, on connection: PostgresConnection) async throws {
         let eventID = Self.eventID(of: message)
+        let expected = expectedOutcome.withLock { $0 }
         let rows = try await connection.query("""
             INSERT INTO \(unescaped: schema.name).inbox (event_id, topic, kafka_partition, kafka_offset, outcome)
-            VALUES (\(eventID), \(message.topic), \(message.partition.rawValue), \(message.offset.rawValue), 'pending')
+            VALUES (\(eventID), \(message.topic), \(message.partition.rawValue), \(message.offset.rawValue), \(expected.rawValue))
             ON CONFLICT (event_id) DO NOTHING RETURNING event_id
             """, logger: logger)
         var isNew = false
@@ -232,9 +239,35 @@ public final class InboxConsumer: Service, Sendable {
             return
         }
         let outcomes = try await handler([message], connection)
-        guard let outcome = outcomes.first, outcomes.count == 1 else { throw InboxOutcomeCountMismatch(events: 1, outcomes: outcomes.count) }
-        try await connection.query("UPDATE \(unescaped: schema.name).inbox SET outcome = \(outcome.rawValue) WHERE event_id = \(eventID)", logger: logger)
+        guard outcomes.count == 1 else { throw InboxOutcomeCountMismatch(events: 1, outcomes: outcomes.count) }
+        try await correctOutcomes(ids: [eventID], outcomes: outcomes, claimedAs: expected, on: connection)
         applied.increment()
+    }
+
+    /// Rewrites the outcome of the claimed rows whose handler outcome is not the one they were
+    /// claimed with; one statement, none when every outcome matched.
+    private func correctOutcomes(ids: [String], outcomes: [InboxOutcome], claimedAs expected: InboxOutcome,
+                                 on connection: PostgresConnection) async throws {
+        var differingIDs: [String] = [], differing: [String] = []
+        for (id, outcome) in zip(ids, outcomes) where outcome != expected {
+            differingIDs.append(id)
+            differing.append(outcome.rawValue)
+        }
+        guard !differingIDs.isEmpty else { return }
+        try await connection.query("""
+            UPDATE \(unescaped: schema.name).inbox AS inbox SET outcome = v.outcome
+            FROM unnest(\(differingIDs)::text[], \(differing)::text[]) AS v(event_id, outcome)
+            WHERE inbox.event_id = v.event_id
+            """, logger: logger)
+    }
+
+    /// The outcome most of `outcomes` have; `current` unless another one is strictly more
+    /// common, so the forecast does not flip back and forth on an even batch.
+    static func mostCommon(_ outcomes: [InboxOutcome], tieGoesTo current: InboxOutcome) -> InboxOutcome {
+        var counts: [InboxOutcome: Int] = [:]
+        for outcome in outcomes { counts[outcome, default: 0] += 1 }
+        guard let leader = counts.max(by: { $0.value < $1.value }), leader.value > counts[current, default: 0] else { return current }
+        return leader.key
     }
 
     private func deadLetter(_ message: KafkaConsumerMessage, reason: String) async throws {

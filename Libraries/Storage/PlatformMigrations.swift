@@ -59,5 +59,15 @@ enum PlatformMigrations {
                 USING (org_id = (SELECT current_setting('tally.org_id', true)))
                 WITH CHECK (org_id = (SELECT current_setting('tally.org_id', true)));
             """),
+        // An outbox row is written once, read once by the relay and marked once. With the
+        // defaults, a row over ~2 KB (a raw webhook of 1.4 KB becomes ~2.6 KB once its body is
+        // base64 in the event) had its payload compressed with pglz and moved to the TOAST
+        // table on insert, then fetched and decompressed again by the relay. Rows up to a page
+        // now stay inline and uncompressed; larger ones are compressed with lz4.
+        Migration(version: 5, name: "platform_outbox_payloads_inline", sql: """
+            ALTER TABLE outbox SET (toast_tuple_target = 8160);
+            ALTER TABLE outbox ALTER COLUMN payload SET COMPRESSION lz4;
+            ALTER TABLE outbox ALTER COLUMN headers SET COMPRESSION lz4;
+            """),
     ]
 }

@@ -123,6 +123,87 @@ struct OutboxInboxTests {
         }
     }
 
+    /// Claims are written with the outcome most events of the previous batch had; only events
+    /// that end otherwise are written a second time, and every event ends with its own outcome.
+    @Test func inboxRowsAreWrittenOnceWhenTheirOutcomeIsTheExpectedOne() async throws {
+        let countUpdates = Migration(version: 101, name: "count_inbox_updates", sql: """
+            CREATE TABLE inbox_updates (event_id text NOT NULL);
+            CREATE FUNCTION count_inbox_update() RETURNS trigger LANGUAGE plpgsql AS $fn$
+            BEGIN
+                INSERT INTO inbox_updates VALUES (NEW.event_id);
+                RETURN NEW;
+            END $fn$;
+            CREATE TRIGGER inbox_updated BEFORE UPDATE ON inbox FOR EACH ROW EXECUTE FUNCTION count_inbox_update();
+            """)
+        try await TestDatabase.withService(TestDatabase.uniqueService("forecast"), migrations: [countUpdates]) { client, schema in
+            let producer = try KafkaProducer(configuration: .init(client: kafkaClient(TestDatabase.brokers ?? "127.0.0.1:1")), logger: TestDatabase.logger)
+            let inbox = InboxConsumer(
+                configuration: .init(client: kafkaClient(TestDatabase.brokers ?? "127.0.0.1:1"), groupID: "g", topics: ["t"]),
+                client: client, schema: schema, producer: producer, deadLetterTopic: "dlq", logger: TestDatabase.logger
+            ) { message, _ in
+                String(decoding: message.value ?? [], as: UTF8.self).hasPrefix("skip") ? .ignored : .applied
+            }
+            var offset: Int64 = 0
+            func batch(_ bodies: [String]) -> KafkaConsumerBatch {
+                KafkaConsumerBatch(messages: bodies.map { body in
+                    offset += 1
+                    return KafkaConsumerMessage(topic: "t", partition: .init(0), offset: .init(offset), value: Array(body.utf8),
+                                                headers: [KafkaHeader(key: "ce_id", string: "evt-\(offset)")])
+                })
+            }
+            let first = batch(["pay", "pay", "skip", "pay"])    // claimed as applied: 1 correction
+            try await inbox.apply(first)
+            try await inbox.apply(batch(["skip", "pay", "skip", "skip"]))  // still applied: 3 corrections
+            try await inbox.apply(batch(["skip", "skip", "skip", "skip"]))  // now claimed as ignored: none
+            try await inbox.apply(batch(["pay", "skip", "skip"]))  // still ignored: 1 correction
+            try await inbox.apply(first)                            // a redelivery: nothing written
+            await producer.shutdown()
+
+            let outcomes = try await client.strings("SELECT outcome FROM \(unescaped: schema.name).inbox ORDER BY kafka_offset")
+            #expect(outcomes == ["applied", "applied", "ignored", "applied", "ignored", "applied", "ignored", "ignored",
+                                 "ignored", "ignored", "ignored", "ignored", "applied", "ignored", "ignored"])
+            let rewritten = try await client.strings("SELECT event_id FROM \(unescaped: schema.name).inbox_updates ORDER BY event_id")
+            #expect(rewritten == ["evt-13", "evt-3", "evt-5", "evt-7", "evt-8"])
+        }
+    }
+
+    /// A raw webhook's event (~2.6 KB) stays in the outbox row as it was written: not compressed,
+    /// not moved to the TOAST table; a payload larger than a page is compressed with lz4.
+    @Test func outboxPayloadsUpToAPageStayInlineAndLargerOnesUseLZ4() async throws {
+        try await TestDatabase.withService(TestDatabase.uniqueService("inline")) { client, schema in
+            let logger = TestDatabase.logger
+            // Base64 of pseudo-random bytes, as a webhook body is in the raw event: compressible
+            // by about a quarter, which is what made pglz try (and TOAST take) it before.
+            var generator = SystemRandomNumberGenerator()
+            func payload(_ bytes: Int) -> [UInt8] {
+                Array(Data((0..<bytes).map { _ in UInt8.random(in: 0...255, using: &generator) }).base64EncodedString().utf8)
+            }
+            let small = payload(2000), large = Array(String(repeating: "{\"amount\":1099,\"currency\":\"usd\"}", count: 600).utf8)
+            try await client.withTransaction(logger: logger) { connection in
+                try await Outbox(schema: schema).enqueue([
+                    OutboxMessage(eventID: "small", topic: "t", key: "k", payload: small, headers: [:]),
+                    OutboxMessage(eventID: "large", topic: "t", key: "k", payload: large, headers: [:]),
+                ], on: connection, logger: logger)
+            }
+            func stored(_ eventID: String) async throws -> (length: Int, size: Int, compression: String) {
+                let row = try #require(try await client.strings("""
+                    SELECT octet_length(payload) || ' ' || pg_column_size(payload) || ' ' || COALESCE(pg_column_compression(payload), 'none')
+                    FROM \(unescaped: schema.name).outbox WHERE event_id = \(eventID)
+                    """).first).split(separator: " ")
+                return (Int(row[0]) ?? -1, Int(row[1]) ?? -1, String(row[2]))
+            }
+            let smallRow = try await stored("small"), largeRow = try await stored("large")
+            #expect(smallRow.length == small.count && smallRow.compression == "none")
+            #expect(smallRow.size == small.count + 4, "stored as written, with a 4-byte length header")
+            #expect(largeRow.length == large.count && largeRow.compression == "lz4" && largeRow.size < large.count / 4)
+            let toast = try await client.strings("""
+                SELECT count(*)::text FROM pg_class c JOIN pg_class t ON t.oid = c.reltoastrelid
+                WHERE c.oid = '\(unescaped: schema.name).outbox'::regclass AND pg_relation_size(t.oid) > 0
+                """)
+            #expect(toast == ["0"], "nothing was moved to the TOAST table")
+        }
+    }
+
     @Test func aStalledTransactionIsAbandonedAndTheBatchStillAppliesOnce() async throws {
         try await TestDatabase.withService(TestDatabase.uniqueService("stall"), migrations: [Self.appliedTable]) { client, schema in
             let calls = Mutex(0)
