@@ -6,7 +6,8 @@ Phases, in one run against the running stack (`make bench` starts it from a rele
    accepted webhooks per second to the reference's transactions per second is the headline;
 3. latency: `tally bench --rate 2000` (open model), p50/p95/p99/max from the due time;
 4. end to end: `tally bench --rate 1000`, then, from the databases, commit → broker latency of
-   the gateway's outbox relay and webhook accepted → canonical event published by the normalizer;
+   the gateway's outbox relay and webhook accepted → canonical event published by the normalizer,
+   and PostgreSQL's work per webhook across the pipeline (WAL bytes, rows written, transactions);
 5. the reference again, to show how far the machine's speed drifted during the run.
 
 Every number printed is measured in this run; targets are printed next to them.
@@ -182,6 +183,30 @@ def end_to_end(admin_url, source, warmup):
     return relay, canonical
 
 
+def pg_work(admin_url):
+    """Counters of the work PostgreSQL has done so far: WAL position, rows written by the
+    services (inserts, updates, deletes, of which HOT updates; TOAST tables included) and
+    committed transactions."""
+    [[lsn, rows, hot, commits]] = psql(admin_url, """
+        SELECT pg_current_wal_lsn(), sum(n_tup_ins + n_tup_upd + n_tup_del), sum(n_tup_hot_upd),
+               (SELECT xact_commit FROM pg_stat_database WHERE datname = current_database())
+        FROM pg_stat_all_tables WHERE schemaname NOT IN ('pg_catalog', 'information_schema')""")
+    return {"lsn": lsn, "rows": int(rows), "hot": int(hot), "commits": int(commits)}
+
+
+def work_per_webhook(admin_url, before, after, source):
+    """The difference between two `pg_work` snapshots per webhook the source stored. Unlike the
+    times, these hardly depend on how fast the machine is at the moment, so they compare builds
+    reliably on a machine whose speed drifts."""
+    [[stored, wal]] = psql(admin_url, f"""
+        SELECT (SELECT count(*) FROM ingest_gateway.webhook_inbox WHERE source_id = '{source}'),
+               pg_wal_lsn_diff('{after["lsn"]}', '{before["lsn"]}')""")
+    stored = max(int(stored), 1)
+    return {"webhooks": stored, "wal_bytes": round(float(wal) / stored), "rows": round((after["rows"] - before["rows"]) / stored, 1),
+            "hot_updates": round((after["hot"] - before["hot"]) / stored, 1),
+            "transactions": round((after["commits"] - before["commits"]) / stored, 1)}
+
+
 def machine():
     cpu = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")), platform.processor())
     memory = next((int(line.split()[1]) // 1024 // 1024 for line in open("/proc/meminfo") if line.startswith("MemTotal")), 0)
@@ -234,17 +259,22 @@ def main():
 
     source, secret = create_source(args.gateway, org, "bench end to end")
     say(f"end to end: tally bench at {args.e2e_rate:.0f}/s, then relay and canonical latency from the databases")
+    work_before = pg_work(args.admin_url)
     steady = load(args.tally, args.gateway, source, secret, args.e2e_rate, 64, args.seconds, args.warmup, args.duplicates)
     drained = wait_drained(args.admin_url, source)
     time.sleep(2)
     relay, canonical = end_to_end(args.admin_url, source, args.warmup)
     say(f"  gateway p99 {steady['p99_ms']:.1f} ms; relay p50 {relay['p50_ms']} p99 {relay['p99_ms']} ms ({relay['count']} events); "
         f"accepted → canonical p50 {canonical['p50_ms']} p99 {canonical['p99_ms']} ms ({canonical['count']} events); drained {drained}")
+    settle(args.admin_url, source)
+    time.sleep(11)  # idle sessions report their table counters within 10 s
+    work = work_per_webhook(args.admin_url, work_before, pg_work(args.admin_url), source)
+    say(f"  PostgreSQL work per stored webhook, whole pipeline ({work['webhooks']} webhooks): {work['wal_bytes']} bytes of WAL, "
+        f"{work['rows']} rows written ({work['hot_updates']} of them HOT updates), {work['transactions']} transactions")
 
     # The same reference once more: this virtual machine's speed drifts (pgbench measured from
     # about 3,400 to 13,000 tps on the same build within an hour), and a run whose two references
     # differ much was taken on a machine that changed under it.
-    settle(args.admin_url, source)
     closing_tps, _ = reference(args.admin_url, args.clients, args.seconds, body)
     drift = closing_tps / reference_tps - 1
     say(f"reference again, after the phases: {closing_tps:.0f} tps ({drift:+.0%} against the first; ratios above use the first)")
@@ -257,6 +287,8 @@ def main():
         ("relay commit -> broker p99", f"{relay['p99_ms']:.1f} ms (p50 {relay['p50_ms']:.1f})", "<= 100 ms", relay["p99_ms"] <= 100 and relay["count"] > 0),
         (f"accepted -> canonical event p99 at {args.e2e_rate:.0f}/s", f"{canonical['p99_ms']:.1f} ms (p50 {canonical['p50_ms']:.1f})", "<= 250 ms",
          canonical["p99_ms"] <= 250 and canonical["count"] > 0),
+        (f"PostgreSQL work per webhook at {args.e2e_rate:.0f}/s", f"{work['wal_bytes']} B of WAL, {work['rows']} rows written, {work['transactions']} transactions",
+         "(information)", True),
     ]
     print()
     print(f"| measure | this run ({started}) | target | met |")
@@ -267,7 +299,7 @@ def main():
         pathlib.Path(args.json).write_text(json.dumps({
             "started": started, "machine": machine(), "reference_tps": reference_tps, "reference_latency_ms": reference_latency,
             "closing_reference_tps": closing_tps,
-            "throughput": throughput, "peak": peak, "latency": latency, "steady": steady, "relay": relay, "canonical": canonical,
+            "throughput": throughput, "peak": peak, "latency": latency, "steady": steady, "relay": relay, "canonical": canonical, "work_per_webhook": work,
         }, indent=2))
 
 
