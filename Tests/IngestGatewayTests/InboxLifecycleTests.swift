@@ -193,36 +193,6 @@ struct InboxLifecycleTests {
         }
     }
 
-    /// The relay marks the rows of a page together; each row's new version must fit on its own
-    /// page (a heap-only tuple: no new index entries), which takes more free space than 0108's
-    /// 30% for webhooks of this size.
-    @Test func everyRowOfAPageIsMarkedPublishedWithoutLeavingIt() async throws {
-        let migrations = try Migration.load(from: WebhookIntakeTests.migrations)
-        try await TestDatabase.withService(TestDatabase.uniqueService("gwhot"), migrations: migrations) { client, schema in
-            let logger = TestDatabase.logger
-            let sources = SourceStore(client: client, schema: schema.name, box: SecretBox(key: SymmetricKey(size: .bits256)), audit: AuditLog(schema: schema), logger: logger)
-            let (source, _) = try await sources.create(org: Self.org, provider: .stripe, name: "s", toleranceSeconds: 300, secret: nil, actor: "t")
-            let store = WebhookInboxStore(client: client, schema: schema, logger: logger)
-            for index in 0..<6 {
-                // About the size of the benchmark's Stripe event (1.4 KB).
-                let body = "{\"id\":\"evt_\(index)\",\"padding\":\"" + String(repeating: "x", count: 1380) + "\"}"
-                _ = try await store.accept(IncomingWebhook(source: source, providerEventID: "evt_\(index)", providerEventType: "payment_intent.succeeded",
-                                                           trust: .verified, contentType: "application/json", body: Array(body.utf8),
-                                                           verificationHeaders: [:], receivedAt: Date()))
-            }
-            func pages() async throws -> [String] {
-                try await TestDatabase.withClient(try TestDatabase.adminConfiguration()) { superuser in
-                    try await superuser.strings("SELECT provider_event_id || ' ' || (ctid::text::point)[0]::int FROM \(unescaped: schema.name).webhook_inbox ORDER BY provider_event_id")
-                }
-            }
-            let before = try await pages()
-            try await client.query("UPDATE \(unescaped: schema.name).outbox SET published_at = now() WHERE published_at IS NULL", logger: logger)
-            #expect(try await statuses(client, schema).values.allSatisfy { $0 == "published" })
-            #expect(try await pages() == before, "every row's published version is on the row's page")
-            #expect(Set(before.map { $0.split(separator: " ")[1] }).count > 1, "the rows filled more than one page")
-        }
-    }
-
     @Test func webhooksAcceptedWhileTheBrokerIsDownArePublishedWhenItReturns() async throws {
         let broker = try TestTansu.start()
         defer { broker.stop() }
