@@ -22,7 +22,8 @@ public typealias InboxHandler = @Sendable (KafkaConsumerMessage, PostgresConnect
 /// one outcome per event in the same order. A handler that writes the same kind of row for many
 /// events can write them with one statement. Throwing fails the whole batch: the consumer then
 /// retries each event on its own (a batch of one), and dead-letters an event whose batch of one
-/// still throws.
+/// still throws. A handler that catches the error of a failed statement leaves the transaction
+/// aborted; the consumer's next statement then fails the batch the same way.
 public typealias InboxBatchHandler = @Sendable ([KafkaConsumerMessage], PostgresConnection) async throws -> [InboxOutcome]
 
 /// A batch handler returned a different number of outcomes than it was given events.
@@ -245,7 +246,13 @@ public final class InboxConsumer: Service, Sendable {
     }
 
     /// Rewrites the outcome of the claimed rows whose handler outcome is not the one they were
-    /// claimed with; one statement, none when every outcome matched.
+    /// claimed with, in one statement.
+    ///
+    /// The statement runs even when every outcome matched: PostgreSQL answers `COMMIT` in a
+    /// transaction that an error aborted with a rollback, not an error, so a handler that
+    /// swallowed a failed statement would otherwise end in a silent rollback after which the
+    /// offsets are stored and the batch is lost. Any statement after the handler fails in an
+    /// aborted transaction, and the batch is retried.
     private func correctOutcomes(ids: [String], outcomes: [InboxOutcome], claimedAs expected: InboxOutcome,
                                  on connection: PostgresConnection) async throws {
         var differingIDs: [String] = [], differing: [String] = []
@@ -253,7 +260,6 @@ public final class InboxConsumer: Service, Sendable {
             differingIDs.append(id)
             differing.append(outcome.rawValue)
         }
-        guard !differingIDs.isEmpty else { return }
         try await connection.query("""
             UPDATE \(unescaped: schema.name).inbox AS inbox SET outcome = v.outcome
             FROM unnest(\(differingIDs)::text[], \(differing)::text[]) AS v(event_id, outcome)

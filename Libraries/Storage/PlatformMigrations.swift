@@ -67,7 +67,7 @@ enum PlatformMigrations {
         // below the limit stayed in the row and was copied by the mark. Out of line and
         // uncompressed, the payload is neither compressed nor copied: the mark copies a pointer.
         // Measured in docs/benchmarks.md (peak 1,419/s against 1,245/s with the default and
-        // 1,314/s with payloads kept in the row; about 15% less WAL than the latter).
+        // 1,314/s with payloads kept in the row; about 12% less WAL than the latter).
         Migration(version: 5, name: "platform_outbox_payloads_out_of_line", sql: """
             ALTER TABLE outbox ALTER COLUMN payload SET STORAGE EXTERNAL;
             """),

@@ -167,6 +167,33 @@ struct OutboxInboxTests {
         }
     }
 
+    /// A handler that swallows a failed statement's error leaves the transaction aborted, and
+    /// PostgreSQL answers the `COMMIT` of an aborted transaction with a rollback, not an error.
+    /// The event must not vanish that way (offsets stored, nothing recorded): it ends
+    /// dead-lettered, with a trace, even when its outcome matched the forecast.
+    @Test func aHandlerThatSwallowsADatabaseErrorDoesNotLoseTheEvent() async throws {
+        let brokers = try #require(TestDatabase.brokers, "TALLY_TEST_KAFKA_BROKERS is not set")
+        let deadLetters = "dlq-\(UUID().uuidString.prefix(6).lowercased())"
+        let admin = try KafkaAdmin(configuration: kafkaClient(brokers), logger: TestDatabase.logger)
+        _ = try await admin.createTopics([KafkaTopicSpecification(name: deadLetters, partitions: 1)])
+        await admin.close()
+        try await TestDatabase.withService(TestDatabase.uniqueService("swallow")) { client, schema in
+            let producer = try KafkaProducer(configuration: .init(client: kafkaClient(brokers)), logger: TestDatabase.logger)
+            let inbox = InboxConsumer(
+                configuration: .init(client: kafkaClient(brokers), groupID: "g", topics: ["t"]),
+                client: client, schema: schema, producer: producer, deadLetterTopic: deadLetters, logger: TestDatabase.logger
+            ) { _, connection in
+                _ = try? await connection.query("SELECT 1 / 0", logger: TestDatabase.logger)
+                return .applied
+            }
+            try await inbox.apply(KafkaConsumerBatch(messages: [
+                KafkaConsumerMessage(topic: "t", partition: .init(0), offset: .init(7), value: Array("body".utf8), headers: [KafkaHeader(key: "ce_id", string: "evt-swallowed")]),
+            ]))
+            await producer.shutdown()
+            #expect(try await client.strings("SELECT outcome FROM \(unescaped: schema.name).inbox WHERE event_id = 'evt-swallowed'") == ["dead-lettered"])
+        }
+    }
+
     /// A payload too large for the row (a raw webhook's event is ~2.6 KB) is stored out of line
     /// and uncompressed, so the relay's mark copies a pointer and no one compresses it; a small
     /// payload stays in the row.

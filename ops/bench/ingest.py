@@ -196,8 +196,9 @@ def pg_work(admin_url):
 
 def work_per_webhook(admin_url, before, after, source):
     """The difference between two `pg_work` snapshots per webhook the source stored. Unlike the
-    times, these hardly depend on how fast the machine is at the moment, so they compare builds
-    reliably on a machine whose speed drifts."""
+    times, these depend little on how fast the machine is at the moment (autovacuum and the
+    full-page images after a checkpoint, counted too, vary somewhat), so they compare builds on
+    a machine whose speed drifts."""
     [[stored, wal]] = psql(admin_url, f"""
         SELECT (SELECT count(*) FROM ingest_gateway.webhook_inbox WHERE source_id = '{source}'),
                pg_wal_lsn_diff('{after["lsn"]}', '{before["lsn"]}')""")
@@ -259,6 +260,7 @@ def main():
 
     source, secret = create_source(args.gateway, org, "bench end to end")
     say(f"end to end: tally bench at {args.e2e_rate:.0f}/s, then relay and canonical latency from the databases")
+    time.sleep(11)  # idle sessions report their table counters within 10 s
     work_before = pg_work(args.admin_url)
     steady = load(args.tally, args.gateway, source, secret, args.e2e_rate, 64, args.seconds, args.warmup, args.duplicates)
     drained = wait_drained(args.admin_url, source)

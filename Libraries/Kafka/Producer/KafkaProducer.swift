@@ -47,6 +47,9 @@ public final class KafkaProducer: Sendable {
     private let client: Mutex<Client?>
     private let stopPolling = Atomic<Bool>(false)
     private let recreateRequested = Atomic<Bool>(false)
+    /// Set by `shutdown` under the `client` lock: from then on the poll thread no longer replaces
+    /// (and destroys) the client that shutdown is flushing.
+    private let replacementsStopped = Atomic<Bool>(false)
     private let pollThreadFinished = DispatchSemaphore(value: 0)
     private let recreatedCounter: Counter
 
@@ -236,10 +239,14 @@ public final class KafkaProducer: Sendable {
     }
 
     /// Serves at most one event from `client`'s queue. Returns false when the wait timed out.
+    ///
+    /// A fatal error replaces (and so destroys) `client`, which must happen only after the
+    /// event, which belongs to that client, has been destroyed: destroying it afterwards is a
+    /// use after free that corrupts the heap.
     @discardableResult
     private func serveEvent(from client: Client, timeoutMilliseconds: Int32) -> Bool {
         guard let event = rd_kafka_queue_poll(client.queue, timeoutMilliseconds) else { return false }
-        defer { rd_kafka_event_destroy(event) }
+        var fatalReason: String?
         switch rd_kafka_event_type(event) {
         case Int32(RD_KAFKA_EVENT_DR):
             completeDeliveries(in: event)
@@ -251,13 +258,15 @@ public final class KafkaProducer: Sendable {
             let code = rd_kafka_event_error(event)
             let reason = String(cString: rd_kafka_event_error_string(event))
             if rd_kafka_event_error_is_fatal(event) != 0 {
-                replaceAfterFatalError(client, reason: reason)
+                fatalReason = reason
             } else {
                 logger.warning("Kafka producer error", metadata: ["kafka.error": "\(errorName(code))", "reason": "\(reason)"])
             }
         default:
             break
         }
+        rd_kafka_event_destroy(event)
+        if let fatalReason { replaceAfterFatalError(client, reason: fatalReason) }
         return true
     }
 
@@ -290,7 +299,15 @@ public final class KafkaProducer: Sendable {
     /// that lost the producer's idempotence state).
     public func recreateClient() {
         recreateRequested.store(true, ordering: .releasing)
-        if let current = client.withLock({ $0 }) { rd_kafka_queue_yield(current.queue) }
+        wakePollThread()
+    }
+
+    /// Wakes the poll thread from its wait on the current client's queue. Under the `client`
+    /// lock, so the client cannot be swapped out and destroyed meanwhile.
+    private func wakePollThread() {
+        client.withLock { current in
+            if let current { rd_kafka_queue_yield(current.queue) }
+        }
     }
 
     /// Replaces a client that hit a fatal error.
@@ -315,7 +332,7 @@ public final class KafkaProducer: Sendable {
             return
         }
         let swapped = client.withLock { current -> Bool in
-            guard let existing = current, existing.handle == failed.handle else { return false }
+            guard !replacementsStopped.load(ordering: .acquiring), let existing = current, existing.handle == failed.handle else { return false }
             current = replacement
             return true
         }
@@ -354,7 +371,11 @@ public final class KafkaProducer: Sendable {
         guard let waiters else { return }
         for waiter in waiters { waiter.resume(returning: false) }
 
-        if let current = client.withLock({ $0 }) {
+        let flushing = client.withLock { current -> Client? in
+            replacementsStopped.store(true, ordering: .releasing)
+            return current
+        }
+        if let current = flushing {
             let handle = UnsafeHandle(pointer: current.handle)
             let logger = self.logger
             await BlockingCalls.run {
@@ -369,7 +390,7 @@ public final class KafkaProducer: Sendable {
             }
         }
         stopPolling.store(true, ordering: .releasing)
-        if let current = client.withLock({ $0 }) { rd_kafka_queue_yield(current.queue) }
+        wakePollThread()
         let finished = pollThreadFinished
         await BlockingCalls.run { finished.wait() }
 
@@ -394,8 +415,9 @@ public final class KafkaProducer: Sendable {
     /// Raises a fatal error inside librdkafka, as a real idempotence failure would.
     /// For tests of the recovery path only.
     public func _injectFatalError(reason: String) {
-        guard let current = client.withLock({ $0 }) else { return }
-        _ = rd_kafka_test_fatal_error(current.handle, RD_KAFKA_RESP_ERR_OUT_OF_ORDER_SEQUENCE_NUMBER, reason)
+        client.withLock { current in
+            if let current { _ = rd_kafka_test_fatal_error(current.handle, RD_KAFKA_RESP_ERR_OUT_OF_ORDER_SEQUENCE_NUMBER, reason) }
+        }
     }
 }
 
