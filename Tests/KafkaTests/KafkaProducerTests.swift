@@ -1,3 +1,4 @@
+import CRdKafka
 import Foundation
 import Logging
 import Testing
@@ -107,6 +108,23 @@ struct KafkaProducerTests {
             await producer.shutdown()
             #expect(recovered != nil, "a send succeeded after the fatal error")
         }
+    }
+
+    /// librdkafka's threads call the log callback until `rd_kafka_destroy` returns; the context
+    /// they reach must outlive the Swift object that made the client (e.g. an admin dropped
+    /// without `close()`), or the callback writes into freed memory.
+    @Test func aClientKeepsItsCallbackContextAliveUntilItIsDestroyed() throws {
+        weak var weakContext: RdKafkaCallbackContext?
+        let handle: OpaquePointer = try {
+            let context = RdKafkaCallbackContext(logger: quietLogger, clientID: "lifetime", clientType: "producer")
+            weakContext = context
+            let config = try RdKafkaConfig([("bootstrap.servers", "127.0.0.1:1")])
+            context.install(on: config.pointer)
+            return try makeRdKafkaHandle(type: RD_KAFKA_PRODUCER, config: config)
+        }()
+        #expect(weakContext != nil, "the client holds its context")
+        destroyRdKafkaHandle(handle)
+        #expect(weakContext == nil, "destroying the client releases it")
     }
 
     @Test func anUnknownConfigurationKeyIsRefusedByName() throws {

@@ -1,6 +1,7 @@
 import CRdKafka
 import Foundation
 import Logging
+import Synchronization
 
 /// Cluster administration: topics, watermarks, consumer groups, committed offsets and the
 /// offset changes that replay is built on.
@@ -14,6 +15,7 @@ public final class KafkaAdmin: Sendable {
     private let requestTimeout: Duration
     private let logger: Logger
     private let bootstrapProperties: [(String, String)]
+    private let closed = Atomic<Bool>(false)
 
     public init(configuration: KafkaClientConfiguration, logger: Logger, requestTimeout: Duration = .seconds(10)) throws(KafkaError) {
         var configuration = configuration
@@ -27,10 +29,11 @@ public final class KafkaAdmin: Sendable {
         self.handle = UnsafeHandle(pointer: try makeRdKafkaHandle(type: RD_KAFKA_PRODUCER, config: config))
     }
 
-    /// Releases the client. The admin must not be used afterwards.
+    /// Releases the client; a second call does nothing. The admin must not be used afterwards.
     public func close() async {
+        guard !closed.exchange(true, ordering: .acquiringAndReleasing) else { return }
         let handle = self.handle
-        await BlockingCalls.run { rd_kafka_destroy(handle.pointer) }
+        await BlockingCalls.run { destroyRdKafkaHandle(handle.pointer) }
     }
 
     private var timeoutMilliseconds: Int32 { Int32(requestTimeout.milliseconds) }
@@ -154,7 +157,7 @@ public final class KafkaAdmin: Sendable {
         let consumer = try makeRdKafkaHandle(type: RD_KAFKA_CONSUMER, config: try RdKafkaConfig(properties))
         defer {
             _ = rd_kafka_consumer_close(consumer)
-            rd_kafka_destroy(consumer)
+            destroyRdKafkaHandle(consumer)
         }
         return try body(consumer)
     }

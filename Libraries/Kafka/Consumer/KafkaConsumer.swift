@@ -97,7 +97,7 @@ public final class KafkaConsumer: Sendable {
         }
         let subscribeError = TopicPartitionList.with(subscription) { list in rd_kafka_subscribe(pointer, list) }
         guard subscribeError == RD_KAFKA_RESP_ERR_NO_ERROR else {
-            rd_kafka_destroy(pointer)
+            destroyRdKafkaHandle(pointer)
             throw KafkaError(.subscription, subscribeError, "subscribing to \(configuration.topics.joined(separator: ","))")
         }
         // The callback context only reaches back weakly; the consumer owns the context.
@@ -424,7 +424,7 @@ public final class KafkaConsumer: Sendable {
         }
         handleAlive.withLock { alive in
             alive = false
-            rd_kafka_destroy(handle.pointer)
+            destroyRdKafkaHandle(handle.pointer)
         }
         let (reader, waiters) = state.withLock { state in
             state.lifecycle = .closed

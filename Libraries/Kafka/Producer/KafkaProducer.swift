@@ -338,7 +338,7 @@ public final class KafkaProducer: Sendable {
         }
         guard swapped else {
             rd_kafka_queue_destroy(replacement.queue)
-            rd_kafka_destroy(replacement.handle)
+            destroyRdKafkaHandle(replacement.handle)
             return
         }
         recreatedCounter.increment()
@@ -354,7 +354,7 @@ public final class KafkaProducer: Sendable {
             serveEvent(from: old, timeoutMilliseconds: 100)
         }
         rd_kafka_queue_destroy(old.queue)
-        rd_kafka_destroy(old.handle)
+        destroyRdKafkaHandle(old.handle)
     }
 
     // MARK: Shutdown
@@ -407,7 +407,7 @@ public final class KafkaProducer: Sendable {
             let queue = UnsafeHandle(pointer: last.queue)
             await BlockingCalls.run {
                 rd_kafka_queue_destroy(queue.pointer)
-                rd_kafka_destroy(handle.pointer)
+                destroyRdKafkaHandle(handle.pointer)
             }
         }
     }

@@ -3,8 +3,10 @@ import Foundation
 import Logging
 import Metrics
 
-/// The object librdkafka's C callbacks reach through `rd_kafka_opaque`. It lives as long as the
-/// client that owns it; the owner keeps a strong reference until after `rd_kafka_destroy`.
+/// The object librdkafka's C callbacks reach through `rd_kafka_opaque`. Each client created from a
+/// configuration it was installed on holds a strong reference to it, released by
+/// `destroyRdKafkaHandle` after `rd_kafka_destroy`, so a callback never reaches a freed context
+/// (a client whose owner was dropped without closing it keeps its context alive).
 final class RdKafkaCallbackContext: @unchecked Sendable {
     let logger: Logger
     let statistics: KafkaStatisticsRecorder
@@ -16,9 +18,11 @@ final class RdKafkaCallbackContext: @unchecked Sendable {
         self.statistics = KafkaStatisticsRecorder(clientID: clientID, clientType: clientType)
     }
 
-    /// Installs the log and statistics callbacks and the opaque pointer on `conf`.
+    /// Installs the log and statistics callbacks and the opaque pointer on `conf`, retaining this
+    /// context for the client made from `conf` (released by `destroyRdKafkaHandle`; if the client
+    /// cannot be created, the reference is leaked, which is harmless).
     func install(on conf: OpaquePointer) {
-        rd_kafka_conf_set_opaque(conf, Unmanaged.passUnretained(self).toOpaque())
+        rd_kafka_conf_set_opaque(conf, Unmanaged.passRetained(self).toOpaque())
         rd_kafka_conf_set_log_cb(conf) { handle, level, facility, message in
             guard let context = RdKafkaCallbackContext.from(handle) else { return }
             let text = message.map { String(cString: $0) } ?? ""

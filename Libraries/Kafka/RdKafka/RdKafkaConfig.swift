@@ -37,6 +37,16 @@ func makeRdKafkaHandle(type: rd_kafka_type_t, config: consuming RdKafkaConfig) t
     return handle
 }
 
+/// Destroys a client handle, then releases the callback context its opaque pointer holds
+/// (`RdKafkaCallbackContext.install` retains it for the handle): librdkafka's threads can call
+/// the log and error callbacks until `rd_kafka_destroy` returns, even if the Swift object that
+/// made the client is gone by then.
+func destroyRdKafkaHandle(_ handle: OpaquePointer) {
+    let opaque = rd_kafka_opaque(handle)
+    rd_kafka_destroy(handle)
+    if let opaque { Unmanaged<RdKafkaCallbackContext>.fromOpaque(opaque).release() }
+}
+
 extension String {
     /// The text librdkafka wrote into a NUL-terminated error buffer.
     init(errorBuffer: [CChar]) {
