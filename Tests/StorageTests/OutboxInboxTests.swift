@@ -18,6 +18,20 @@ struct OutboxInboxTests {
         (0..<count).map { OutboxMessage(eventID: "\(prefix)-\($0)", topic: topic, key: "key-\($0 % 3)", payload: Array("\(prefix)-\($0)".utf8), headers: ["ce_id": "\(prefix)-\($0)"]) }
     }
 
+    /// A dead-letter topic of its own on the real broker, so tests never read each other's.
+    func newDeadLetterTopic(_ brokers: String) async throws -> String {
+        let name = "dlq-\(UUID().uuidString.prefix(6).lowercased())"
+        let admin = try KafkaAdmin(configuration: kafkaClient(brokers), logger: TestDatabase.logger)
+        do {
+            _ = try await admin.createTopics([KafkaTopicSpecification(name: name, partitions: 1)])
+        } catch {
+            await admin.close()
+            throw error
+        }
+        await admin.close()
+        return name
+    }
+
     func unpublished(_ client: PostgresClient, _ schema: ServiceSchema) async throws -> Int {
         Int(try await client.strings("SELECT count(*)::text FROM \(unescaped: schema.name).outbox WHERE published_at IS NULL").first ?? "-1") ?? -1
     }
@@ -173,10 +187,7 @@ struct OutboxInboxTests {
     /// dead-lettered, with a trace, even when its outcome matched the forecast.
     @Test func aHandlerThatSwallowsADatabaseErrorDoesNotLoseTheEvent() async throws {
         let brokers = try #require(TestDatabase.brokers, "TALLY_TEST_KAFKA_BROKERS is not set")
-        let deadLetters = "dlq-\(UUID().uuidString.prefix(6).lowercased())"
-        let admin = try KafkaAdmin(configuration: kafkaClient(brokers), logger: TestDatabase.logger)
-        _ = try await admin.createTopics([KafkaTopicSpecification(name: deadLetters, partitions: 1)])
-        await admin.close()
+        let deadLetters = try await newDeadLetterTopic(brokers)
         try await TestDatabase.withService(TestDatabase.uniqueService("swallow")) { client, schema in
             let producer = try KafkaProducer(configuration: .init(client: kafkaClient(brokers)), logger: TestDatabase.logger)
             let inbox = InboxConsumer(
@@ -265,10 +276,7 @@ struct OutboxInboxTests {
 
     @Test func aPoisonEventGoesToTheDeadLetterTopicAndTheRestApply() async throws {
         let brokers = try #require(TestDatabase.brokers, "TALLY_TEST_KAFKA_BROKERS is not set")
-        let deadLetters = "dlq-\(UUID().uuidString.prefix(6).lowercased())"
-        let admin = try KafkaAdmin(configuration: kafkaClient(brokers), logger: TestDatabase.logger)
-        _ = try await admin.createTopics([KafkaTopicSpecification(name: deadLetters, partitions: 1)])
-        await admin.close()
+        let deadLetters = try await newDeadLetterTopic(brokers)
 
         try await TestDatabase.withService(TestDatabase.uniqueService("poison"), migrations: [Self.appliedTable]) { client, schema in
             let producer = try KafkaProducer(configuration: .init(client: kafkaClient(brokers)), logger: TestDatabase.logger)
