@@ -15,7 +15,8 @@ public final class KafkaAdmin: Sendable {
     private let requestTimeout: Duration
     private let logger: Logger
     private let bootstrapProperties: [(String, String)]
-    private let closed = Atomic<Bool>(false)
+    /// Admits requests while the admin is open; `close` waits for those in flight.
+    private let gate = RdKafkaHandleGate(clientDescription: "Kafka admin client")
 
     public init(configuration: KafkaClientConfiguration, logger: Logger, requestTimeout: Duration = .seconds(10)) throws(KafkaError) {
         var configuration = configuration
@@ -29,11 +30,21 @@ public final class KafkaAdmin: Sendable {
         self.handle = UnsafeHandle(pointer: try makeRdKafkaHandle(type: RD_KAFKA_PRODUCER, config: config))
     }
 
-    /// Releases the client; a second call does nothing. The admin must not be used afterwards.
+    /// Releases the client once the requests in flight have finished; a second call does
+    /// nothing. Requests made afterwards fail with `KafkaError.Kind.shutdown`, so a readiness
+    /// probe racing a service's shutdown gets an error, never a destroyed handle.
     public func close() async {
-        guard !closed.exchange(true, ordering: .acquiringAndReleasing) else { return }
+        guard await gate.close() else { return }
         let handle = self.handle
         await BlockingCalls.run { destroyRdKafkaHandle(handle.pointer) }
+    }
+
+    /// Runs `body` with the client's handle off Swift's cooperative pool, unless the admin is
+    /// closed; `close` waits for it to return before destroying the handle.
+    private func withHandle<T: Sendable>(_ body: @escaping @Sendable (OpaquePointer) throws(KafkaError) -> T) async throws(KafkaError) -> T {
+        try await BlockingCalls.run { [handle, gate] () throws(KafkaError) -> T in
+            try gate.enter { () throws(KafkaError) -> T in try body(handle.pointer) }
+        }
     }
 
     private var timeoutMilliseconds: Int32 { Int32(requestTimeout.milliseconds) }
@@ -77,9 +88,9 @@ public final class KafkaAdmin: Sendable {
     /// All topics the cluster knows, with their partitions, sorted by name. Internal topics
     /// (starting with `__`) are left out.
     public func topics() async throws(KafkaError) -> [KafkaTopicMetadata] {
-        try await BlockingCalls.run { [handle, timeoutMilliseconds] () throws(KafkaError) in
+        try await withHandle { [timeoutMilliseconds] handle throws(KafkaError) in
             var metadata: UnsafePointer<rd_kafka_metadata>? = nil
-            let error = rd_kafka_metadata(handle.pointer, 1, nil, &metadata, timeoutMilliseconds)
+            let error = rd_kafka_metadata(handle, 1, nil, &metadata, timeoutMilliseconds)
             guard error == RD_KAFKA_RESP_ERR_NO_ERROR, let metadata else {
                 throw KafkaError(.admin, error, "fetching metadata")
             }
@@ -112,12 +123,12 @@ public final class KafkaAdmin: Sendable {
     public func watermarks(_ partitions: [KafkaTopicPartition]) async throws(KafkaError) -> [KafkaTopicPartition: KafkaWatermarks] {
         guard !partitions.isEmpty else { return [:] }
         let properties = peekProperties
-        return try await BlockingCalls.run { [handle, timeoutMilliseconds] () throws(KafkaError) in
+        return try await withHandle { [timeoutMilliseconds] handle throws(KafkaError) in
             var result: [KafkaTopicPartition: KafkaWatermarks] = [:]
             for partition in partitions {
                 var low: Int64 = 0
                 var high: Int64 = 0
-                let error = rd_kafka_query_watermark_offsets(handle.pointer, partition.topic, partition.partition.rawValue, &low, &high, timeoutMilliseconds)
+                let error = rd_kafka_query_watermark_offsets(handle, partition.topic, partition.partition.rawValue, &low, &high, timeoutMilliseconds)
                 guard error == RD_KAFKA_RESP_ERR_NO_ERROR else {
                     throw KafkaError(.admin, error, "querying watermarks of \(partition)")
                 }
@@ -174,9 +185,9 @@ public final class KafkaAdmin: Sendable {
             }
             query += metadata.partitions.map { KafkaTopicPartitionOffset(topic: topic, partition: $0, offset: KafkaOffset(milliseconds)) }
         }
-        let found: [KafkaTopicPartitionOffset] = try await BlockingCalls.run { [handle, timeoutMilliseconds, query] () throws(KafkaError) in
+        let found: [KafkaTopicPartitionOffset] = try await withHandle { [timeoutMilliseconds, query] handle throws(KafkaError) in
             try TopicPartitionList.with(query) { list throws(KafkaError) in
-                let error = rd_kafka_offsets_for_times(handle.pointer, list, timeoutMilliseconds)
+                let error = rd_kafka_offsets_for_times(handle, list, timeoutMilliseconds)
                 guard error == RD_KAFKA_RESP_ERR_NO_ERROR else { throw KafkaError(.admin, error, "looking up offsets for times") }
                 return try TopicPartitionList.read(list).map { element throws(KafkaError) in
                     guard element.error == RD_KAFKA_RESP_ERR_NO_ERROR else {
@@ -357,14 +368,14 @@ public final class KafkaAdmin: Sendable {
         start: @escaping @Sendable (OpaquePointer, OpaquePointer?, OpaquePointer) throws(KafkaError) -> Void,
         read: @escaping @Sendable (OpaquePointer) throws(KafkaError) -> T
     ) async throws(KafkaError) -> T {
-        try await BlockingCalls.run { [handle, requestTimeout] () throws(KafkaError) in
-            guard let queue = rd_kafka_queue_new(handle.pointer) else { throw KafkaError(.admin, "\(what): no queue") }
+        try await withHandle { [requestTimeout] handle throws(KafkaError) in
+            guard let queue = rd_kafka_queue_new(handle) else { throw KafkaError(.admin, "\(what): no queue") }
             defer { rd_kafka_queue_destroy(queue) }
-            let options = rd_kafka_AdminOptions_new(handle.pointer, RD_KAFKA_ADMIN_OP_ANY)
+            let options = rd_kafka_AdminOptions_new(handle, RD_KAFKA_ADMIN_OP_ANY)
             defer { rd_kafka_AdminOptions_destroy(options) }
             var errorBuffer = [CChar](repeating: 0, count: 256)
             _ = rd_kafka_AdminOptions_set_request_timeout(options, Int32(requestTimeout.milliseconds), &errorBuffer, errorBuffer.count)
-            try start(handle.pointer, options, queue)
+            try start(handle, options, queue)
             guard let event = rd_kafka_queue_poll(queue, Int32(requestTimeout.milliseconds + 2000)) else {
                 throw KafkaError(.timeout, "\(what) timed out after \(requestTimeout)")
             }
