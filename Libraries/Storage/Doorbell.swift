@@ -5,7 +5,7 @@ final class Doorbell: Sendable {
     private struct Waiter {
         let id: UInt64
         let continuation: CheckedContinuation<Void, Never>
-        var timer: Task<Void, Never>?
+        var timeout: DeadlineWatch.Entry?
     }
     private struct State {
         var rung = false
@@ -23,13 +23,12 @@ final class Doorbell: Sendable {
             state.waiter = nil
             return waiter
         }
-        // The timeout is no longer needed: cancelling it removes its timer at once, so frequent
-        // rings do not leave a sleeping task per wait behind.
-        waiter?.timer?.cancel()
+        if let timeout = waiter?.timeout { DeadlineWatch.shared.remove(timeout) }
         waiter?.continuation.resume()
     }
 
-    /// Returns after a ring or after `timeout`, whichever comes first.
+    /// Returns after a ring or after `timeout` (within `DeadlineWatch.resolution`), whichever
+    /// comes first.
     func wait(upTo timeout: Duration) async {
         await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
             let id: UInt64? = state.withLock { state in
@@ -45,8 +44,7 @@ final class Doorbell: Sendable {
                 continuation.resume()
                 return
             }
-            let timer = Task {
-                try? await Task.sleep(for: timeout)
+            let timeout = DeadlineWatch.shared.add(expiresAt: .now + timeout) {
                 let expired = self.state.withLock { state -> CheckedContinuation<Void, Never>? in
                     guard let waiter = state.waiter, waiter.id == id else { return nil }
                     state.waiter = nil
@@ -54,13 +52,13 @@ final class Doorbell: Sendable {
                 }
                 expired?.resume()
             }
-            // Hand the timer to the waiter unless a ring already took it (then stop the timer).
+            // Hand the timeout to the waiter unless a ring already took it (then drop it).
             let stillWaiting = state.withLock { state -> Bool in
                 guard state.waiter?.id == id else { return false }
-                state.waiter?.timer = timer
+                state.waiter?.timeout = timeout
                 return true
             }
-            if !stillWaiting { timer.cancel() }
+            if !stillWaiting { DeadlineWatch.shared.remove(timeout) }
         }
     }
 }

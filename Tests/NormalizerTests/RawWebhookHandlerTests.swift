@@ -22,7 +22,10 @@ struct RawWebhookHandlerTests {
         raw.inboxID = inboxID
         raw.replayID = replayID
         if let body { raw.bodyBase64 = body.base64EncodedString() }
-        let envelope = EventEnvelope(id: eventID, source: "/tally/ingest-gateway", time: "2026-11-22T08:00:00.123Z", tenant: "org_acme",
+        // Received an hour ago: the reports below count the last days, so a fixed date would
+        // fall out of their window as the calendar moves on.
+        raw.receivedAt = RFC3339.string(Date().addingTimeInterval(-3600))
+        let envelope = EventEnvelope(id: eventID, source: "/tally/ingest-gateway", time: raw.receivedAt, tenant: "org_acme",
                                      correlationID: inboxID, causationID: nil, data: raw)
         return KafkaConsumerMessage(topic: TallyTopic.rawWebhooks.name, partition: .init(0), offset: .init(offset),
                                     value: try CanonicalJSON.encode(envelope), headers: [KafkaHeader(key: "ce_id", string: eventID)])

@@ -2,7 +2,7 @@ import TallyTestSupport
 import Foundation
 import Kafka
 import PostgresNIO
-import Storage
+@testable import Storage
 import Synchronization
 import Testing
 
@@ -331,10 +331,73 @@ struct OutboxInboxTests {
         #expect(ContinuousClock.now - started < .seconds(6), "the caller stopped waiting at the deadline")
     }
 
+    /// The deadlines' one watcher stops when none is pending; a later deadline must start it again.
+    @Test func aDeadlineSetAfterTheWatchWentIdleStillExpires() async throws {
+        #expect(try await withDeadline(.seconds(5)) { 7 } == 7)
+        try await Task.sleep(for: DeadlineWatch.resolution * 3)
+        let started = ContinuousClock.now
+        await #expect(throws: DeadlineExceeded.self) {
+            try await withDeadline(.milliseconds(100)) { () async throws -> Int in
+                await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+                    DispatchQueue.global().asyncAfter(deadline: .now() + 10) { continuation.resume() }
+                }
+                return 1
+            }
+        }
+        #expect(ContinuousClock.now - started < .seconds(6))
+    }
+
+    /// Cancelling the caller cancels the body, whose outcome (here its cancellation) is returned.
+    @Test func cancellingTheCallerCancelsTheBody() async throws {
+        let call = Task {
+            try await withDeadline(.seconds(30)) { () async throws -> Int in
+                try await Task.sleep(for: .seconds(20))
+                return 1
+            }
+        }
+        try await Task.sleep(for: .milliseconds(100))
+        call.cancel()
+        let started = ContinuousClock.now
+        await #expect(throws: CancellationError.self) { try await call.value }
+        #expect(ContinuousClock.now - started < .seconds(5))
+    }
+
     @Test func aBodyThatFinishesInTimeReturnsItsValueOrError() async throws {
         #expect(try await withDeadline(.seconds(5)) { 42 } == 42)
         await #expect(throws: StorageTestError.self) {
             try await withDeadline(.seconds(5)) { () async throws -> Int in throw StorageTestError("boom") }
         }
+    }
+}
+
+@Suite struct DoorbellTests {
+    @Test func aWaitEndsAtARingOrAtItsTimeout() async throws {
+        let bell = Doorbell()
+        var started = ContinuousClock.now
+        await bell.wait(upTo: .milliseconds(200))
+        let timedOut = ContinuousClock.now - started
+        #expect(timedOut >= .milliseconds(200), "no ring: the wait lasts its timeout")
+        #expect(timedOut < .seconds(3))
+
+        started = ContinuousClock.now
+        let ringer = Task {
+            try await Task.sleep(for: .milliseconds(100))
+            bell.ring()
+        }
+        await bell.wait(upTo: .seconds(20))
+        #expect(ContinuousClock.now - started < .seconds(5), "the ring ended the wait long before its timeout")
+        try await ringer.value
+    }
+
+    @Test func aRingWhileNobodyWaitsIsRememberedOnce() async {
+        let bell = Doorbell()
+        bell.ring()
+        bell.ring()
+        var started = ContinuousClock.now
+        await bell.wait(upTo: .seconds(20))
+        #expect(ContinuousClock.now - started < .seconds(2), "the earlier ring ends the next wait at once")
+        started = ContinuousClock.now
+        await bell.wait(upTo: .milliseconds(150))
+        #expect(ContinuousClock.now - started >= .milliseconds(150), "two rings before a wait count as one")
     }
 }
