@@ -128,6 +128,61 @@ struct WebhookIntakeTests {
         }
     }
 
+    /// One intake call with repeats inside the batch and of an earlier row: each webhook gets
+    /// its outcome in input order, only rows stored now get an event (in input order), and a
+    /// repeat with another body is recorded as a conflict.
+    @Test func aBatchWithRepeatsStoresEachIdOnceAndQueuesEventsInOrder() async throws {
+        try await withGateway { gateway in
+            let (source, _) = try await gateway.sources.create(org: Self.org, provider: .stripe, name: "s", toleranceSeconds: 300, secret: nil, actor: "test")
+            func webhook(_ eventID: String, _ body: String) -> IncomingWebhook {
+                IncomingWebhook(source: source, providerEventID: eventID, providerEventType: "payment_intent.succeeded", trust: .verified,
+                                contentType: "application/json", body: Array(body.utf8), verificationHeaders: ["stripe-signature": "t=1,v1=00"], receivedAt: Date())
+            }
+            let earlier = try await gateway.inbox.accept(webhook("evt_d", #"{"id":"evt_d"}"#))
+            let outcomes = try await gateway.inbox.accept(batch: [
+                webhook("evt_c", #"{"id":"evt_c"}"#), webhook("evt_a", #"{"id":"evt_a"}"#), webhook("evt_c", #"{"id":"evt_c"}"#),
+                webhook("evt_d", #"{"id":"evt_d"}"#), webhook("evt_b", #"{"id":"evt_b"}"#), webhook("evt_c", #"{"id":"evt_c","v":2}"#),
+            ], tenant: Self.org)
+            guard case .accepted(let c) = outcomes[0], case .accepted(let a) = outcomes[1], case .accepted(let b) = outcomes[4] else {
+                Issue.record("expected evt_c, evt_a and evt_b stored: \(outcomes)")
+                return
+            }
+            #expect(outcomes[2] == .duplicate(inboxID: c, conflict: false))
+            #expect(outcomes[3] == .duplicate(inboxID: earlier.inboxID, conflict: false))
+            #expect(outcomes[5] == .duplicate(inboxID: c, conflict: true))
+            #expect(try await gateway.count("webhook_inbox") == 4)
+            #expect(try await gateway.count("webhook_conflicts", "inbox_id = '\(c)'") == 1)
+            let events = try await TestDatabase.withClient(try TestDatabase.adminConfiguration()) { admin in
+                var ids: [String] = []
+                for try await id in try await admin.query(PostgresQuery(unsafeSQL: "SELECT event_id FROM \(gateway.schema.name).outbox ORDER BY id"), logger: TestDatabase.logger).decode(String.self) { ids.append(id) }
+                return ids
+            }
+            #expect(events == [earlier.inboxID, c, a, b].map { $0.uuidString.lowercased() }, "one event per stored row, in input order")
+        }
+    }
+
+    /// A (source, event id) already stored under another org is not visible to this one: the
+    /// batch fails as a whole and stores nothing, instead of answering with a row it cannot read.
+    @Test func aRepeatOfARowInAnotherOrgFailsTheWholeBatch() async throws {
+        try await withGateway { gateway in
+            let (source, _) = try await gateway.sources.create(org: Self.org, provider: .stripe, name: "s", toleranceSeconds: 300, secret: nil, actor: "test")
+            func webhook(_ eventID: String, org: String) -> IncomingWebhook {
+                var moved = source
+                moved.orgID = org
+                return IncomingWebhook(source: moved, providerEventID: eventID, providerEventType: "t", trust: .verified, contentType: "application/json",
+                                       body: Array("{}".utf8), verificationHeaders: [:], receivedAt: Date())
+            }
+            _ = try await gateway.inbox.accept(webhook("evt_x", org: "org_other"))
+            await #expect {
+                _ = try await gateway.inbox.accept(batch: [webhook("evt_new", org: Self.org.rawValue), webhook("evt_x", org: Self.org.rawValue)], tenant: Self.org)
+            } throws: { error in
+                (error as? PostgresTransactionError)?.closureError is DuplicateNotVisible
+            }
+            #expect(try await gateway.count("webhook_inbox", "provider_event_id = 'evt_new'") == 0)
+            #expect(try await gateway.count("outbox") == 1)
+        }
+    }
+
     @Test func refusalsAreSpecificAndLeaveATrace() async throws {
         try await withGateway { gateway in
             let (source, secret) = try await gateway.sources.create(org: Self.org, provider: .stripe, name: "s", toleranceSeconds: 300, secret: nil, actor: "test")

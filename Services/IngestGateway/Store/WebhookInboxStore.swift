@@ -52,71 +52,48 @@ struct WebhookInboxStore: Sendable {
     /// all of them, with the same guarantees as `accept` for each. Outcomes are in input order; a
     /// repeated provider event id, within the batch or with an earlier row, is a duplicate of the
     /// first stored row. Throws for the whole batch; nothing is stored then.
+    ///
+    /// Three round trips: BEGIN, the `accept_webhooks` function (migration 0111), which stores
+    /// the rows, queues their events and resolves repeats, and COMMIT. The explicit transaction
+    /// is what makes the answer safe: postgres-nio hands over a statement's rows when its
+    /// command completes, and in an implicit (autocommit) transaction that is before the commit,
+    /// so a webhook could be acknowledged whose commit then failed.
     func accept(batch webhooks: [IncomingWebhook], tenant: TenantID) async throws -> [AcceptOutcome] {
-        let table = schema.name
         let ids = webhooks.map { _ in UUID() }
         let hashes = webhooks.map(\.bodySHA256)
-        let headers = webhooks.map { CanonicalJSON.object($0.verificationHeaders) }
         let bodies = webhooks.map { Data($0.body).base64EncodedString() }
+        // Built for every webhook; the function queues only those of rows it stores.
+        let events = try webhooks.indices.map { index in
+            try Self.receivedEvent(webhooks[index], inboxID: ids[index], bodyBase64: bodies[index], bodySHA256: hashes[index])
+        }
         return try await client.withTransaction(logger: logger) { connection in
-            try await connection.query("""
-                SELECT set_config('tally.org_id', \(tenant.rawValue), true), set_config('synchronous_commit', 'on', true)
-                """, logger: logger)
-            // Rows go in by (source, event id) so concurrent batches lock in the same order;
-            // the position breaks ties, so the earlier of two deliveries of one id is stored.
-            var inserted = Set<UUID>()
-            for try await id in try await connection.query("""
-                INSERT INTO \(unescaped: table).webhook_inbox
-                    (id, org_id, source_id, provider, provider_event_id, provider_event_type, trust, content_type, body, body_sha256, headers, received_at)
-                SELECT w.id, \(tenant.rawValue), w.source_id, w.provider, w.event_id, w.event_type, w.trust, w.content_type,
-                       decode(w.body, 'base64'), w.body_sha256, w.headers::jsonb, w.received_at
-                FROM unnest(\(ids)::uuid[], \(webhooks.map(\.source.id))::text[], \(webhooks.map(\.source.provider))::text[],
-                            \(webhooks.map(\.providerEventID))::text[], \(webhooks.map(\.providerEventType))::text[],
-                            \(webhooks.map(\.trust.rawValue))::text[], \(webhooks.map(\.contentType))::text[], \(bodies)::text[],
-                            \(hashes)::text[], \(headers)::text[], \(webhooks.map(\.receivedAt))::timestamptz[])
-                     WITH ORDINALITY AS w(id, source_id, provider, event_id, event_type, trust, content_type, body, body_sha256, headers, received_at, position)
-                ORDER BY w.source_id, w.event_id, w.position
-                ON CONFLICT (source_id, provider_event_id) DO NOTHING
-                RETURNING id
-                """, logger: logger).decode(UUID.self) {
-                inserted.insert(id)
-            }
-            var events: [OutboxMessage] = []
-            for (index, webhook) in webhooks.enumerated() where inserted.contains(ids[index]) {
-                events.append(try Self.receivedEvent(webhook, inboxID: ids[index], bodyBase64: bodies[index], bodySHA256: hashes[index]))
-            }
-            try await Outbox(schema: schema).enqueue(events, on: connection, logger: logger)
-
-            let repeated = webhooks.indices.filter { !inserted.contains(ids[$0]) }
-            guard !repeated.isEmpty else { return ids.map { .accepted(inboxID: $0) } }
-            var stored: [String: (UUID, String)] = [:]
-            for try await (id, sourceID, eventID, hash) in try await connection.query("""
-                SELECT w.id, w.source_id, w.provider_event_id, w.body_sha256
-                FROM \(unescaped: table).webhook_inbox w
-                JOIN unnest(\(repeated.map { webhooks[$0].source.id })::text[], \(repeated.map { webhooks[$0].providerEventID })::text[]) AS k(source_id, event_id)
-                  ON w.source_id = k.source_id AND w.provider_event_id = k.event_id
-                """, logger: logger).decode((UUID, String, String, String).self) {
-                stored[sourceID + "\u{0}" + eventID] = (id, hash)
-            }
-            var outcomes: [AcceptOutcome] = []
-            for (index, webhook) in webhooks.enumerated() {
-                if inserted.contains(ids[index]) {
-                    outcomes.append(.accepted(inboxID: ids[index]))
-                    continue
+            // Read inside the transaction: an answer the gateway cannot use rolls the batch back.
+            var outcomes = [AcceptOutcome?](repeating: nil, count: webhooks.count)
+            for try await (position, inboxID, outcome) in try await connection.query("""
+            SELECT out_position, out_inbox_id, out_outcome FROM \(unescaped: schema.name).accept_webhooks(
+                \(tenant.rawValue), \(ids)::uuid[], \(webhooks.map(\.source.id))::text[], \(webhooks.map(\.source.provider))::text[],
+                \(webhooks.map(\.providerEventID))::text[], \(webhooks.map(\.providerEventType))::text[],
+                \(webhooks.map(\.trust.rawValue))::text[], \(webhooks.map(\.contentType))::text[], \(bodies)::text[],
+                \(hashes)::text[], \(webhooks.map(\.body.count))::int4[],
+                \(webhooks.map { CanonicalJSON.object($0.verificationHeaders) })::text[], \(webhooks.map(\.receivedAt))::timestamptz[],
+                \(events.map(\.eventID))::text[], \(events.map(\.topic))::text[], \(events.map(\.key))::text[],
+                \(events.map { Data($0.payload).base64EncodedString() })::text[], \(events.map { CanonicalJSON.object($0.headers) })::text[])
+            """, logger: logger).decode((Int, UUID?, String).self) {
+                let index = position - 1
+                guard outcomes.indices.contains(index) else { throw UnexpectedIntakeAnswer(detail: "position \(position) of \(webhooks.count)") }
+                switch (outcome, inboxID) {
+                case ("accepted", let id?): outcomes[index] = .accepted(inboxID: id)
+                case ("duplicate", let id?): outcomes[index] = .duplicate(inboxID: id, conflict: false)
+                case ("conflict", let id?): outcomes[index] = .duplicate(inboxID: id, conflict: true)
+                case ("invisible", _):
+                    throw DuplicateNotVisible(sourceID: webhooks[index].source.id, providerEventID: webhooks[index].providerEventID)
+                default: throw UnexpectedIntakeAnswer(detail: "outcome \(outcome) at position \(position)")
                 }
-                guard let (firstID, firstHash) = stored[webhook.source.id + "\u{0}" + webhook.providerEventID] else {
-                    throw DuplicateNotVisible(sourceID: webhook.source.id, providerEventID: webhook.providerEventID)
-                }
-                let conflict = firstHash != hashes[index]
-                if conflict {
-                    try await connection.query("""
-                        INSERT INTO \(unescaped: table).webhook_conflicts (org_id, inbox_id, source_id, provider_event_id, body_sha256, body_size)
-                        VALUES (\(tenant.rawValue), \(firstID), \(webhook.source.id), \(webhook.providerEventID), \(hashes[index]), \(webhook.body.count))
-                        """, logger: logger)
-                }
-                outcomes.append(.duplicate(inboxID: firstID, conflict: conflict))
             }
-            return outcomes
+            return try outcomes.enumerated().map { index, outcome in
+                guard let outcome else { throw UnexpectedIntakeAnswer(detail: "no outcome for position \(index + 1)") }
+                return outcome
+            }
         }
     }
 
@@ -169,4 +146,11 @@ struct DuplicateNotVisible: Error, CustomStringConvertible {
     let sourceID: String
     let providerEventID: String
     var description: String { "inbox row for \(sourceID)/\(providerEventID) exists but is not visible to the source's org" }
+}
+
+/// The intake function answered something the gateway does not know how to read (a migration
+/// and the code disagree); the batch is not acknowledged.
+struct UnexpectedIntakeAnswer: Error, CustomStringConvertible {
+    let detail: String
+    var description: String { "unexpected answer from accept_webhooks: \(detail)" }
 }
