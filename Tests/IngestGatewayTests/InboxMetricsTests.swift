@@ -1,0 +1,15 @@
+@testable import IngestGateway
+import Testing
+
+/// The inbox count reads the whole table; its own cost sets how often it may run.
+@Suite struct InboxMetricsTests {
+    @Test func aQuickCountRunsEveryInterval() {
+        #expect(InboxMetrics.pause(after: .milliseconds(40), interval: .seconds(15)) == .seconds(15))
+        #expect(InboxMetrics.pause(after: .milliseconds(300), interval: .seconds(15)) == .seconds(15))
+    }
+
+    @Test func aSlowCountWaitsFiftyTimesItsDuration() {
+        #expect(InboxMetrics.pause(after: .seconds(1), interval: .seconds(15)) == .seconds(50))
+        #expect(InboxMetrics.pause(after: .milliseconds(900), interval: .seconds(15)) == .seconds(45))
+    }
+}
