@@ -39,6 +39,9 @@ final class DeadlineWatch: Sendable {
         return entry
     }
 
+    /// Whether the watcher task is running (for tests).
+    var isWatching: Bool { state.withLock { $0.watching } }
+
     func remove(_ entry: Entry) {
         state.withLock { _ = $0.pending.removeValue(forKey: entry.id) }
     }

@@ -12,4 +12,8 @@ import Testing
         #expect(InboxMetrics.pause(after: .seconds(1), interval: .seconds(15)) == .seconds(50))
         #expect(InboxMetrics.pause(after: .milliseconds(900), interval: .seconds(15)) == .seconds(45))
     }
+
+    @Test func theGaugesAreNeverLeftStaleForMoreThanTwentyIntervals() {
+        #expect(InboxMetrics.pause(after: .seconds(30), interval: .seconds(15)) == .seconds(300))
+    }
 }

@@ -331,8 +331,25 @@ struct OutboxInboxTests {
         #expect(ContinuousClock.now - started < .seconds(6), "the caller stopped waiting at the deadline")
     }
 
-    /// The deadlines' one watcher stops when none is pending; a later deadline must start it again.
-    @Test func aDeadlineSetAfterTheWatchWentIdleStillExpires() async throws {
+    /// The watcher stops when no timeout is pending; a later timeout must start it again.
+    @Test func theWatcherStopsWhenIdleAndStartsAgainForANewTimeout() async throws {
+        let watch = DeadlineWatch()
+        let entry = watch.add(expiresAt: .now + .seconds(60)) {}
+        #expect(watch.isWatching)
+        watch.remove(entry)
+        let idleBy = ContinuousClock.now + .seconds(5)
+        while watch.isWatching, ContinuousClock.now < idleBy { try await Task.sleep(for: .milliseconds(20)) }
+        #expect(!watch.isWatching, "nothing pending: the watcher stopped")
+
+        try await withDeadline(.seconds(5)) {
+            await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+                _ = watch.add(expiresAt: .now + .milliseconds(50)) { continuation.resume() }
+            }
+        }
+    }
+
+    /// The same through `withDeadline` and the shared watcher.
+    @Test func aDeadlineSetAfterAnEarlierCallFinishedStillExpires() async throws {
         #expect(try await withDeadline(.seconds(5)) { 7 } == 7)
         try await Task.sleep(for: DeadlineWatch.resolution * 3)
         let started = ContinuousClock.now

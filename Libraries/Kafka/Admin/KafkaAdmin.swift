@@ -123,9 +123,11 @@ public final class KafkaAdmin: Sendable {
     public func watermarks(_ partitions: [KafkaTopicPartition]) async throws(KafkaError) -> [KafkaTopicPartition: KafkaWatermarks] {
         guard !partitions.isEmpty else { return [:] }
         let properties = peekProperties
-        return try await withHandle { [timeoutMilliseconds] handle throws(KafkaError) in
+        return try await withHandle { [timeoutMilliseconds, gate] handle throws(KafkaError) in
             var result: [KafkaTopicPartition: KafkaWatermarks] = [:]
             for partition in partitions {
+                // One request per partition, each up to the timeout: stop early when closing.
+                guard !gate.isClosing else { throw KafkaError(.shutdown, "the Kafka admin client is closing") }
                 var low: Int64 = 0
                 var high: Int64 = 0
                 let error = rd_kafka_query_watermark_offsets(handle, partition.topic, partition.partition.rawValue, &low, &high, timeoutMilliseconds)

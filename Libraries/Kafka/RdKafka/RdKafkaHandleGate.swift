@@ -32,6 +32,10 @@ final class RdKafkaHandleGate: Sendable {
         return try body()
     }
 
+    /// True once `close` has been called: a call that makes several requests in a row checks
+    /// it between them, so closing does not wait for all of them.
+    var isClosing: Bool { state.withLock { !$0.open } }
+
     /// Closes the gate and waits for the calls inside to leave. Returns `true` for the call that
     /// closed it, `false` if it was closed already (the caller must not destroy the handle again).
     func close() async -> Bool {

@@ -10,7 +10,8 @@ import Storage
 ///
 /// The count reads the whole inbox, so its cost grows with the table. It runs every `interval`,
 /// or less often once a count takes longer than a fiftieth of that: the pause after a count is
-/// at least fifty times its duration, so counting never takes more than 2% of a core.
+/// at least fifty times its duration (so counting takes at most 2% of a core) up to twenty
+/// intervals (beyond that, a table that large needs counters rather than a count).
 struct InboxMetrics: Service {
     let client: PostgresClient
     let schema: ServiceSchema
@@ -21,6 +22,7 @@ struct InboxMetrics: Service {
 
     func run() async throws {
         let duration = Gauge(label: "gateway_inbox_count_seconds")
+        var pause = interval
         while !Task.isCancelled && !Task.isShuttingDownGracefully {
             let started = ContinuousClock.now
             do {
@@ -28,19 +30,25 @@ struct InboxMetrics: Service {
                 for status in Self.statuses {
                     Gauge(label: "gateway_inbox_rows", dimensions: [("status", status)]).record(counts[status] ?? 0)
                 }
+                let took = ContinuousClock.now - started
+                duration.record(Double(took.totalNanoseconds) / 1e9)
+                pause = Self.pause(after: took, interval: interval)
             } catch {
+                // A failed count (the database away, a pool lease that took long) says nothing
+                // about the table's size: try again after the normal interval.
                 logger.warning("could not count inbox rows", metadata: ["error": "\(error)"])
+                pause = interval
             }
-            let took = ContinuousClock.now - started
-            duration.record(Double(took.totalNanoseconds) / 1e9)
-            try? await Task.sleep(for: Self.pause(after: took, interval: interval))
+            // A long pause must not hold up the service's shutdown.
+            try? await cancelWhenGracefulShutdown { [pause] in try await Task.sleep(for: pause) }
         }
     }
 
-    /// The pause before the next count: `interval`, or fifty times the last count's duration
-    /// when that is longer.
+    /// The pause after a successful count: `interval`, or fifty times the count's duration when
+    /// that is longer, but never more than twenty intervals (5 minutes by default), so the
+    /// gauges stay within minutes of the truth however large the inbox grows.
     static func pause(after took: Duration, interval: Duration) -> Duration {
-        max(interval, took * 50)
+        min(max(interval, took * 50), interval * 20)
     }
 
     func countByStatus() async throws -> [String: Int] {
