@@ -4,6 +4,8 @@ Phases, in one run against the running stack (`make bench` starts it from a rele
 1. reference: pgbench inserts one ~1.5 KB webhook row per transaction with N clients;
 2. throughput: `tally bench --rate 0` with the same N connections (closed model); the ratio of
    accepted webhooks per second to the reference's transactions per second is the headline;
+   then the same with everything downstream of the gateway paused (SIGSTOP, resumed right after),
+   which measures the accept path (HTTP, verification, intake, relay) on its own;
 3. latency: `tally bench --rate 2000` (open model), p50/p95/p99/max from the due time;
 4. end to end: `tally bench --rate 1000`, then, from the databases, commit → broker latency of
    the gateway's outbox relay and webhook accepted → canonical event published by the normalizer,
@@ -21,6 +23,7 @@ import pathlib
 import platform
 import re
 import resource
+import signal
 import subprocess
 import sys
 import tempfile
@@ -120,6 +123,45 @@ def load(tally, gateway, source, secret, rate, connections, seconds, warmup, dup
     say("  CPU (cores, whole phase): " + ", ".join(f"{name} {cores:.2f}" for name, cores in usage[:9]) +
         f"; all {sum(cores for _, cores in usage):.2f}")
     return result
+
+
+class DownstreamPaused:
+    """Pauses the stack's services other than the gateway (SIGSTOP) for a `with` block and
+    resumes them (SIGCONT) when it ends, however it ends. The pids come from the stack's pid
+    files; when there are none, nothing is paused and `paused` is empty."""
+
+    def __init__(self, pids_dir, keep=("ingest-gateway",)):
+        self.pids = {}
+        services = ROOT / "ops" / "services.txt"
+        names = [line.split()[0] for line in services.read_text().splitlines() if line.strip() and not line.startswith("#")]
+        for name in names:
+            path = pathlib.Path(pids_dir) / f"{name}.pid"
+            if name in keep or not path.exists():
+                continue
+            try:
+                pid = int(path.read_text().split()[0])
+                os.kill(pid, 0)
+            except (ValueError, IndexError, OSError):
+                continue
+            self.pids[name] = pid
+        self.paused = []
+
+    def __enter__(self):
+        for name, pid in self.pids.items():
+            try:
+                os.kill(pid, signal.SIGSTOP)
+                self.paused.append((name, pid))
+            except OSError:
+                pass
+        return self
+
+    def __exit__(self, *exc):
+        for _, pid in self.paused:
+            try:
+                os.kill(pid, signal.SIGCONT)
+            except OSError:
+                pass
+        return False
 
 
 def wait_drained(admin_url, source=None, seconds=180):
@@ -229,6 +271,8 @@ def main():
     parser.add_argument("--e2e-rate", type=float, default=1000)
     parser.add_argument("--duplicates", type=float, default=0.10)
     parser.add_argument("--json", help="also write the results here")
+    parser.add_argument("--pids-dir", default=str(ROOT / ".run" / "local" / "pids"),
+                        help="the stack's pid files, for pausing everything downstream of the gateway in the gateway-alone phase")
     args = parser.parse_args()
 
     org = "org_bench_%d" % int(time.time())
@@ -247,6 +291,18 @@ def main():
     ratio = throughput["accepted_per_s"] / reference_tps
     say(f"  {throughput['accepted_per_s']:.0f} accepted/s = {ratio:.2f} x pgbench; p99 {throughput['p99_ms']:.1f} ms; errors {throughput['errors'] or 'none'}")
     settle(args.admin_url, source)
+
+    alone = None
+    downstream = DownstreamPaused(args.pids_dir)
+    if downstream.pids:
+        source, secret = create_source(args.gateway, org, "bench gateway alone")
+        say(f"gateway alone: the same load with {', '.join(downstream.pids)} paused (SIGSTOP, resumed after the phase)")
+        with downstream:
+            alone = load(args.tally, args.gateway, source, secret, 0, args.clients, args.seconds, args.warmup, args.duplicates)
+        say(f"  {alone['accepted_per_s']:.0f} accepted/s = {alone['accepted_per_s'] / reference_tps:.2f} x pgbench; p99 {alone['p99_ms']:.1f} ms; errors {alone['errors'] or 'none'}")
+        settle(args.admin_url, source)
+    else:
+        say(f"gateway alone: skipped (no running services found in {args.pids_dir})")
 
     source, secret = create_source(args.gateway, org, "bench peak")
     say(f"peak: tally bench, 64 connections, as fast as answered (how far concurrency, and so group commit, carries)")
@@ -284,6 +340,10 @@ def main():
     rows = [
         ("peak accepted rate (64 connections) vs pgbench", f"{peak['accepted_per_s']:.0f}/s = {peak['accepted_per_s'] / reference_tps:.2f}x", "(information)", True),
         ("sustained accepted rate vs pgbench", f"{throughput['accepted_per_s']:.0f}/s vs {reference_tps:.0f} tps = {ratio:.2f}x", ">= 0.5x", ratio >= 0.5),
+    ]
+    if alone:
+        rows.append(("the same, gateway alone (downstream paused)", f"{alone['accepted_per_s']:.0f}/s = {alone['accepted_per_s'] / reference_tps:.2f}x", "(information)", True))
+    rows += [
         (f"gateway p99 at {args.latency_rate:.0f}/s offered", f"{latency['p99_ms']:.1f} ms", "<= 50 ms",
          latency["p99_ms"] <= 50 and latency["accepted"] >= 0.99 * latency["due"]),
         ("relay commit -> broker p99", f"{relay['p99_ms']:.1f} ms (p50 {relay['p50_ms']:.1f})", "<= 100 ms", relay["p99_ms"] <= 100 and relay["count"] > 0),
@@ -301,7 +361,7 @@ def main():
         pathlib.Path(args.json).write_text(json.dumps({
             "started": started, "machine": machine(), "reference_tps": reference_tps, "reference_latency_ms": reference_latency,
             "closing_reference_tps": closing_tps,
-            "throughput": throughput, "peak": peak, "latency": latency, "steady": steady, "relay": relay, "canonical": canonical, "work_per_webhook": work,
+            "throughput": throughput, "gateway_alone": alone, "peak": peak, "latency": latency, "steady": steady, "relay": relay, "canonical": canonical, "work_per_webhook": work,
         }, indent=2))
 
 
