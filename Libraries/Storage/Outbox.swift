@@ -46,6 +46,30 @@ public struct OutboxMessage: Sendable, Equatable {
     }
 }
 
+/// Messages as the outbox table's columns, one array per column in message order, in the text
+/// forms the insert binds: payloads in base64 (decoded by the statement) and headers as canonical
+/// JSON. Shared by `Outbox.enqueue` and by database functions that insert outbox rows themselves.
+public struct OutboxColumns: Sendable {
+    public var eventIDs: [String] = []
+    public var topics: [String] = []
+    public var keys: [String] = []
+    public var payloads: [String] = []
+    public var headers: [String] = []
+    /// Empty for a message without an org (the insert stores NULL).
+    public var orgs: [String] = []
+
+    public init(_ messages: [OutboxMessage]) {
+        for message in messages {
+            eventIDs.append(message.eventID)
+            topics.append(message.topic)
+            keys.append(message.key)
+            payloads.append(Data(message.payload).base64EncodedString())
+            headers.append(CanonicalJSON.object(message.headers))
+            orgs.append(message.orgID ?? "")
+        }
+    }
+}
+
 /// Writes events into the outbox inside the caller's transaction, so the state change and the
 /// events it announces commit together or not at all.
 public struct Outbox: Sendable {
@@ -57,20 +81,13 @@ public struct Outbox: Sendable {
     /// one statement. A message whose event id is already in the outbox is skipped.
     public func enqueue(_ messages: [OutboxMessage], on connection: PostgresConnection, logger: Logger) async throws {
         guard !messages.isEmpty else { return }
-        var eventIDs: [String] = [], topics: [String] = [], keys: [String] = [], payloads: [String] = [], headers: [String] = [], orgs: [String] = []
-        for message in messages {
-            eventIDs.append(message.eventID)
-            topics.append(message.topic)
-            keys.append(message.key)
-            payloads.append(Data(message.payload).base64EncodedString())
-            headers.append(CanonicalJSON.object(message.headers))
-            orgs.append(message.orgID ?? "")
-        }
+        let columns = OutboxColumns(messages)
         // Row ids follow the order of `messages`, so the relay publishes them in that order.
         try await connection.query("""
             INSERT INTO \(unescaped: schema.name).outbox (event_id, topic, message_key, payload, headers, org_id)
             SELECT m.event_id, m.topic, m.message_key, decode(m.payload, 'base64'), m.headers::jsonb, NULLIF(m.org_id, '')
-            FROM unnest(\(eventIDs)::text[], \(topics)::text[], \(keys)::text[], \(payloads)::text[], \(headers)::text[], \(orgs)::text[])
+            FROM unnest(\(columns.eventIDs)::text[], \(columns.topics)::text[], \(columns.keys)::text[], \(columns.payloads)::text[],
+                        \(columns.headers)::text[], \(columns.orgs)::text[])
                  WITH ORDINALITY AS m(event_id, topic, message_key, payload, headers, org_id, position)
             ORDER BY m.position
             ON CONFLICT (event_id) DO NOTHING

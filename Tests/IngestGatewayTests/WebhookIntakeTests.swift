@@ -128,16 +128,19 @@ struct WebhookIntakeTests {
         }
     }
 
+    /// A verified webhook as the routes hand it to the store, for tests of the store itself.
+    static func verified(from source: Source, eventID: String, body: String) -> IncomingWebhook {
+        IncomingWebhook(source: source, providerEventID: eventID, providerEventType: "payment_intent.succeeded", trust: .verified,
+                        contentType: "application/json", body: Array(body.utf8), verificationHeaders: ["stripe-signature": "t=1,v1=00"], receivedAt: Date())
+    }
+
     /// One intake call with repeats inside the batch and of an earlier row: each webhook gets
     /// its outcome in input order, only rows stored now get an event (in input order), and a
     /// repeat with another body is recorded as a conflict.
     @Test func aBatchWithRepeatsStoresEachIdOnceAndQueuesEventsInOrder() async throws {
         try await withGateway { gateway in
             let (source, _) = try await gateway.sources.create(org: Self.org, provider: .stripe, name: "s", toleranceSeconds: 300, secret: nil, actor: "test")
-            func webhook(_ eventID: String, _ body: String) -> IncomingWebhook {
-                IncomingWebhook(source: source, providerEventID: eventID, providerEventType: "payment_intent.succeeded", trust: .verified,
-                                contentType: "application/json", body: Array(body.utf8), verificationHeaders: ["stripe-signature": "t=1,v1=00"], receivedAt: Date())
-            }
+            func webhook(_ eventID: String, _ body: String) -> IncomingWebhook { Self.verified(from: source, eventID: eventID, body: body) }
             let earlier = try await gateway.inbox.accept(webhook("evt_d", #"{"id":"evt_d"}"#))
             let outcomes = try await gateway.inbox.accept(batch: [
                 webhook("evt_c", #"{"id":"evt_c"}"#), webhook("evt_a", #"{"id":"evt_a"}"#), webhook("evt_c", #"{"id":"evt_c"}"#),
@@ -169,8 +172,7 @@ struct WebhookIntakeTests {
             func webhook(_ eventID: String, org: String) -> IncomingWebhook {
                 var moved = source
                 moved.orgID = org
-                return IncomingWebhook(source: moved, providerEventID: eventID, providerEventType: "t", trust: .verified, contentType: "application/json",
-                                       body: Array("{}".utf8), verificationHeaders: [:], receivedAt: Date())
+                return Self.verified(from: moved, eventID: eventID, body: "{}")
             }
             _ = try await gateway.inbox.accept(webhook("evt_x", org: "org_other"))
             await #expect {

@@ -316,16 +316,19 @@ struct OutboxInboxTests {
 }
 
 @Suite struct DeadlineTests {
+    /// Stands in for a query on a half-open connection: not resumed within the test, whatever
+    /// cancellation says.
+    static func ignoringCancellationForTenSeconds() async -> Int {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            DispatchQueue.global().asyncAfter(deadline: .now() + 10) { continuation.resume() }
+        }
+        return 1
+    }
+
     @Test func aBodyThatIgnoresCancellationIsAbandonedAtTheDeadline() async throws {
         let started = ContinuousClock.now
         await #expect(throws: DeadlineExceeded.self) {
-            try await withDeadline(.milliseconds(200)) {
-                // Never resumed within the test: stands in for a query on a half-open connection.
-                await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-                    DispatchQueue.global().asyncAfter(deadline: .now() + 10) { continuation.resume() }
-                }
-                return 1
-            }
+            try await withDeadline(.milliseconds(200)) { await Self.ignoringCancellationForTenSeconds() }
         }
         // Generous: parallel tests can keep the cooperative pool busy; the body itself takes 10 s.
         #expect(ContinuousClock.now - started < .seconds(6), "the caller stopped waiting at the deadline")
@@ -354,12 +357,7 @@ struct OutboxInboxTests {
         try await Task.sleep(for: DeadlineWatch.resolution * 3)
         let started = ContinuousClock.now
         await #expect(throws: DeadlineExceeded.self) {
-            try await withDeadline(.milliseconds(100)) { () async throws -> Int in
-                await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-                    DispatchQueue.global().asyncAfter(deadline: .now() + 10) { continuation.resume() }
-                }
-                return 1
-            }
+            try await withDeadline(.milliseconds(100)) { await Self.ignoringCancellationForTenSeconds() }
         }
         #expect(ContinuousClock.now - started < .seconds(6))
     }

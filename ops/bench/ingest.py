@@ -128,7 +128,7 @@ def load(tally, gateway, source, secret, rate, connections, seconds, warmup, dup
 class DownstreamPaused:
     """Pauses the stack's services other than the gateway (SIGSTOP) for a `with` block and
     resumes them (SIGCONT) when it ends, however it ends. The pids come from the stack's pid
-    files; when there are none, nothing is paused and `paused` is empty."""
+    files; `pids` is empty when none of those services is running."""
 
     def __init__(self, pids_dir, keep=("ingest-gateway",)):
         self.pids = {}
@@ -147,16 +147,16 @@ class DownstreamPaused:
         self.paused = []
 
     def __enter__(self):
-        for name, pid in self.pids.items():
+        for pid in self.pids.values():
             try:
                 os.kill(pid, signal.SIGSTOP)
-                self.paused.append((name, pid))
+                self.paused.append(pid)
             except OSError:
                 pass
         return self
 
     def __exit__(self, *exc):
-        for _, pid in self.paused:
+        for pid in self.paused:
             try:
                 os.kill(pid, signal.SIGCONT)
             except OSError:

@@ -1,7 +1,6 @@
 import CRdKafka
 import Foundation
 import Logging
-import Synchronization
 
 /// Cluster administration: topics, watermarks, consumer groups, committed offsets and the
 /// offset changes that replay is built on.

@@ -63,9 +63,9 @@ struct WebhookInboxStore: Sendable {
         let hashes = webhooks.map(\.bodySHA256)
         let bodies = webhooks.map { Data($0.body).base64EncodedString() }
         // Built for every webhook; the function queues only those of rows it stores.
-        let events = try webhooks.indices.map { index in
+        let events = OutboxColumns(try webhooks.indices.map { index in
             try Self.receivedEvent(webhooks[index], inboxID: ids[index], bodyBase64: bodies[index], bodySHA256: hashes[index])
-        }
+        })
         return try await client.withTransaction(logger: logger) { connection in
             // Read inside the transaction: an answer the gateway cannot use rolls the batch back.
             var outcomes = [AcceptOutcome?](repeating: nil, count: webhooks.count)
@@ -76,8 +76,7 @@ struct WebhookInboxStore: Sendable {
                 \(webhooks.map(\.trust.rawValue))::text[], \(webhooks.map(\.contentType))::text[], \(bodies)::text[],
                 \(hashes)::text[], \(webhooks.map(\.body.count))::int4[],
                 \(webhooks.map { CanonicalJSON.object($0.verificationHeaders) })::text[], \(webhooks.map(\.receivedAt))::timestamptz[],
-                \(events.map(\.eventID))::text[], \(events.map(\.topic))::text[], \(events.map(\.key))::text[],
-                \(events.map { Data($0.payload).base64EncodedString() })::text[], \(events.map { CanonicalJSON.object($0.headers) })::text[])
+                \(events.eventIDs)::text[], \(events.topics)::text[], \(events.keys)::text[], \(events.payloads)::text[], \(events.headers)::text[])
             """, logger: logger).decode((Int, UUID?, String).self) {
                 let index = position - 1
                 guard outcomes.indices.contains(index) else { throw UnexpectedIntakeAnswer(detail: "position \(position) of \(webhooks.count)") }
