@@ -121,13 +121,19 @@ let package = Package(
         // MARK: Tests
         .testTarget(
             name: "WebhookSignaturesTests",
-            dependencies: ["WebhookSignatures", .product(name: "Crypto", package: "swift-crypto")],
+            dependencies: ["WebhookSignatures", "Contracts", .product(name: "Crypto", package: "swift-crypto")],
             path: "Tests/WebhookSignaturesTests",
             exclude: ["provider_signer.py"]
         ),
         .target(
             name: "TallyTestSupport",
-            dependencies: ["Storage", "Kafka", .product(name: "PostgresNIO", package: "postgres-nio")],
+            dependencies: [
+                "Storage", "Kafka", "Contracts", "ServiceRuntime",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
             path: "Tests/TestSupport"
         ),
         .testTarget(

@@ -31,13 +31,10 @@ public struct TallyTopic: Hashable, Sendable, CustomStringConvertible {
         TallyTopic(name: "tally.\(service).dead-letters.v1", partitions: 1, key: "original message key")
     }
 
-    /// The services, as named in their executables and dead-letter topics.
-    public static let services = ["ingest-gateway", "normalizer", "billing", "finance", "privacy", "notifications", "reconciliation"]
-
     /// The complete catalog.
     public static let all: [TallyTopic] = [
         rawWebhooks, webhookOutcomes, payments, subscriptions, invoices, orders, payouts, customers,
         entitlements, notificationRequests, notificationDeliveries, ledgerPostings, financeInvoices,
         privacyCommands, privacyResults, reconciliation,
-    ] + services.map(deadLetters(of:))
+    ] + TallyService.all.map(\.deadLetterTopic)
 }

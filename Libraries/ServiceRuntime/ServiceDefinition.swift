@@ -1,3 +1,4 @@
+import Contracts
 import Foundation
 import Hummingbird
 import Kafka
@@ -19,21 +20,33 @@ public struct ConsumerDefinition: Sendable {
     /// later. A latency-critical consumer sets 1.
     public var fetchMinBytes: Int
     public var handler: InboxBatchHandler
+    /// The CloudEvents types the consumer handles; empty for an untyped consumer.
+    public var eventTypes: [String]
 
     /// What a consumer off the latency-critical path waits for per fetch.
     public static let defaultFetchMinBytes = 65_536
 
-    /// A consumer whose handler applies one event at a time.
+    /// The typed form: each registered event type is decoded and given to its handler; an event
+    /// of any other type is recorded as `ignored` (with its type); a registered type that does
+    /// not decode is dead-lettered with the decoding error. See `InboxEventHandlers`.
+    public init(topics: [TallyTopic], fetchMaxWait: Duration = .milliseconds(500), fetchMinBytes: Int = defaultFetchMinBytes,
+                handlers: InboxEventHandlers) {
+        self.init(topics: topics.map(\.name), fetchMaxWait: fetchMaxWait, fetchMinBytes: fetchMinBytes, batchHandler: handlers.batchHandler)
+        self.eventTypes = handlers.eventTypes
+    }
+
+    /// A consumer whose handler applies one raw message at a time.
     public init(topics: [String], fetchMaxWait: Duration = .milliseconds(500), fetchMinBytes: Int = defaultFetchMinBytes, handler: @escaping InboxHandler) {
         self.init(topics: topics, fetchMaxWait: fetchMaxWait, fetchMinBytes: fetchMinBytes, batchHandler: KafkaConsumerMessage.eachApplied(by: handler))
     }
 
-    /// A consumer whose handler applies a batch's new events together (fewer statements per event).
+    /// A consumer whose handler applies a batch's new raw messages together.
     public init(topics: [String], fetchMaxWait: Duration = .milliseconds(500), fetchMinBytes: Int = defaultFetchMinBytes, batchHandler: @escaping InboxBatchHandler) {
         self.topics = topics
         self.fetchMaxWait = fetchMaxWait
         self.fetchMinBytes = fetchMinBytes
         self.handler = batchHandler
+        self.eventTypes = []
     }
 }
 
@@ -42,27 +55,24 @@ public struct ServiceDependencies: Sendable {
     public let configuration: ServiceConfiguration
     public let client: PostgresClient
     public let schema: ServiceSchema
-    public let outbox: Outbox
     public let audit: AuditLog
-    public let producer: KafkaProducer
     public let logger: Logger
 
-    public init(configuration: ServiceConfiguration, client: PostgresClient, schema: ServiceSchema, outbox: Outbox,
-                audit: AuditLog, producer: KafkaProducer, logger: Logger) {
+    public init(configuration: ServiceConfiguration, client: PostgresClient, schema: ServiceSchema, logger: Logger) {
         self.configuration = configuration
         self.client = client
         self.schema = schema
-        self.outbox = outbox
-        self.audit = audit
-        self.producer = producer
+        self.audit = AuditLog(schema: schema)
         self.logger = logger
     }
 }
 
 /// Everything that makes one service different from another; `ServiceRunner` does the rest.
 public struct ServiceDefinition: Sendable {
-    /// The executable name, e.g. `ingest-gateway`; also the schema, group and DLQ name.
-    public var name: String
+    /// The service in the catalog: executable, schema, consumer group and dead-letter topic.
+    public var service: TallyService
+    /// The executable name, e.g. `ingest-gateway`.
+    public var name: String { service.name }
     /// The folder of numbered SQL files shipped with the service (its `Migrations/` resource).
     public var migrationsFolder: URL?
     /// Builds the service's consumer, if it consumes (at most one group per service).
@@ -75,16 +85,28 @@ public struct ServiceDefinition: Sendable {
     public var backgroundServices: @Sendable (ServiceDependencies) -> [any Service]
 
     public init(
-        name: String,
+        service: TallyService,
         migrationsFolder: URL?,
         consumer: (@Sendable (ServiceDependencies) -> ConsumerDefinition)? = nil,
         backgroundServices: @escaping @Sendable (ServiceDependencies) -> [any Service] = { _ in [] },
         routes: @escaping @Sendable (Router<ServiceRequestContext>, RouterGroup<ServiceRequestContext>, ServiceDependencies) -> Void = { _, _, _ in }
     ) {
-        self.name = name
+        self.service = service
         self.migrationsFolder = migrationsFolder
         self.consumer = consumer
         self.backgroundServices = backgroundServices
         self.routes = routes
     }
+}
+
+/// A service's own settings, read from the environment after the shared `ServiceConfiguration`
+/// and refused the same way: by variable name, before anything starts (exit code 78).
+public protocol ServiceSettings: Sendable {
+    init(environment: EnvironmentReader, configuration: ServiceConfiguration) throws(ConfigurationError)
+}
+
+/// The settings of a service that has none of its own.
+public struct NoServiceSettings: ServiceSettings {
+    public init(environment: EnvironmentReader, configuration: ServiceConfiguration) {}
+    public init() {}
 }

@@ -1,3 +1,4 @@
+import Contracts
 import Foundation
 import HTTPTypes
 import Hummingbird
@@ -17,16 +18,32 @@ import Storage
 /// reverse order: HTTP stops taking requests, the consumer finishes its batch and leaves the
 /// group, the relay finishes its batch, the producer flushes, and the database client closes last.
 public enum ServiceRunner {
-    /// Runs `definition` and returns the process exit code (0 after a clean stop, 78 for a
-    /// configuration error, 1 for a start-up failure).
-    public static func run(_ definition: ServiceDefinition, environment: EnvironmentReader = EnvironmentReader()) async -> Int32 {
+    /// Reads the shared configuration and then `Settings` from the environment, builds the
+    /// service's definition from them and runs it; returns the process exit code (0 after a
+    /// clean stop, 78 for a configuration error, naming the variable, 1 for a start-up failure).
+    public static func run<Settings: ServiceSettings>(
+        _ service: TallyService, settings: Settings.Type, environment: EnvironmentReader = EnvironmentReader(),
+        definition: @Sendable (Settings) -> ServiceDefinition
+    ) async -> Int32 {
         let configuration: ServiceConfiguration
-        do {
-            configuration = try ServiceConfiguration(serviceName: definition.name, environment: environment)
+        let parsed: Settings
+        do throws(ConfigurationError) {
+            configuration = try ServiceConfiguration(serviceName: service.name, environment: environment)
+            parsed = try Settings(environment: environment, configuration: configuration)
         } catch {
-            FileHandle.standardError.write(Data("\(definition.name): configuration error: \(error)\n".utf8))
+            FileHandle.standardError.write(Data("\(service.name): configuration error: \(error)\n".utf8))
             return 78
         }
+        return await run(definition(parsed), configuration: configuration)
+    }
+
+    /// Runs a service without settings of its own.
+    public static func run(_ service: TallyService, environment: EnvironmentReader = EnvironmentReader(),
+                           definition: @Sendable (NoServiceSettings) -> ServiceDefinition) async -> Int32 {
+        await run(service, settings: NoServiceSettings.self, environment: environment, definition: definition)
+    }
+
+    static func run(_ definition: ServiceDefinition, configuration: ServiceConfiguration) async -> Int32 {
         let level = Logger.Level(rawValue: configuration.logLevel) ?? .info
         LoggingSystem.bootstrap { label in JSONLogHandler(label: label, level: level) }
         let registry = PrometheusCollectorRegistry()
@@ -72,19 +89,18 @@ public enum ServiceRunner {
             let kafkaClient = KafkaClientConfiguration(bootstrapServers: configuration.kafkaBrokers, clientID: definition.name)
             let producer = try KafkaProducer(configuration: .init(client: kafkaClient, deliveryTimeout: .seconds(30)), logger: logger)
             let admin = try KafkaAdmin(configuration: kafkaClient, logger: logger, requestTimeout: .seconds(2))
-            let dependencies = ServiceDependencies(
-                configuration: configuration, client: client, schema: schema, outbox: Outbox(schema: schema),
-                audit: AuditLog(schema: schema), producer: producer, logger: logger
-            )
+            let dependencies = ServiceDependencies(configuration: configuration, client: client, schema: schema, logger: logger)
             let relay = OutboxRelay(client: client, schema: schema, producer: producer, logger: logger, retention: configuration.outboxRetention)
             let consumer: InboxConsumer? = definition.consumer.map { make in
                 let consumerDefinition = make(dependencies)
+                let inbox = InboxTransaction(client: client, schema: schema, group: definition.service.consumerGroup,
+                                             deadLetterTopic: definition.service.deadLetterTopic.name, logger: logger,
+                                             batchHandler: consumerDefinition.handler)
                 return InboxConsumer(
-                    configuration: KafkaConsumerConfiguration(client: kafkaClient, groupID: "tally.\(definition.name)", topics: consumerDefinition.topics,
+                    configuration: KafkaConsumerConfiguration(client: kafkaClient, groupID: definition.service.consumerGroup, topics: consumerDefinition.topics,
                                                               sessionTimeout: .seconds(6), heartbeatInterval: .milliseconds(500),
                                                               fetchMaxWait: consumerDefinition.fetchMaxWait, fetchMinBytes: consumerDefinition.fetchMinBytes),
-                    client: client, schema: schema, producer: producer,
-                    deadLetterTopic: "tally.\(definition.name).dead-letters.v1", logger: logger, batchHandler: consumerDefinition.handler
+                    inbox: inbox, logger: logger
                 )
             }
 

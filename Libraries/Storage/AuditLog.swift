@@ -25,3 +25,40 @@ public struct AuditLog: Sendable {
             """, logger: logger)
     }
 }
+
+/// One audit entry as written: who did what to which target, the snapshots as JSON text, and
+/// the request it came from.
+public struct AuditEntry: Codable, Sendable, Equatable {
+    public var id: Int64
+    public var actor: String
+    public var action: String
+    public var target: String
+    public var before: String?
+    public var after: String?
+    public var correlationID: String?
+    /// RFC 3339 UTC with milliseconds.
+    public var recordedAt: String
+
+    enum CodingKeys: String, CodingKey {
+        case id, actor, action, target, before, after, correlationID = "correlation_id", recordedAt = "recorded_at"
+    }
+}
+
+extension AuditLog {
+    /// The org's entries with ids below `before`, newest first, at most `limit`.
+    public func entries(org: TenantID, before: Int64, limit: Int, client: PostgresClient, logger: Logger) async throws -> [AuditEntry] {
+        try await client.withTenantTransaction(org, logger: logger) { connection in
+            var entries: [AuditEntry] = []
+            let rows = try await connection.query("""
+                SELECT id, actor, action, target, before::text, after::text, correlation_id,
+                       to_char(recorded_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')
+                FROM \(unescaped: schema.name).audit_log WHERE id < \(before) ORDER BY id DESC LIMIT \(limit)
+                """, logger: logger)
+            for try await (id, actor, action, target, beforeJSON, afterJSON, correlation, recordedAt) in rows.decode((Int64, String, String, String, String?, String?, String?, String).self) {
+                entries.append(AuditEntry(id: id, actor: actor, action: action, target: target, before: beforeJSON, after: afterJSON,
+                                          correlationID: correlation, recordedAt: recordedAt))
+            }
+            return entries
+        }
+    }
+}

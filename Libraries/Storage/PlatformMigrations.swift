@@ -1,5 +1,5 @@
-/// The tables every service has in its own schema, applied before the service's own migrations
-/// (versions 1–99 are reserved for them; service files start at 0100).
+/// The tables and functions every service has in its own schema, applied before the service's
+/// own migrations (versions 1–99 are reserved for them; service files start at 0100).
 enum PlatformMigrations {
     static let all: [Migration] = [
         Migration(version: 1, name: "platform_outbox", sql: """
@@ -53,7 +53,7 @@ enum PlatformMigrations {
                 USING (org_id = current_setting('tally.org_id', true))
                 WITH CHECK (org_id = current_setting('tally.org_id', true));
             """),
-        // See `TenantIsolation.policySQL` for why the org is read through a sub-select.
+        // Superseded by version 8, which re-creates the policy through `enable_tenant_isolation`.
         Migration(version: 4, name: "platform_audit_log_policy_reads_the_org_once", sql: """
             ALTER POLICY audit_log_tenant ON audit_log
                 USING (org_id = (SELECT current_setting('tally.org_id', true)))
@@ -70,6 +70,18 @@ enum PlatformMigrations {
         // 1,314/s with payloads kept in the row; about 12% less WAL than the latter).
         Migration(version: 5, name: "platform_outbox_payloads_out_of_line", sql: """
             ALTER TABLE outbox ALTER COLUMN payload SET STORAGE EXTERNAL;
+            """),
+        // The event type beside each id (what a typed consumer ignored is then visible by name),
+        // and the outcomes `InboxOutcome.recordedValues` lists, enforced. NOT VALID: rows already
+        // there are trusted instead of scanned, so the upgrade does not read a large inbox.
+        Migration(version: 6, name: "platform_inbox_event_types_and_outcomes", sql: """
+            ALTER TABLE inbox ADD COLUMN event_type text;
+            ALTER TABLE inbox ADD CONSTRAINT inbox_outcome_known
+                CHECK (outcome IN ('applied', 'ignored', 'dead-lettered')) NOT VALID;
+            """),
+        Migration(version: 7, name: "platform_tenant_isolation_function", sql: TenantIsolation.functionSQL),
+        Migration(version: 8, name: "platform_audit_log_through_tenant_isolation", sql: """
+            SELECT enable_tenant_isolation('audit_log');
             """),
     ]
 }

@@ -37,23 +37,59 @@ extension PostgresConnection {
     }
 }
 
-/// The SQL that puts a table under tenant isolation; use it in a service migration after
-/// creating a table with an `org_id text NOT NULL` column.
+/// Tenant isolation is one PostgreSQL function in every service schema (platform migration 7):
+/// a service migration puts a table with an `org_id text NOT NULL` column under it with
+/// `SELECT enable_tenant_isolation('table');` and writes no policy SQL of its own.
+///
+/// What the function guarantees, for the table it is given:
+/// - Row-level security is enabled and forced (the owning role is bound by it too).
+/// - Any policy the table had is dropped first, so calling it again re-creates the policies
+///   (this is how tables created before the function moved onto it).
+/// - `writers => 'tenant'` (the default): a session sees and writes only rows of the org set
+///   with `setTenant` (`tally.org_id`), and with no org set it sees nothing.
+///   `writers => 'anyone'`: every session may insert and delete (a log whose writer may not
+///   know the org yet, trimmed by age), but reads only its own org's rows.
+/// - `operator_read => true`: a session that set `tally.scope` to `operator` reads every org's
+///   rows (operational aggregates), and still writes none of them.
 ///
 /// The policy reads the session's org through a sub-select, evaluated once per statement. The
 /// bare `current_setting(...)` would be evaluated while planning and looked up in the column's
 /// statistics, where an org that is new or has grown since the last ANALYZE counts as one row:
 /// primary-key lookups then get planned through an index on `org_id` and walk the whole org.
 public enum TenantIsolation {
-    public static func policySQL(table: String) -> String {
+    /// The function's definition (platform migration 7).
+    static let functionSQL = """
+        CREATE FUNCTION enable_tenant_isolation(target regclass, writers text DEFAULT 'tenant', operator_read boolean DEFAULT false)
+        RETURNS void LANGUAGE plpgsql AS $fn$
+        DECLARE
+            existing record;
+            table_name text := (SELECT relname FROM pg_class WHERE oid = target);
+            own_org constant text := 'org_id = (SELECT current_setting(''tally.org_id'', true))';
+        BEGIN
+            IF writers NOT IN ('tenant', 'anyone') THEN
+                RAISE EXCEPTION 'enable_tenant_isolation(%): writers must be ''tenant'' or ''anyone'', not %', target, writers;
+            END IF;
+            IF NOT EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = target AND attname = 'org_id' AND NOT attisdropped) THEN
+                RAISE EXCEPTION 'enable_tenant_isolation(%): the table has no org_id column', target;
+            END IF;
+            FOR existing IN SELECT polname FROM pg_policy WHERE polrelid = target LOOP
+                EXECUTE format('DROP POLICY %I ON %s', existing.polname, target);
+            END LOOP;
+            EXECUTE format('ALTER TABLE %s ENABLE ROW LEVEL SECURITY', target);
+            EXECUTE format('ALTER TABLE %s FORCE ROW LEVEL SECURITY', target);
+            IF writers = 'tenant' THEN
+                EXECUTE format('CREATE POLICY %I ON %s USING (%s) WITH CHECK (%s)', table_name || '_tenant', target, own_org, own_org);
+            ELSE
+                EXECUTE format('CREATE POLICY %I ON %s FOR SELECT USING (%s)', table_name || '_tenant_read', target, own_org);
+                EXECUTE format('CREATE POLICY %I ON %s FOR INSERT WITH CHECK (true)', table_name || '_insert', target);
+                EXECUTE format('CREATE POLICY %I ON %s FOR DELETE USING (true)', table_name || '_trim', target);
+            END IF;
+            IF operator_read THEN
+                EXECUTE format('CREATE POLICY %I ON %s FOR SELECT USING (current_setting(''tally.scope'', true) = ''operator'')',
+                               table_name || '_operator_read', target);
+            END IF;
+        END $fn$;
         """
-        ALTER TABLE \(table) ENABLE ROW LEVEL SECURITY;
-        ALTER TABLE \(table) FORCE ROW LEVEL SECURITY;
-        CREATE POLICY \(table)_tenant ON \(table)
-            USING (org_id = (SELECT current_setting('tally.org_id', true)))
-            WITH CHECK (org_id = (SELECT current_setting('tally.org_id', true)));
-        """
-    }
 }
 
 extension Sequence {

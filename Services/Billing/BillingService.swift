@@ -1,23 +1,26 @@
 import Contracts
 import Foundation
 import ServiceRuntime
+import Storage
 
 /// The billing service: owns plans, subscriptions, pause/resume history, dunning state, usage.
 ///
 /// This is the service's wiring: its schema and migrations, the topics its consumer group reads,
-/// and its routes. Handlers that act on events arrive with the service's business logic; until
-/// then every consumed event is recorded in the inbox as `ignored`, so the group's offsets
-/// still only move after a database commit.
+/// and its routes. It registers no event types yet: until its handlers arrive with its business
+/// logic, every consumed event is recorded in the inbox as `ignored` with its type, so the
+/// group's offsets still only move after a database commit.
 @main
 struct BillingService {
-    static func main() async {
-        let definition = ServiceDefinition(
-            name: "billing",
+    /// The service's schema, consumer and routes; `main` and the tests both build it here.
+    static func definition() -> ServiceDefinition {
+        ServiceDefinition(
+            service: .billing,
             migrationsFolder: Bundle.module.url(forResource: "Migrations", withExtension: nil),
-            consumer: { _ in
-                ConsumerDefinition(topics: [TallyTopic.subscriptions.name, TallyTopic.payments.name]) { _, _ in .ignored }
-            }
+            consumer: { _ in ConsumerDefinition(topics: [.subscriptions, .payments], handlers: InboxEventHandlers()) }
         )
-        exit(await ServiceRunner.run(definition))
+    }
+
+    static func main() async {
+        exit(await ServiceRunner.run(.billing) { _ in definition() })
     }
 }

@@ -1,41 +1,58 @@
 import Contracts
 import Foundation
 import ServiceRuntime
+import Storage
 
 /// The normalizer: turns each provider's raw webhook into Tally's canonical, typed events.
 ///
-/// - `Mappings/`: one mapping per provider, from raw payload to canonical events.
-/// - `Handlers/RawWebhookHandler.swift`: applies a raw webhook event (canonical events, outcome,
-///   lineage) in one transaction.
+/// - `Mappings/`: one mapping per provider, from raw payload to canonical events (pure).
+/// - `Domain/`: what normalizing one webhook writes (`RawWebhookDecision`), freshness states.
+/// - `Handlers/RawWebhookHandler.swift`: applies raw webhook events in the inbox transaction:
+///   fence, decide, save.
+/// - `Store/`: the normalizer schema's SQL (fences, lineage, outcomes; the reports' queries).
 /// - `Routes/ReportRoutes.swift`: lineage, the daily delta report and integration freshness.
 /// - `Migrations/`: lineage and per-webhook outcomes.
 @main
 struct NormalizerService {
-    static func main() async {
-        let environment = EnvironmentReader()
-        let slowAfter: Int
-        let staleAfter: Int
-        do {
-            slowAfter = try environment.integer("TALLY_FRESHNESS_SLOW_SECONDS", default: 3600, range: 1...(30 * 86_400))
-            staleAfter = try environment.integer("TALLY_FRESHNESS_STALE_SECONDS", default: 86_400, range: 1...(90 * 86_400))
-        } catch {
-            FileHandle.standardError.write(Data("normalizer: configuration error: \(error)\n".utf8))
-            exit(78)
-        }
-        let definition = ServiceDefinition(
-            name: "normalizer",
+    /// The service's schema, consumer and routes; `main` and the tests both build it here.
+    static func definition(_ settings: NormalizerSettings) -> ServiceDefinition {
+        ServiceDefinition(
+            service: .normalizer,
             migrationsFolder: Bundle.module.url(forResource: "Migrations", withExtension: nil),
             consumer: { dependencies in
-                let handler = RawWebhookHandler(schema: dependencies.schema, logger: dependencies.logger)
-                return ConsumerDefinition(topics: [TallyTopic.rawWebhooks.name], fetchMaxWait: .milliseconds(25), fetchMinBytes: 1, batchHandler: { messages, connection in
-                    try await handler.handle(messages, on: connection)
+                let handler = RawWebhookHandler(logger: dependencies.logger)
+                var handlers = InboxEventHandlers()
+                handlers.on(WebhookReceived.self, batch: { events, connection in
+                    try await handler.handle(events, store: PostgresNormalizationStore(schema: dependencies.schema, connection: connection, logger: dependencies.logger))
                 })
+                return ConsumerDefinition(topics: [.rawWebhooks], fetchMaxWait: .milliseconds(25), fetchMinBytes: 1, handlers: handlers)
             },
             routes: { _, admin, dependencies in
-                ReportRoutes(client: dependencies.client, schema: dependencies.schema,
-                             slowAfter: .seconds(slowAfter), staleAfter: .seconds(staleAfter)).add(to: admin)
+                ReportRoutes(store: ReportStore(client: dependencies.client, schema: dependencies.schema, logger: dependencies.logger),
+                             freshness: settings.freshness).add(to: admin)
             }
         )
-        exit(await ServiceRunner.run(definition))
+    }
+
+    static func main() async {
+        exit(await ServiceRunner.run(.normalizer, settings: NormalizerSettings.self, definition: definition))
+    }
+}
+
+/// The normalizer's own settings, read after the shared configuration.
+struct NormalizerSettings: ServiceSettings {
+    /// When a provider counts as slow or stale (`TALLY_FRESHNESS_SLOW_SECONDS`, one hour by
+    /// default; `TALLY_FRESHNESS_STALE_SECONDS`, one day).
+    var freshness: FreshnessRule
+
+    init(freshness: FreshnessRule = FreshnessRule(slowAfter: .seconds(3600), staleAfter: .seconds(86_400))) {
+        self.freshness = freshness
+    }
+
+    init(environment: EnvironmentReader, configuration: ServiceConfiguration) throws(ConfigurationError) {
+        self.init(freshness: FreshnessRule(
+            slowAfter: .seconds(try environment.integer("TALLY_FRESHNESS_SLOW_SECONDS", default: 3600, range: 1...(30 * 86_400))),
+            staleAfter: .seconds(try environment.integer("TALLY_FRESHNESS_STALE_SECONDS", default: 86_400, range: 1...(90 * 86_400)))
+        ))
     }
 }

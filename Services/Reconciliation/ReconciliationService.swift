@@ -1,23 +1,28 @@
 import Contracts
 import Foundation
 import ServiceRuntime
+import Storage
 
 /// The reconciliation service: owns matches, discrepancies and sync runs.
 ///
 /// This is the service's wiring: its schema and migrations, the topics its consumer group reads,
-/// and its routes. Handlers that act on events arrive with the service's business logic; until
-/// then every consumed event is recorded in the inbox as `ignored`, so the group's offsets
-/// still only move after a database commit.
+/// and its routes. It registers no event types yet: until its handlers arrive with its business
+/// logic, every consumed event is recorded in the inbox as `ignored` with its type, so the
+/// group's offsets still only move after a database commit.
 @main
 struct ReconciliationService {
-    static func main() async {
-        let definition = ServiceDefinition(
-            name: "reconciliation",
+    /// The service's schema, consumer and routes; `main` and the tests both build it here.
+    static func definition() -> ServiceDefinition {
+        ServiceDefinition(
+            service: .reconciliation,
             migrationsFolder: Bundle.module.url(forResource: "Migrations", withExtension: nil),
             consumer: { _ in
-                ConsumerDefinition(topics: [TallyTopic.orders.name, TallyTopic.payments.name, TallyTopic.payouts.name, TallyTopic.ledgerPostings.name, TallyTopic.webhookOutcomes.name]) { _, _ in .ignored }
+                ConsumerDefinition(topics: [.orders, .payments, .payouts, .ledgerPostings, .webhookOutcomes], handlers: InboxEventHandlers())
             }
         )
-        exit(await ServiceRunner.run(definition))
+    }
+
+    static func main() async {
+        exit(await ServiceRunner.run(.reconciliation) { _ in definition() })
     }
 }

@@ -64,8 +64,8 @@ struct DoctorCommand: AsyncParsableCommand {
             do {
                 try await client.query("SELECT 1", logger: logger)
                 var findings = [Finding(check: "database", ok: true, detail: "\(configuration.host):\(configuration.port)/\(configuration.database) answers")]
-                for name in TallyTopic.services {
-                    let schema = name.replacingOccurrences(of: "-", with: "_")
+                for tallyService in TallyService.all {
+                    let schema = tallyService.schema
                     var version: String?
                     do {
                         for try await value in try await client.query(PostgresQuery(unsafeSQL: "SELECT max(version)::text FROM \(schema).schema_migrations"), logger: logger).decode(String?.self) {
@@ -84,10 +84,9 @@ struct DoctorCommand: AsyncParsableCommand {
     }
 
     private func checkServices() async -> [Finding] {
-        let defaults = TallyTopic.services.enumerated().map { index, name -> String in
-            let variable = "TALLY_\(name.uppercased().replacingOccurrences(of: "-", with: "_"))_PORT"
-            let port = ProcessInfo.processInfo.environment[variable] ?? String(8081 + index)
-            return "\(name)=http://127.0.0.1:\(port)"
+        let defaults = TallyService.all.map { tallyService -> String in
+            let port = ProcessInfo.processInfo.environment[tallyService.portVariable] ?? String(tallyService.port)
+            return "\(tallyService.name)=http://127.0.0.1:\(port)"
         }
         var findings: [Finding] = []
         for entry in service.isEmpty ? defaults : service {

@@ -22,19 +22,9 @@ struct InboxAdminTests {
     func withRouter(_ body: @Sendable (Router<ServiceRequestContext>, PostgresClient, ServiceSchema) async throws -> Void) async throws {
         let migrations = try Migration.load(from: WebhookIntakeTests.migrations)
         try await TestDatabase.withService(TestDatabase.uniqueService("gwadmin"), migrations: migrations) { client, schema in
-            var environment = ProcessInfo.processInfo.environment
-            environment["TALLY_KAFKA_BROKERS"] = "127.0.0.1:1"
-            environment["TALLY_DATABASE_URL"] = "postgres://x:y@127.0.0.1:1/tally"
-            environment["TALLY_ENV"] = "test"
-            environment["TALLY_ADMIN_TOKEN_SECRET"] = nil
-            let configuration = try ServiceConfiguration(serviceName: "ingest-gateway", environment: EnvironmentReader(environment))
-            let producer = try KafkaProducer(configuration: .init(client: .init(bootstrapServers: ["127.0.0.1:1"], statisticsInterval: nil)), logger: TestDatabase.logger)
-            let dependencies = ServiceDependencies(configuration: configuration, client: client, schema: schema, outbox: Outbox(schema: schema),
-                                                   audit: AuditLog(schema: schema), producer: producer, logger: TestDatabase.logger)
-            let definition = IngestGatewayService.definition(box: SecretBox(key: SymmetricKey(size: .bits256)), maxBodySize: 1 << 20)
-            let router = ServiceRouter.build(definition, dependencies: dependencies, checks: [], registry: PrometheusCollectorRegistry())
+            let definition = IngestGatewayService.definition(GatewaySettings(box: SecretBox(key: SymmetricKey(size: .bits256))))
+            let router = try TestService.router(for: definition, client: client, schema: schema)
             try await body(router, client, schema)
-            await producer.shutdown(flushTimeout: .milliseconds(10))
         }
     }
 

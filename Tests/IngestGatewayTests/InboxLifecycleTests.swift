@@ -282,12 +282,8 @@ struct InboxLifecycleTests {
         let migrations = try Migration.load(from: WebhookIntakeTests.migrations)
         try await TestDatabase.withService(TestDatabase.uniqueService("gwoc"), migrations: migrations) { client, schema in
             let ids = try await acceptWebhooks(4, client, schema)
-            let handler = WebhookOutcomeHandler(schema: schema, logger: TestDatabase.logger)
-            let producer = try KafkaProducer(configuration: .init(client: .init(bootstrapServers: ["127.0.0.1:1"], statisticsInterval: nil)), logger: TestDatabase.logger)
-            let inbox = InboxConsumer(configuration: .init(client: .init(bootstrapServers: ["127.0.0.1:1"]), groupID: "g", topics: ["t"]),
-                                      client: client, schema: schema, producer: producer, deadLetterTopic: "dlq", logger: TestDatabase.logger, batchHandler: { messages, connection in
-                try await handler.handle(messages, on: connection)
-            })
+            let definition = IngestGatewayService.definition(GatewaySettings(box: SecretBox(key: SymmetricKey(size: .bits256))))
+            let inbox = try TestService.inbox(for: definition, client: client, schema: schema)
             func outcome(_ index: Int, _ status: WebhookOutcome.Status, _ reason: String?) throws -> KafkaConsumerMessage {
                 let id = ids[index].uuidString.lowercased()
                 let event = EventEnvelope(id: "out-\(index)-\(status.rawValue)", source: "/tally/normalizer", time: "2026-11-22T08:00:00.000Z", tenant: Self.org.rawValue,
@@ -302,7 +298,6 @@ struct InboxLifecycleTests {
             try await inbox.apply(batch)
             // A late, contradicting outcome for a row already decided changes nothing.
             try await inbox.apply(KafkaConsumerBatch(messages: [try outcome(0, .failed, "late")]))
-            await producer.shutdown(flushTimeout: .milliseconds(10))
 
             let final = try await statuses(client, schema)
             #expect(final[ids[0].uuidString.lowercased()] == "processed")

@@ -8,6 +8,7 @@ import PostgresNIO
 import Prometheus
 import ServiceRuntime
 import Storage
+import TallyTestSupport
 import Testing
 
 /// `contracts/openapi/ingest-gateway.yaml` and the gateway's router list the same operations.
@@ -39,19 +40,10 @@ struct OpenAPIAgreementTests {
 
     /// The same for the router the gateway runs with.
     static func routedOperations() throws -> Set<String> {
-        var environment = ProcessInfo.processInfo.environment
-        environment["TALLY_KAFKA_BROKERS"] = "127.0.0.1:1"
-        environment["TALLY_DATABASE_URL"] = "postgres://tally_ingest_gateway:pw@127.0.0.1:1/tally"
-        let configuration = try ServiceConfiguration(serviceName: "ingest-gateway", environment: EnvironmentReader(environment))
-        let logger = Logger(label: "openapi-test")
-        let client = PostgresClient(configuration: configuration.database.clientConfiguration, backgroundLogger: logger)
-        let producer = try KafkaProducer(configuration: .init(client: .init(bootstrapServers: ["127.0.0.1:1"], statisticsInterval: nil)), logger: logger)
-        let schema = try ServiceSchema(service: "ingest-gateway")
-        let dependencies = ServiceDependencies(configuration: configuration, client: client, schema: schema, outbox: Outbox(schema: schema),
-                                               audit: AuditLog(schema: schema), producer: producer, logger: logger)
-        let definition = IngestGatewayService.definition(box: SecretBox(key: SymmetricKey(size: .bits256)), maxBodySize: 1 << 20)
-        let router = ServiceRouter.build(definition, dependencies: dependencies, checks: [], registry: PrometheusCollectorRegistry())
-        Task { await producer.shutdown(flushTimeout: .milliseconds(10)) }
+        let configuration = try TestService.configuration(for: .ingestGateway)
+        let client = PostgresClient(configuration: configuration.database.clientConfiguration, backgroundLogger: Logger(label: "openapi-test"))
+        let definition = IngestGatewayService.definition(GatewaySettings(box: SecretBox(key: SymmetricKey(size: .bits256))))
+        let router = try TestService.router(for: definition, client: client, schema: try ServiceSchema(service: definition.name))
         return Set(router.routes.map { route in
             let path = route.path.description.split(separator: "/").map { $0.hasPrefix(":") ? "{\($0.dropFirst())}" : String($0) }.joined(separator: "/")
             return "\(route.method.rawValue) /\(path)"

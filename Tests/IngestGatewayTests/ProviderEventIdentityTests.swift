@@ -1,3 +1,4 @@
+import Contracts
 import Foundation
 @testable import IngestGateway
 import Testing
@@ -6,8 +7,8 @@ import WebhookSignatures
 /// How the gateway reads a webhook's event id and type from its body.
 @Suite("Provider event identity")
 struct ProviderEventIdentityTests {
-    func identity(_ scheme: WebhookScheme, _ body: String) -> ProviderEventIdentity? {
-        ProviderEventIdentity(scheme: scheme, request: WebhookRequest(headers: [:], body: Array(body.utf8)))
+    func identity(_ provider: WebhookProvider, _ body: String) -> ProviderEventIdentity? {
+        ProviderEventIdentity(provider: provider, request: WebhookRequest(headers: [:], body: Array(body.utf8)))
     }
 
     @Test func integerIdsKeepEveryDigit() {

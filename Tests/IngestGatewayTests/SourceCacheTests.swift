@@ -6,7 +6,7 @@ import Testing
 @Suite("Source cache")
 struct SourceCacheTests {
     func entry(_ id: String, at time: Date) -> SourceCache.Entry {
-        SourceCache.Entry(source: Source(id: id, orgID: "org_acme", provider: "stripe", name: "s", status: .active, toleranceSeconds: 300),
+        SourceCache.Entry(source: Source(id: id, orgID: "org_acme", provider: .stripe, name: "s", status: .active, toleranceSeconds: 300),
                           secrets: [], loadedAt: time)
     }
 

@@ -31,20 +31,15 @@ struct RawWebhookHandlerTests {
                                     value: try CanonicalJSON.encode(envelope), headers: [KafkaHeader(key: "ce_id", string: eventID)])
     }
 
-    /// The normalizer's consumer inbox around `RawWebhookHandler`, applied directly (no broker:
-    /// the producer, for dead letters only, points nowhere).
-    static func normalizerInbox(_ client: PostgresClient, _ schema: ServiceSchema) throws -> (InboxConsumer, KafkaProducer) {
-        let producer = try KafkaProducer(configuration: .init(client: .init(bootstrapServers: ["127.0.0.1:1"], statisticsInterval: nil)), logger: TestDatabase.logger)
-        let handler = RawWebhookHandler(schema: schema, logger: TestDatabase.logger)
-        let inbox = InboxConsumer(configuration: .init(client: .init(bootstrapServers: ["127.0.0.1:1"]), groupID: "g", topics: ["t"]),
-                                  client: client, schema: schema, producer: producer, deadLetterTopic: "dlq", logger: TestDatabase.logger,
-                                  batchHandler: { messages, connection in try await handler.handle(messages, on: connection) })
-        return (inbox, producer)
+    /// The normalizer's consumer inbox as its definition builds it, applied directly (no broker:
+    /// dead letters go through the outbox).
+    static func normalizerInbox(_ client: PostgresClient, _ schema: ServiceSchema) throws -> InboxTransaction {
+        try TestService.inbox(for: NormalizerService.definition(NormalizerSettings()), client: client, schema: schema)
     }
 
     @Test func canonicalEventsOutcomesLineageAndDeadLettersCommitTogetherOnce() async throws {
         try await TestDatabase.withService(TestDatabase.uniqueService("norm"), migrations: try Migration.load(from: Self.migrations)) { client, schema in
-            let (inbox, producer) = try Self.normalizerInbox(client, schema)
+            let inbox = try Self.normalizerInbox(client, schema)
             let payment = "11111111-1111-4111-8111-111111111111"
             let customer = "22222222-2222-4222-8222-222222222222"
             let broken = "33333333-3333-4333-8333-333333333333"
@@ -58,7 +53,6 @@ struct RawWebhookHandlerTests {
             try await inbox.apply(batch) // redelivery
             // A replay of the payment's inbox row: a new raw event, the same canonical event.
             try await inbox.apply(KafkaConsumerBatch(messages: [try message("stripe/payment_intent.succeeded.json", inboxID: payment, eventID: "rpl_1-\(payment)", replayID: "rpl_1", offset: 3)]))
-            await producer.shutdown(flushTimeout: .milliseconds(10))
 
             let rows = try await TestDatabase.withClient(try TestDatabase.adminConfiguration()) { admin in
                 try await admin.strings("SELECT topic || ' ' || event_id FROM \(unescaped: schema.name).outbox ORDER BY id")
@@ -89,12 +83,8 @@ struct RawWebhookHandlerTests {
             #expect(lineage == [paymentEventID])
 
             // The same facts through the admin routes.
-            let router = Router(context: ServiceRequestContext.self)
-            router.add(middleware: ProblemMiddleware())
-            let tokens = AdminTokens(secret: "report-test-secret")
-            ReportRoutes(client: client, schema: schema, slowAfter: .seconds(3600), staleAfter: .seconds(86_400))
-                .add(to: router.group("admin/orgs/:org").add(middleware: AdminAuthMiddleware(tokens: tokens)))
-            let headers: HTTPFields = [.authorization: "Bearer \(tokens.issue(subject: "v", org: "org_acme", role: .viewer))"]
+            let router = try TestService.router(for: NormalizerService.definition(NormalizerSettings()), client: client, schema: schema)
+            let headers: HTTPFields = [.authorization: "Bearer \(TestService.tokens.issue(subject: "v", org: "org_acme", role: .viewer))"]
             try await Application(router: router).test(.router) { http in
                 let lineageJSON = try await http.execute(uri: "/admin/orgs/org_acme/lineage/\(payment)", method: .get, headers: headers) { String(buffer: $0.body) }
                 #expect(lineageJSON.contains(paymentEventID) && lineageJSON.contains(#""outcome":"processed""#))
@@ -128,7 +118,7 @@ struct RawWebhookHandlerTests {
     @Test(arguments: [false, true])
     func lateOlderSubscriptionEventsAreSupersededAndAReplayFromTheBeginningChangesNothing(oneBatch: Bool) async throws {
         try await TestDatabase.withService(TestDatabase.uniqueService("fence"), migrations: try Migration.load(from: Self.migrations)) { client, schema in
-            let (inbox, producer) = try Self.normalizerInbox(client, schema)
+            let inbox = try Self.normalizerInbox(client, schema)
             let inboxIDs = Self.lifecycle.indices.map { "aaaaaaaa-0000-4000-8000-00000000000\($0)" }
             // Arrival order: created, paused, updated (late), deleted, resumed (late).
             let arrival = [0, 2, 1, 4, 3]
@@ -170,7 +160,6 @@ struct RawWebhookHandlerTests {
             try await apply(try Self.lifecycle.indices.map { index in
                 try message(Self.lifecycle[index], inboxID: inboxIDs[index], eventID: "rpl_9-\(inboxIDs[index])", replayID: "rpl_9", offset: Int64(10 + index))
             })
-            await producer.shutdown(flushTimeout: .milliseconds(10))
             let again = try await snapshot()
             #expect(again.emitted == first.emitted, "no canonical event is emitted twice or newly")
             #expect(again.lineage == first.lineage, "each event keeps its first decision")
@@ -184,7 +173,7 @@ struct RawWebhookHandlerTests {
     /// the original's decision (its lineage row is not written yet when the replay is fenced).
     @Test func aReplayInTheSameBatchKeepsTheFirstDecision() async throws {
         try await TestDatabase.withService(TestDatabase.uniqueService("fence1"), migrations: try Migration.load(from: Self.migrations)) { client, schema in
-            let (inbox, producer) = try Self.normalizerInbox(client, schema)
+            let inbox = try Self.normalizerInbox(client, schema)
             let inboxIDs = Self.lifecycle.indices.map { "bbbbbbbb-0000-4000-8000-00000000000\($0)" }
             // created, paused, deleted (newest), then a replay of paused: all in one batch.
             try await inbox.apply(KafkaConsumerBatch(messages: [
@@ -193,7 +182,6 @@ struct RawWebhookHandlerTests {
                 try message(Self.lifecycle[4], inboxID: inboxIDs[4], eventID: inboxIDs[4], offset: 2),
                 try message(Self.lifecycle[2], inboxID: inboxIDs[2], eventID: "rpl_1-\(inboxIDs[2])", replayID: "rpl_1", offset: 3),
             ]))
-            await producer.shutdown(flushTimeout: .milliseconds(10))
             let (outcomes, lineage) = try await TestDatabase.withClient(try TestDatabase.adminConfiguration()) { admin in
                 (try await admin.strings("SELECT raw_event_id || ' ' || outcome FROM \(unescaped: schema.name).raw_outcomes ORDER BY raw_event_id"),
                  try await admin.strings("SELECT source_inbox_id || ' ' || disposition FROM \(unescaped: schema.name).lineage ORDER BY source_inbox_id"))

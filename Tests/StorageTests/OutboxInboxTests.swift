@@ -114,13 +114,11 @@ struct OutboxInboxTests {
     @Test func aRedeliveredBatchIsAppliedOnce() async throws {
         try await TestDatabase.withService(TestDatabase.uniqueService("inbox"), migrations: [Self.appliedTable]) { client, schema in
             let calls = Mutex(0)
-            let producer = try KafkaProducer(configuration: .init(client: kafkaClient(TestDatabase.brokers ?? "127.0.0.1:1")), logger: TestDatabase.logger)
-            let inbox = InboxConsumer(
-                configuration: .init(client: kafkaClient(TestDatabase.brokers ?? "127.0.0.1:1"), groupID: "g", topics: ["t"]),
-                client: client, schema: schema, producer: producer, deadLetterTopic: "dlq", logger: TestDatabase.logger
+            let inbox = InboxTransaction(
+                client: client, schema: schema, group: "g", deadLetterTopic: "dlq", logger: TestDatabase.logger
             ) { message, connection in
                 calls.withLock { $0 += 1 }
-                let id = InboxConsumer.eventID(of: message)
+                let id = InboxMetadata(of: message).eventID
                 try await connection.query("INSERT INTO \(unescaped: schema.name).applied (event_id, body) VALUES (\(id), \(String(decoding: message.value ?? [], as: UTF8.self)))", logger: TestDatabase.logger)
                 return .applied
             }
@@ -129,7 +127,6 @@ struct OutboxInboxTests {
             })
             try await inbox.apply(batch)
             try await inbox.apply(batch)
-            await producer.shutdown()
 
             #expect(calls.withLock { $0 } == 3, "the handler ran once per event")
             #expect(try await client.strings("SELECT count(*)::text FROM \(unescaped: schema.name).applied") == ["3"])
@@ -150,10 +147,8 @@ struct OutboxInboxTests {
             CREATE TRIGGER inbox_updated BEFORE UPDATE ON inbox FOR EACH ROW EXECUTE FUNCTION count_inbox_update();
             """)
         try await TestDatabase.withService(TestDatabase.uniqueService("forecast"), migrations: [countUpdates]) { client, schema in
-            let producer = try KafkaProducer(configuration: .init(client: kafkaClient(TestDatabase.brokers ?? "127.0.0.1:1")), logger: TestDatabase.logger)
-            let inbox = InboxConsumer(
-                configuration: .init(client: kafkaClient(TestDatabase.brokers ?? "127.0.0.1:1"), groupID: "g", topics: ["t"]),
-                client: client, schema: schema, producer: producer, deadLetterTopic: "dlq", logger: TestDatabase.logger
+            let inbox = InboxTransaction(
+                client: client, schema: schema, group: "g", deadLetterTopic: "dlq", logger: TestDatabase.logger
             ) { message, _ in
                 String(decoding: message.value ?? [], as: UTF8.self).hasPrefix("skip") ? .ignored : .applied
             }
@@ -171,7 +166,6 @@ struct OutboxInboxTests {
             try await inbox.apply(batch(["skip", "skip", "skip", "skip"]))  // now claimed as ignored: none
             try await inbox.apply(batch(["pay", "skip", "skip"]))  // still ignored: 1 correction
             try await inbox.apply(first)                            // a redelivery: nothing written
-            await producer.shutdown()
 
             let outcomes = try await client.strings("SELECT outcome FROM \(unescaped: schema.name).inbox ORDER BY kafka_offset")
             #expect(outcomes == ["applied", "applied", "ignored", "applied", "ignored", "applied", "ignored", "ignored",
@@ -189,10 +183,8 @@ struct OutboxInboxTests {
         let brokers = try #require(TestDatabase.brokers, "TALLY_TEST_KAFKA_BROKERS is not set")
         let deadLetters = try await newDeadLetterTopic(brokers)
         try await TestDatabase.withService(TestDatabase.uniqueService("swallow")) { client, schema in
-            let producer = try KafkaProducer(configuration: .init(client: kafkaClient(brokers)), logger: TestDatabase.logger)
-            let inbox = InboxConsumer(
-                configuration: .init(client: kafkaClient(brokers), groupID: "g", topics: ["t"]),
-                client: client, schema: schema, producer: producer, deadLetterTopic: deadLetters, logger: TestDatabase.logger
+            let inbox = InboxTransaction(
+                client: client, schema: schema, group: "g", deadLetterTopic: deadLetters, logger: TestDatabase.logger
             ) { _, connection in
                 _ = try? await connection.query("SELECT 1 / 0", logger: TestDatabase.logger)
                 return .applied
@@ -200,7 +192,6 @@ struct OutboxInboxTests {
             try await inbox.apply(KafkaConsumerBatch(messages: [
                 KafkaConsumerMessage(topic: "t", partition: .init(0), offset: .init(7), value: Array("body".utf8), headers: [KafkaHeader(key: "ce_id", string: "evt-swallowed")]),
             ]))
-            await producer.shutdown()
             #expect(try await client.strings("SELECT outcome FROM \(unescaped: schema.name).inbox WHERE event_id = 'evt-swallowed'") == ["dead-lettered"])
         }
     }
@@ -239,10 +230,8 @@ struct OutboxInboxTests {
     @Test func aStalledTransactionIsAbandonedAndTheBatchStillAppliesOnce() async throws {
         try await TestDatabase.withService(TestDatabase.uniqueService("stall"), migrations: [Self.appliedTable]) { client, schema in
             let calls = Mutex(0)
-            let producer = try KafkaProducer(configuration: .init(client: kafkaClient(TestDatabase.brokers ?? "127.0.0.1:1")), logger: TestDatabase.logger)
-            let inbox = InboxConsumer(
-                configuration: .init(client: kafkaClient(TestDatabase.brokers ?? "127.0.0.1:1"), groupID: "g", topics: ["t"]),
-                client: client, schema: schema, producer: producer, deadLetterTopic: "dlq", transactionDeadline: .milliseconds(300),
+            let inbox = InboxTransaction(
+                client: client, schema: schema, group: "g", deadLetterTopic: "dlq", transactionDeadline: .milliseconds(300),
                 logger: TestDatabase.logger
             ) { message, connection in
                 let call = calls.withLock { $0 += 1; return $0 }
@@ -253,7 +242,7 @@ struct OutboxInboxTests {
                         DispatchQueue.global().asyncAfter(deadline: .now() + 1.5) { continuation.resume() }
                     }
                 }
-                let id = InboxConsumer.eventID(of: message)
+                let id = InboxMetadata(of: message).eventID
                 try await connection.query("INSERT INTO \(unescaped: schema.name).applied (event_id, body) VALUES (\(id), \(String(decoding: message.value ?? [], as: UTF8.self)))", logger: TestDatabase.logger)
                 return .applied
             }
@@ -265,7 +254,6 @@ struct OutboxInboxTests {
             let waited = ContinuousClock.now - started
             // Let the abandoned attempt finish; its late commit must not double anything.
             try await Task.sleep(for: .seconds(2))
-            await producer.shutdown()
 
             #expect(calls.withLock { $0 } >= 2, "the batch was retried after the deadline")
             #expect(waited < .seconds(10))
@@ -279,14 +267,12 @@ struct OutboxInboxTests {
         let deadLetters = try await newDeadLetterTopic(brokers)
 
         try await TestDatabase.withService(TestDatabase.uniqueService("poison"), migrations: [Self.appliedTable]) { client, schema in
-            let producer = try KafkaProducer(configuration: .init(client: kafkaClient(brokers)), logger: TestDatabase.logger)
-            let inbox = InboxConsumer(
-                configuration: .init(client: kafkaClient(brokers), groupID: "g", topics: ["t"]),
-                client: client, schema: schema, producer: producer, deadLetterTopic: deadLetters, logger: TestDatabase.logger
+            let inbox = InboxTransaction(
+                client: client, schema: schema, group: "g", deadLetterTopic: deadLetters, logger: TestDatabase.logger
             ) { message, connection in
                 let body = String(decoding: message.value ?? [], as: UTF8.self)
                 guard body != "poison" else { throw StorageTestError("cannot parse amount 'twelve'") }
-                try await connection.query("INSERT INTO \(unescaped: schema.name).applied (event_id, body) VALUES (\(InboxConsumer.eventID(of: message)), \(body))", logger: TestDatabase.logger)
+                try await connection.query("INSERT INTO \(unescaped: schema.name).applied (event_id, body) VALUES (\(InboxMetadata(of: message).eventID), \(body))", logger: TestDatabase.logger)
                 return .applied
             }
             let bodies = ["good-1", "poison", "good-2"]
@@ -294,6 +280,13 @@ struct OutboxInboxTests {
                 KafkaConsumerMessage(topic: "t", partition: .init(2), offset: .init(Int64(40 + index)), key: Array("k".utf8), value: Array(body.utf8))
             })
             try await inbox.apply(batch)
+            // The dead letter was queued in the outbox with the inbox row; the relay publishes it.
+            let producer = try KafkaProducer(configuration: .init(client: kafkaClient(brokers)), logger: TestDatabase.logger)
+            let relay = OutboxRelay(client: client, schema: schema, producer: producer, logger: TestDatabase.logger, pollInterval: .milliseconds(200))
+            let relayTask = Task { try await relay.run() }
+            try await waitUntil("the dead letter is published") { try await unpublished(client, schema) == 0 }
+            relayTask.cancel()
+            _ = await relayTask.result
             await producer.shutdown()
 
             #expect(try await client.strings("SELECT body FROM \(unescaped: schema.name).applied ORDER BY body") == ["good-1", "good-2"])

@@ -13,7 +13,7 @@ struct SchemaAndTenancyTests {
             memo text NOT NULL, -- a comment with a ; inside
             body text NOT NULL DEFAULT 'semi;colon'
         );
-        \(TenantIsolation.policySQL(table: "entries"))
+        SELECT enable_tenant_isolation('entries');
         CREATE FUNCTION entry_count() RETURNS bigint LANGUAGE sql AS $$ SELECT count(*) FROM entries; $$;
         """)
 
@@ -64,7 +64,8 @@ struct SchemaAndTenancyTests {
             let tables = try await client.strings("SELECT table_name::text FROM information_schema.tables WHERE table_schema = \(schema.name) AND table_name = 'half'")
             #expect(tables.isEmpty, "the half-applied table was rolled back")
             let versions = try await client.strings("SELECT version::text FROM \(unescaped: schema.name).schema_migrations ORDER BY version")
-            #expect(versions == ["1", "2", "3", "4", "5"], "only the platform migrations are recorded")
+            let platform = MigrationRunner(schema: schema, serviceMigrations: []).migrations.map { String($0.version) }
+            #expect(!platform.isEmpty && versions == platform, "only the platform migrations are recorded")
         }
     }
 
@@ -128,9 +129,13 @@ struct SchemaAndTenancyTests {
     /// instead; the same table under that older policy is the control, showing the setup does
     /// reproduce it.
     @Test func keyLookupsOfAnOrgUnknownToTheStatisticsUseThePrimaryKey() async throws {
-        let bare = TenantIsolation.policySQL(table: "control").replacingOccurrences(
-            of: "(SELECT current_setting('tally.org_id', true))", with: "current_setting('tally.org_id', true)")
-        #expect(bare != TenantIsolation.policySQL(table: "control"))
+        // The control's policy is the older one, written out by hand: the bare call.
+        let bare = """
+            ALTER TABLE control ENABLE ROW LEVEL SECURITY;
+            ALTER TABLE control FORCE ROW LEVEL SECURITY;
+            CREATE POLICY control_tenant ON control
+                USING (org_id = current_setting('tally.org_id', true)) WITH CHECK (org_id = current_setting('tally.org_id', true));
+            """
         // Autovacuum stays off for these tables: an ANALYZE of its own would change the statistics
         // the test sets up (a known org only) before the plans are read.
         let tables = Migration(version: 100, name: "events", sql: ["events", "control"].map { table in
@@ -139,7 +144,7 @@ struct SchemaAndTenancyTests {
                                     pad text NOT NULL DEFAULT repeat('x', 100)) WITH (autovacuum_enabled = off);
             CREATE INDEX \(table)_by_org ON \(table) (org_id, at DESC);
             """
-        }.joined(separator: "\n") + TenantIsolation.policySQL(table: "events") + "\n" + bare)
+        }.joined(separator: "\n") + "SELECT enable_tenant_isolation('events');\n" + bare)
         try await TestDatabase.withService(TestDatabase.uniqueService("plan"), migrations: [tables]) { client, schema in
             let logger = TestDatabase.logger
             let known = try #require(TenantID(rawValue: "org_known"))

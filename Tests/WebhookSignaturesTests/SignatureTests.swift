@@ -1,4 +1,5 @@
 import Crypto
+import Contracts
 import Foundation
 import Testing
 import WebhookSignatures
@@ -147,8 +148,8 @@ struct SignatureTests {
         #expect(throws: WebhookRefusal.missingHeader("X-HOTMART-HOTTOK")) {
             try verifier.verify(WebhookRequest(headers: [:], body: body), secrets: [secret], now: now)
         }
-        #expect(!WebhookScheme.hotmart.provesOrigin)
-        #expect(WebhookScheme.stripe.provesOrigin)
+        #expect(!WebhookProvider.hotmart.provesOrigin)
+        #expect(WebhookProvider.stripe.provesOrigin)
     }
 
     @Test func constantTimeEqualityIsStillEquality() {

@@ -45,15 +45,15 @@ struct SourceRoutes: Sendable {
         admin.post("sources") { request, context -> EditedResponse<CreatedSource> in
             let principal = try context.requirePrincipal()
             let input = try await request.decode(as: CreateRequest.self, context: context)
-            guard let scheme = WebhookScheme(rawValue: input.provider) else {
-                throw Problem.badRequest("provider must be one of \(WebhookScheme.allCases.map(\.rawValue).joined(separator: ", "))")
+            guard let provider = WebhookProvider(rawValue: input.provider) else {
+                throw Problem.badRequest("provider must be one of \(WebhookProvider.allCases.map(\.rawValue).joined(separator: ", "))")
             }
             let tolerance = input.toleranceSeconds ?? 300
             guard (1...3600).contains(tolerance) else { throw Problem.badRequest("tolerance_seconds must be between 1 and 3600") }
             guard !input.name.isEmpty, input.name.count <= 200 else { throw Problem.badRequest("name must be 1 to 200 characters") }
             if let secret = input.secret, secret.count < 8 { throw Problem.badRequest("a given secret must be at least 8 characters") }
             let org = try principal.tenant()
-            let (source, secret) = try await sources.create(org: org, provider: scheme, name: input.name, toleranceSeconds: tolerance, secret: input.secret, actor: principal.subject)
+            let (source, secret) = try await sources.create(org: org, provider: provider, name: input.name, toleranceSeconds: tolerance, secret: input.secret, actor: principal.subject)
             return EditedResponse(status: .created, response: CreatedSource(source: source, secret: secret, webhookPath: "/webhooks/\(source.id)"))
         }
         admin.get("sources") { _, context -> SourceList in

@@ -75,12 +75,12 @@ struct WebhookRoutes: Sendable {
                 throw Refusal(status: .notFound, reason: "unknown-source", detail: "no webhook source has this id")
             }
             source = found
-            guard found.status == .active, let scheme = found.scheme else {
+            guard found.status == .active else {
                 throw Refusal(status: .unauthorized, reason: "source-disabled", detail: "this source does not accept webhooks")
             }
             let webhookRequest = WebhookRequest(headers: Self.headerMap(request.headers), body: body)
             do {
-                _ = try scheme.verifier(tolerance: .seconds(Int64(found.toleranceSeconds))).verify(webhookRequest, secrets: secrets, now: Date())
+                _ = try found.provider.verifier(tolerance: .seconds(Int64(found.toleranceSeconds))).verify(webhookRequest, secrets: secrets, now: Date())
             } catch {
                 let status: HTTPResponse.Status = switch error {
                 case .missingHeader, .malformedHeader: .badRequest
@@ -88,19 +88,19 @@ struct WebhookRoutes: Sendable {
                 }
                 throw Refusal(status: status, reason: error.code, detail: error.description)
             }
-            guard let identity = ProviderEventIdentity(scheme: scheme, request: webhookRequest) else {
-                throw Refusal(status: .badRequest, reason: "malformed-body", detail: "the body is not a \(scheme.rawValue) event this gateway can identify")
+            guard let identity = ProviderEventIdentity(provider: found.provider, request: webhookRequest) else {
+                throw Refusal(status: .badRequest, reason: "malformed-body", detail: "the body is not a \(found.provider.rawValue) event this gateway can identify")
             }
             let outcome = try await intake.accept(IncomingWebhook(
                 source: found, providerEventID: identity.id, providerEventType: identity.type,
-                trust: scheme.provesOrigin ? .verified : .low, contentType: contentType, body: body,
-                verificationHeaders: Self.verificationHeaders(of: webhookRequest, scheme: scheme), receivedAt: Date()
+                trust: found.provider.provesOrigin ? .verified : .low, contentType: contentType, body: body,
+                verificationHeaders: Self.verificationHeaders(of: webhookRequest, provider: found.provider), receivedAt: Date()
             ))
-            metrics.accepted(provider: found.provider, duplicate: outcome != .accepted(inboxID: outcome.inboxID)).increment()
+            metrics.accepted(provider: found.provider.rawValue, duplicate: outcome != .accepted(inboxID: outcome.inboxID)).increment()
             metrics.acceptedDuration.recordNanoseconds((ContinuousClock.now - started).totalNanoseconds)
             return Self.accepted(outcome)
         } catch let refusal as Refusal {
-            metrics.refused(provider: source?.provider ?? "unknown", reason: refusal.reason).increment()
+            metrics.refused(provider: source?.provider.rawValue ?? "unknown", reason: refusal.reason).increment()
             metrics.refusedDuration.recordNanoseconds((ContinuousClock.now - started).totalNanoseconds)
             context.logger.notice("webhook refused", metadata: ["source_id": "\(sourceID)", "reason": "\(refusal.reason)", "size": "\(body.count)"])
             if refusalLogLimiter.acquire(source?.orgID ?? "unknown") == nil {
@@ -133,8 +133,8 @@ struct WebhookRoutes: Sendable {
     }
 
     /// The headers kept for re-verification: signature material only, never a shared token.
-    static func verificationHeaders(of request: WebhookRequest, scheme: WebhookScheme) -> [String: String] {
-        let names: [String] = switch scheme {
+    static func verificationHeaders(of request: WebhookRequest, provider: WebhookProvider) -> [String: String] {
+        let names: [String] = switch provider {
         case .stripe: ["stripe-signature"]
         case .paddle: ["paddle-signature"]
         case .hotmart: []
@@ -151,13 +151,13 @@ struct ProviderEventIdentity: Equatable {
     let id: String
     let type: String
 
-    init?(scheme: WebhookScheme, request: WebhookRequest) {
+    init?(provider: WebhookProvider, request: WebhookRequest) {
         guard let fields = try? JSONDecoder().decode(IdentityFields.self, from: Data(request.body)) else { return nil }
         func text(_ field: IdentityFields.Text?) -> String? {
             guard let value = field?.value, !value.isEmpty else { return nil }
             return value
         }
-        switch scheme {
+        switch provider {
         case .stripe:
             guard let id = text(fields.id), let type = text(fields.type) else { return nil }
             (self.id, self.type) = (id, type)

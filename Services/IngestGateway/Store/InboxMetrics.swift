@@ -18,7 +18,7 @@ struct InboxMetrics: Service {
     let logger: Logger
     var interval: Duration = .seconds(15)
 
-    static let statuses = ["pending", "published", "processed", "ignored", "superseded", "failed"]
+    static let statuses = InboxStatus.allCases.map(\.rawValue)
 
     func run() async throws {
         let duration = Gauge(label: "gateway_inbox_count_seconds")

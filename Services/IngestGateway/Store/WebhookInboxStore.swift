@@ -71,7 +71,7 @@ struct WebhookInboxStore: Sendable {
             var outcomes = [AcceptOutcome?](repeating: nil, count: webhooks.count)
             for try await (position, inboxID, outcome) in try await connection.query("""
             SELECT out_position, out_inbox_id, out_outcome FROM \(unescaped: schema.name).accept_webhooks(
-                \(tenant.rawValue), \(ids)::uuid[], \(webhooks.map(\.source.id))::text[], \(webhooks.map(\.source.provider))::text[],
+                \(tenant.rawValue), \(ids)::uuid[], \(webhooks.map(\.source.id))::text[], \(webhooks.map(\.source.provider.rawValue))::text[],
                 \(webhooks.map(\.providerEventID))::text[], \(webhooks.map(\.providerEventType))::text[],
                 \(webhooks.map(\.trust.rawValue))::text[], \(webhooks.map(\.contentType))::text[], \(bodies)::text[],
                 \(hashes)::text[], \(webhooks.map(\.body.count))::int4[],
@@ -104,7 +104,7 @@ struct WebhookInboxStore: Sendable {
             tenant: webhook.source.orgID, correlationID: id, causationID: nil,
             data: WebhookReceived(
                 inboxID: id, sourceID: webhook.source.id,
-                provider: WebhookProvider(rawValue: webhook.source.provider) ?? .standard,
+                provider: webhook.source.provider,
                 providerEventID: webhook.providerEventID, providerEventType: webhook.providerEventType,
                 receivedAt: RFC3339.string(webhook.receivedAt), trust: webhook.trust, contentType: webhook.contentType,
                 bodyBase64: bodyBase64, bodySHA256: bodySHA256

@@ -1,18 +1,10 @@
+import Contracts
 import Foundation
 import Kafka
 import Logging
 import Metrics
 import PostgresNIO
-import ServiceLifecycle
 import Synchronization
-
-/// What a handler did with one event; recorded in the inbox next to the event id.
-public enum InboxOutcome: String, Sendable {
-    /// The event changed state.
-    case applied
-    /// The event was understood and deliberately not acted on.
-    case ignored
-}
 
 /// Applies one event inside the inbox transaction. Throwing marks the event as poison: it goes
 /// to the dead-letter topic with the error as its reason, and the partition moves on.
@@ -20,18 +12,11 @@ public typealias InboxHandler = @Sendable (KafkaConsumerMessage, PostgresConnect
 
 /// Applies the new events of one batch, in batch order, inside the inbox transaction, and returns
 /// one outcome per event in the same order. A handler that writes the same kind of row for many
-/// events can write them with one statement. Throwing fails the whole batch: the consumer then
+/// events can write them with one statement. Throwing fails the whole batch: the inbox then
 /// retries each event on its own (a batch of one), and dead-letters an event whose batch of one
 /// still throws. A handler that catches the error of a failed statement leaves the transaction
-/// aborted; the consumer's next statement then fails the batch the same way.
+/// aborted; the inbox's next statement then fails the batch the same way.
 public typealias InboxBatchHandler = @Sendable ([KafkaConsumerMessage], PostgresConnection) async throws -> [InboxOutcome]
-
-/// A batch handler returned a different number of outcomes than it was given events.
-public struct InboxOutcomeCountMismatch: Error, CustomStringConvertible {
-    public let events: Int
-    public let outcomes: Int
-    public var description: String { "the batch handler returned \(outcomes) outcomes for \(events) events" }
-}
 
 extension KafkaConsumerMessage {
     /// Runs a one-event handler for each message in order: the batch form of `InboxHandler`.
@@ -45,88 +30,84 @@ extension KafkaConsumerMessage {
     }
 }
 
-/// Consumes topics so that every event's effects happen exactly once.
+/// The consumer inbox's transaction: applies batches of events so that every event's effects
+/// happen exactly once, whoever delivers them (the Kafka loop in `InboxConsumer`, a test, or a
+/// replay tool). It needs PostgreSQL and nothing else.
 ///
 /// For each batch, one transaction records the event ids in the `inbox` table and runs the
-/// handler for the ids not seen before; only after that commit is the Kafka offset stored. A
-/// redelivered event is therefore skipped, and a crash before the commit redelivers the batch.
-/// While the database is unreachable, the batch waits and retries; it is never dead-lettered for
-/// that. A transaction that gets no answer within `transactionDeadline` (a connection left
-/// half-open by a database crash) is abandoned and retried the same way, so a lost connection
-/// can never stall the partition; the inbox ids make a late commit of the abandoned attempt harmless. If the batch transaction fails otherwise, each event is retried in its own transaction; an event whose
-/// handler still throws is published to `deadLetterTopic` (with `x-tally-dlq-*` headers naming
-/// the reason and origin), recorded as `dead-lettered`, and its partition continues.
-public final class InboxConsumer: Service, Sendable {
-    private let configuration: KafkaConsumerConfiguration
+/// handler for the ids not seen before; a caller stores the Kafka offset only after `apply`
+/// returns. A redelivered event is therefore skipped, and a crash before the commit redelivers
+/// the batch. While the database is unreachable, the batch waits and retries; it is never
+/// dead-lettered for that. A transaction that gets no answer within `transactionDeadline` (a
+/// connection left half-open by a database crash) is abandoned and retried the same way, so a
+/// lost connection can never stall the partition; the inbox ids make a late commit of the
+/// abandoned attempt harmless. If the batch transaction fails otherwise, each event is retried in
+/// its own transaction; an event whose handler still throws is written to the outbox for
+/// `deadLetterTopic` (unchanged, with `DeadLetterHeaders`) and recorded as `dead-lettered` in the
+/// same transaction, and the partition continues.
+public final class InboxTransaction: Sendable {
     private let client: PostgresClient
     private let schema: ServiceSchema
-    private let producer: KafkaProducer
+    /// The consumer group, named in dead letters and metrics.
+    private let group: String
     private let deadLetterTopic: String
     private let handler: InboxBatchHandler
     private let logger: Logger
-    private let consumerBox = ConsumerBox()
+    private let transactionDeadline: Duration
     private let applied: Counter
     private let skipped: Counter
     private let deadLettered: Counter
     private let stalls: Counter
-    private let transactionDeadline: Duration
     /// The outcome most events of the last batch had: claims are written with it, so only the
     /// events whose outcome differs need a second write.
     private let expectedOutcome = Mutex(InboxOutcome.applied)
 
-    public convenience init(configuration: KafkaConsumerConfiguration, client: PostgresClient, schema: ServiceSchema, producer: KafkaProducer,
-                            deadLetterTopic: String, transactionDeadline: Duration = .seconds(30), logger: Logger,
-                            handler: @escaping InboxHandler) {
-        self.init(configuration: configuration, client: client, schema: schema, producer: producer, deadLetterTopic: deadLetterTopic,
-                  transactionDeadline: transactionDeadline, logger: logger, batchHandler: KafkaConsumerMessage.eachApplied(by: handler))
+    public convenience init(client: PostgresClient, schema: ServiceSchema, group: String, deadLetterTopic: String,
+                            transactionDeadline: Duration = .seconds(30), logger: Logger, handler: @escaping InboxHandler) {
+        self.init(client: client, schema: schema, group: group, deadLetterTopic: deadLetterTopic, transactionDeadline: transactionDeadline,
+                  logger: logger, batchHandler: KafkaConsumerMessage.eachApplied(by: handler))
     }
 
-    public init(configuration: KafkaConsumerConfiguration, client: PostgresClient, schema: ServiceSchema, producer: KafkaProducer,
-                deadLetterTopic: String, transactionDeadline: Duration = .seconds(30), logger: Logger,
-                batchHandler handler: @escaping InboxBatchHandler) {
-        self.transactionDeadline = transactionDeadline
-        self.configuration = configuration
+    public convenience init(client: PostgresClient, schema: ServiceSchema, group: String, deadLetterTopic: String,
+                            transactionDeadline: Duration = .seconds(30), logger: Logger, handlers: InboxEventHandlers) {
+        self.init(client: client, schema: schema, group: group, deadLetterTopic: deadLetterTopic, transactionDeadline: transactionDeadline,
+                  logger: logger, batchHandler: handlers.batchHandler)
+    }
+
+    public init(client: PostgresClient, schema: ServiceSchema, group: String, deadLetterTopic: String,
+                transactionDeadline: Duration = .seconds(30), logger: Logger, batchHandler handler: @escaping InboxBatchHandler) {
         self.client = client
         self.schema = schema
-        self.producer = producer
+        self.group = group
         self.deadLetterTopic = deadLetterTopic
         self.handler = handler
         self.logger = logger
-        let dimensions = [("group", configuration.groupID)]
+        self.transactionDeadline = transactionDeadline
+        let dimensions = [("group", group)]
         self.applied = Counter(label: "inbox_events_applied_total", dimensions: dimensions)
         self.skipped = Counter(label: "inbox_events_duplicate_total", dimensions: dimensions)
         self.deadLettered = Counter(label: "inbox_events_dead_lettered_total", dimensions: dimensions)
         self.stalls = Counter(label: "inbox_transactions_abandoned_total", dimensions: dimensions)
     }
 
-    /// The partitions currently owned; empty before the group assigned any.
-    public var assignment: Set<KafkaTopicPartition> { consumerBox.consumer?.assignment ?? [] }
-
-    public func run() async throws {
-        try await KafkaConsumer.withConsumer(configuration: configuration, logger: logger) { consumer in
-            consumerBox.consumer = consumer
-            try await withGracefulShutdownHandler {
-                for await batch in consumer.batches {
-                    try await self.apply(batch)
-                    try consumer.store(batch)
-                }
-            } onGracefulShutdown: {
-                Task { await consumer.close() }
-            }
-        }
+    /// Applies a consumer batch exactly once in effect (see `apply(_:)` for messages).
+    public func apply(_ batch: KafkaConsumerBatch) async throws {
+        try await apply(batch.messages)
     }
 
-    /// Applies a batch exactly once in effect. Exposed for tests and replay tooling.
+    /// Applies a batch exactly once in effect.
     ///
     /// While the database is unreachable or aborts the work (`TransientFailure`), the batch is
     /// retried with backoff for as long as it takes; only an event whose own handling fails is
     /// dead-lettered.
-    public func apply(_ batch: KafkaConsumerBatch) async throws {
+    public func apply(_ messages: [KafkaConsumerMessage]) async throws {
+        guard !messages.isEmpty else { return }
+        let metadata = messages.map(InboxMetadata.init(of:))
         var attempt = 0
         while true {
             do {
                 try await transaction { connection in
-                    try await self.applyAll(batch.messages, on: connection)
+                    try await self.applyAll(messages, metadata: metadata, updatingForecast: true, on: connection)
                 }
                 return
             } catch is DeadlineExceeded {
@@ -142,19 +123,19 @@ public final class InboxConsumer: Service, Sendable {
                 break
             }
         }
-        for message in batch.messages {
-            try await applyAlone(message)
+        for (message, item) in zip(messages, metadata) {
+            try await applyAlone(message, metadata: item)
         }
     }
 
     /// One event in its own transaction: retried while failures are transient, dead-lettered
     /// when its handling itself fails.
-    private func applyAlone(_ message: KafkaConsumerMessage) async throws {
+    private func applyAlone(_ message: KafkaConsumerMessage, metadata: InboxMetadata) async throws {
         var attempt = 0
         while true {
             do {
                 try await transaction { connection in
-                    try await self.applyOne(message, on: connection)
+                    try await self.applyAll([message], metadata: [metadata], updatingForecast: false, on: connection)
                 }
                 return
             } catch where TransientFailure.isTransient(error) {
@@ -163,10 +144,10 @@ public final class InboxConsumer: Service, Sendable {
             } catch let failure as PostgresTransactionError {
                 // Report what the handler (or the database) said, not the wrapper.
                 let cause: any Error = failure.closureError ?? failure.commitError ?? failure.beginError ?? failure
-                try await deadLetter(message, reason: String(describing: cause))
+                try await deadLetter(metadata, reason: String(describing: cause))
                 return
             } catch {
-                try await deadLetter(message, reason: String(describing: error))
+                try await deadLetter(metadata, reason: String(describing: error))
                 return
             }
         }
@@ -194,55 +175,38 @@ public final class InboxConsumer: Service, Sendable {
     /// Claims carry the outcome most events of the previous batch had, so a consumer whose
     /// events mostly end the same way writes each inbox row once. The claim and the correction
     /// are in one transaction: no other session ever sees a claimed row with a guessed outcome.
-    private func applyAll(_ messages: [KafkaConsumerMessage], on connection: PostgresConnection) async throws {
-        let ids = messages.map(Self.eventID(of:))
+    /// Retrying events one by one (after a failed batch) leaves the forecast as it was.
+    private func applyAll(_ messages: [KafkaConsumerMessage], metadata: [InboxMetadata], updatingForecast: Bool,
+                          on connection: PostgresConnection) async throws {
         let expected = expectedOutcome.withLock { $0 }
         var claimed = Set<String>()
+        // An empty type is stored as NULL: a text array cannot carry NULLs from here.
         for try await id in try await connection.query("""
-            INSERT INTO \(unescaped: schema.name).inbox (event_id, topic, kafka_partition, kafka_offset, outcome)
-            SELECT m.event_id, m.topic, m.kafka_partition, m.kafka_offset, \(expected.rawValue)
-            FROM unnest(\(ids)::text[], \(messages.map(\.topic))::text[], \(messages.map { $0.partition.rawValue })::int4[],
-                        \(messages.map { $0.offset.rawValue })::int8[]) AS m(event_id, topic, kafka_partition, kafka_offset)
+            INSERT INTO \(unescaped: schema.name).inbox (event_id, event_type, topic, kafka_partition, kafka_offset, outcome)
+            SELECT m.event_id, NULLIF(m.event_type, ''), m.topic, m.kafka_partition, m.kafka_offset, \(expected.rawValue)
+            FROM unnest(\(metadata.map(\.eventID))::text[], \(metadata.map { $0.eventType ?? "" })::text[], \(metadata.map(\.topic))::text[],
+                        \(metadata.map(\.partition))::int4[], \(metadata.map(\.offset))::int8[])
+                 AS m(event_id, event_type, topic, kafka_partition, kafka_offset)
             ON CONFLICT (event_id) DO NOTHING
             RETURNING event_id
             """, logger: logger).decode(String.self) {
             claimed.insert(id)
         }
         var appliedIDs: [String] = [], fresh: [KafkaConsumerMessage] = []
-        for (id, message) in zip(ids, messages) {
-            guard claimed.remove(id) != nil else {
+        for (item, message) in zip(metadata, messages) {
+            guard claimed.remove(item.eventID) != nil else {
                 skipped.increment()
                 continue
             }
-            appliedIDs.append(id)
+            appliedIDs.append(item.eventID)
             fresh.append(message)
         }
         guard !fresh.isEmpty else { return }
         let outcomes = try await handler(fresh, connection)
         guard outcomes.count == fresh.count else { throw InboxOutcomeCountMismatch(events: fresh.count, outcomes: outcomes.count) }
         try await correctOutcomes(ids: appliedIDs, outcomes: outcomes, claimedAs: expected, on: connection)
-        expectedOutcome.withLock { $0 = Self.mostCommon(outcomes, tieGoesTo: expected) }
+        if updatingForecast { expectedOutcome.withLock { $0 = Self.mostCommon(outcomes, tieGoesTo: expected) } }
         applied.increment(by: appliedIDs.count)
-    }
-
-    private func applyOne(_ message: KafkaConsumerMessage, on connection: PostgresConnection) async throws {
-        let eventID = Self.eventID(of: message)
-        let expected = expectedOutcome.withLock { $0 }
-        let rows = try await connection.query("""
-            INSERT INTO \(unescaped: schema.name).inbox (event_id, topic, kafka_partition, kafka_offset, outcome)
-            VALUES (\(eventID), \(message.topic), \(message.partition.rawValue), \(message.offset.rawValue), \(expected.rawValue))
-            ON CONFLICT (event_id) DO NOTHING RETURNING event_id
-            """, logger: logger)
-        var isNew = false
-        for try await _ in rows { isNew = true }
-        guard isNew else {
-            skipped.increment()
-            return
-        }
-        let outcomes = try await handler([message], connection)
-        guard outcomes.count == 1 else { throw InboxOutcomeCountMismatch(events: 1, outcomes: outcomes.count) }
-        try await correctOutcomes(ids: [eventID], outcomes: outcomes, claimedAs: expected, on: connection)
-        applied.increment()
     }
 
     /// Rewrites the outcome of the claimed rows whose handler outcome is not the one they were
@@ -276,59 +240,37 @@ public final class InboxConsumer: Service, Sendable {
         return leader.key
     }
 
-    private func deadLetter(_ message: KafkaConsumerMessage, reason: String) async throws {
-        var headers = message.headers
-        headers += [
-            KafkaHeader(key: "x-tally-dlq-reason", string: String(reason.prefix(2000))),
-            KafkaHeader(key: "x-tally-dlq-topic", string: message.topic),
-            KafkaHeader(key: "x-tally-dlq-partition", string: String(message.partition.rawValue)),
-            KafkaHeader(key: "x-tally-dlq-offset", string: String(message.offset.rawValue)),
-            KafkaHeader(key: "x-tally-dlq-group", string: configuration.groupID),
-        ]
-        _ = try await producer.send(KafkaProducerMessage(topic: deadLetterTopic, key: message.key, value: message.value, headers: headers))
-        let eventID = Self.eventID(of: message)
+    /// The message, unchanged, queued for the dead-letter topic together with its inbox row in
+    /// one transaction: either both commit or neither does, and the relay publishes it.
+    private func deadLetter(_ metadata: InboxMetadata, reason: String) async throws {
+        let dead = DeadLetterHeaders(reason: reason, topic: metadata.topic, partition: metadata.partition, offset: metadata.offset, group: group)
+        let message = OutboxMessage(
+            eventID: "dead-letter:\(group):\(metadata.eventID)", topic: deadLetterTopic,
+            key: metadata.key.isEmpty ? metadata.eventID : metadata.key, payload: metadata.value,
+            headers: metadata.headers.merging(dead.fields) { _, new in new },
+            orgID: metadata.headers["ce_tenant"].flatMap { $0.isEmpty ? nil : $0 }
+        )
         var attempt = 0
         while true {
             do {
                 try await transaction { connection in
+                    try await Outbox(schema: self.schema).enqueue([message], on: connection, logger: self.logger)
                     try await connection.query("""
-                        INSERT INTO \(unescaped: self.schema.name).inbox (event_id, topic, kafka_partition, kafka_offset, outcome)
-                        VALUES (\(eventID), \(message.topic), \(message.partition.rawValue), \(message.offset.rawValue), 'dead-lettered')
-                        ON CONFLICT (event_id) DO UPDATE SET outcome = 'dead-lettered'
+                        INSERT INTO \(unescaped: self.schema.name).inbox (event_id, event_type, topic, kafka_partition, kafka_offset, outcome)
+                        VALUES (\(metadata.eventID), \(metadata.eventType), \(metadata.topic), \(metadata.partition), \(metadata.offset), \(InboxOutcome.deadLettered))
+                        ON CONFLICT (event_id) DO UPDATE SET outcome = EXCLUDED.outcome
                         """, logger: self.logger)
                 }
                 break
-            } catch where TransientFailure.isTransient(error) {
+            } catch where TransientFailure.isTransient(error) || error is DeadlineExceeded {
                 attempt += 1
                 try await Task.sleep(for: TransientFailure.backoff(attempt: attempt))
             }
         }
         deadLettered.increment()
-        logger.error("event sent to the dead-letter topic", metadata: [
-            "event_id": "\(eventID)", "topic": "\(message.topic)", "partition": "\(message.partition)",
-            "offset": "\(message.offset)", "dead_letter_topic": "\(deadLetterTopic)", "reason": "\(reason)",
+        logger.error("event queued for the dead-letter topic", metadata: [
+            "event_id": "\(metadata.eventID)", "topic": "\(metadata.topic)", "partition": "\(metadata.partition)",
+            "offset": "\(metadata.offset)", "dead_letter_topic": "\(deadLetterTopic)", "reason": "\(dead.reason)",
         ])
-    }
-
-    /// The event's identity: the `ce_id` header, else the CloudEvents `id` in the JSON body, else
-    /// its position (topic, partition, offset), which is stable across redeliveries.
-    public static func eventID(of message: KafkaConsumerMessage) -> String {
-        if let header = message.headers.first(named: "ce_id")?.stringValue, !header.isEmpty { return header }
-        if let value = message.value,
-           let object = try? JSONSerialization.jsonObject(with: Data(value)) as? [String: Any],
-           let id = object["id"] as? String, !id.isEmpty {
-            return id
-        }
-        return "\(message.topic)/\(message.partition.rawValue)/\(message.offset.rawValue)"
-    }
-}
-
-/// Lets readiness checks see the consumer once `run()` created it.
-private final class ConsumerBox: @unchecked Sendable {
-    private let lock = NSLock()
-    private var stored: KafkaConsumer?
-    var consumer: KafkaConsumer? {
-        get { lock.withLock { stored } }
-        set { lock.withLock { stored = newValue } }
     }
 }

@@ -1,9 +1,10 @@
-/// The verification scheme of each provider a source can belong to.
-public enum WebhookScheme: String, Sendable, CaseIterable {
-    case stripe, paddle, hotmart, standard, `internal`
+import Contracts
 
-    /// The verifier for this scheme with the source's tolerance window. `internal` is the
-    /// product's own backend, which signs with Standard Webhooks.
+/// How each provider's webhooks are verified. The provider type itself is `WebhookProvider`
+/// (in `Contracts`), the one name for a provider everywhere in Tally.
+extension WebhookProvider {
+    /// The verifier for this provider's scheme with the source's tolerance window. `internal`
+    /// is the product's own backend, which signs with Standard Webhooks.
     public func verifier(tolerance: Duration) -> any WebhookVerifier {
         switch self {
         case .stripe: StripeSignatureVerifier(tolerance: tolerance)
