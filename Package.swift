@@ -164,7 +164,7 @@ let package = Package(
         ),
         .testTarget(
             name: "ServiceRuntimeTests",
-            dependencies: ["ServiceRuntime", .product(name: "HummingbirdTesting", package: "hummingbird")],
+            dependencies: ["ServiceRuntime", "Contracts", .product(name: "HummingbirdTesting", package: "hummingbird")],
             path: "Tests/ServiceRuntimeTests"
         ),
         .testTarget(
