@@ -20,6 +20,7 @@ import json
 import os
 import pathlib
 import shlex
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -265,6 +266,10 @@ def main():
             detail = "".join(f"\n      {operation}: {title}: {message.strip()[:300]}\n        {command}\n        -> {response}"
                              for operation, title, message, command, response in found)
             check(f"{service}: {label}", not found, f"{len(found)} distinct failure(s):{detail}")
+    if all(ok for _, ok in checks.results):
+        shutil.rmtree(workdir, ignore_errors=True)
+    else:
+        print(f"  schemathesis reports (JSON, NDJSON) and the test copies of the documents: {workdir}")
     checks.finish()
 
 
