@@ -15,8 +15,8 @@ enum AuditRoutes {
     static func add(to admin: RouterGroup<ServiceRequestContext>, dependencies: ServiceDependencies) {
         admin.get("audit-log") { request, context -> Page in
             let tenant = try context.requirePrincipal().tenant()
-            let limit = min(max(request.uri.queryParameters.get("limit", as: Int.self) ?? 50, 1), 500)
-            let before = request.uri.queryParameters.get("before", as: Int64.self) ?? Int64.max
+            let limit = try request.queryInteger("limit", default: 50, range: 1...500)
+            let before = try request.queryInteger("before", default: Int64.max, range: 1...Int64.max)
             let entries = try await dependencies.audit.entries(org: tenant, before: before, limit: limit, client: dependencies.client, logger: context.logger)
             return Page(entries: entries, nextCursor: entries.count == limit ? entries.last?.id : nil)
         }

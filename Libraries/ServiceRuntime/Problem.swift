@@ -1,6 +1,7 @@
 import Foundation
 import Hummingbird
 import Logging
+import NIOCore
 import PostgresNIO
 import Storage
 
@@ -67,6 +68,10 @@ public struct ProblemMiddleware<Context: RequestContext>: RouterMiddleware {
             let problem = Problem(type: error.status == .notFound ? "not-found" : "http-\(error.status.code)",
                                   title: error.status.reasonPhrase, status: error.status, detail: error.body)
             return problem.response
+        case is NIOTooManyBytesError:
+            // Hummingbird collects a request body up to its limit and throws this beyond it.
+            return Problem(type: "payload-too-large", title: "Payload too large", status: .contentTooLarge,
+                           detail: "the request body is larger than this endpoint accepts").response
         case _ where TransientFailure.isTransient(error):
             // The database is restarting or unreachable: trying again shortly will work, and is
             // safe (writes are idempotent). Senders (webhook providers among them) retry on 503.

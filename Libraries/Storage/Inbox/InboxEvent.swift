@@ -92,9 +92,10 @@ public struct UndecodableEvent: Error, CustomStringConvertible, Equatable {
     public var description: String { "event \(eventID) does not decode as \(eventType): \(reason)" }
 }
 
-/// A decoding error in words an operator can act on: the path of the field and what was wrong.
-enum DecodingFailure {
-    static func describe(_ error: any Error) -> String {
+/// A decoding error in words an operator or a caller can act on: the path of the field and what
+/// was wrong (never the value that was read).
+public enum DecodingFailure {
+    public static func describe(_ error: any Error) -> String {
         guard let error = error as? DecodingError else { return String(describing: error) }
         func path(_ context: DecodingError.Context) -> String {
             let path = context.codingPath.map { $0.intValue.map { "[\($0)]" } ?? $0.stringValue }.joined(separator: ".")

@@ -46,11 +46,11 @@ struct InboxRoutes: Sendable {
                 sourceID: parameters.get("source_id"), from: parameters.get("from"), to: parameters.get("to"), ids: nil
             ))
             var cursor: InboxCursor?
-            if let token = parameters.get("cursor") {
+            if let token = parameters.get("cursor"), !token.isEmpty {
                 guard let parsed = InboxCursor(token: token) else { throw Problem.badRequest("cursor is not one this API returned") }
                 cursor = parsed
             }
-            let limit = min(max(parameters.get("limit", as: Int.self) ?? 100, 1), 1000)
+            let limit = try request.queryInteger("limit", default: 100, range: 1...1000)
             let (entries, next) = try await queries.list(org: try principal.tenant(), filter: filter, cursor: cursor, limit: limit)
             return Page(entries: entries, nextCursor: next?.token)
         }
@@ -83,15 +83,15 @@ struct InboxRoutes: Sendable {
         admin.get("refused") { request, context -> RefusalPage in
             let principal = try context.requirePrincipal()
             let parameters = request.uri.queryParameters
-            let before = parameters.get("cursor", as: Int64.self) ?? Int64.max
-            let limit = min(max(parameters.get("limit", as: Int.self) ?? 100, 1), 1000)
+            let before = try request.queryInteger("cursor", default: Int64.max, range: 1...Int64.max)
+            let limit = try request.queryInteger("limit", default: 100, range: 1...1000)
             let refusals = try await queries.refusals(org: try principal.tenant(), before: before, limit: limit,
-                                                      reason: parameters.get("reason"), sourceID: parameters.get("source_id"))
+                                                      reason: try request.queryText("reason"), sourceID: try request.queryText("source_id"))
             return RefusalPage(refusals: refusals, nextCursor: refusals.count == limit ? refusals.last?.id : nil)
         }
         admin.get("inbox/report") { request, context -> InboxReport in
             let principal = try context.requirePrincipal()
-            let days = min(max(request.uri.queryParameters.get("days", as: Int.self) ?? 7, 1), 90)
+            let days = try request.queryInteger("days", default: 7, range: 1...90)
             let rows = try await queries.report(org: try principal.tenant(), days: days)
             return InboxReport(days: rows)
         }
@@ -103,7 +103,7 @@ struct InboxRoutes: Sendable {
     }
 
     private func validated(_ filter: InboxFilter) throws -> InboxFilter {
-        do { return try filter.validate() } catch { throw Problem.badRequest("\(error)") }
+        do { return try filter.validate() } catch { throw RequestInput.invalid(error.field, error.rule) }
     }
 
 }

@@ -50,8 +50,9 @@ struct SourceRoutes: Sendable {
             }
             let tolerance = input.toleranceSeconds ?? 300
             guard (1...3600).contains(tolerance) else { throw Problem.badRequest("tolerance_seconds must be between 1 and 3600") }
-            guard !input.name.isEmpty, input.name.count <= 200 else { throw Problem.badRequest("name must be 1 to 200 characters") }
-            if let secret = input.secret, secret.count < 8 { throw Problem.badRequest("a given secret must be at least 8 characters") }
+            guard !input.name.isEmpty, input.name.unicodeScalars.count <= 200 else { throw RequestInput.invalid("name", "must be 1 to 200 characters") }
+            _ = try RequestInput.text(input.name, field: "name")
+            if let secret = input.secret { try Self.check(secret: secret) }
             let org = try principal.tenant()
             let (source, secret) = try await sources.create(org: org, provider: provider, name: input.name, toleranceSeconds: tolerance, secret: input.secret, actor: principal.subject)
             return EditedResponse(status: .created, response: CreatedSource(source: source, secret: secret, webhookPath: "/webhooks/\(source.id)"))
@@ -70,7 +71,10 @@ struct SourceRoutes: Sendable {
             let principal = try context.requirePrincipal()
             let org = try principal.tenant()
             let id = context.parameters.get("sourceID") ?? ""
-            let input = (try? await request.decode(as: RotateRequest.self, context: context)) ?? RotateRequest()
+            // No body means the defaults; a body that is there must be a valid request.
+            let body = try await request.body.collect(upTo: 64 * 1024)
+            let input = body.readableBytes == 0 ? RotateRequest() : try Self.decode(RotateRequest.self, from: body)
+            if let secret = input.secret { try Self.check(secret: secret) }
             let validFor = input.previousValidForSeconds ?? 86_400
             guard (0...2_592_000).contains(validFor) else { throw Problem.badRequest("previous_valid_for_seconds must be between 0 and 2592000") }
             let expireAt = Date().addingTimeInterval(TimeInterval(validFor))
@@ -78,6 +82,22 @@ struct SourceRoutes: Sendable {
                 throw Problem.notFound("no source \(id) in this org")
             }
             return RotatedSecret(secret: secret, previousSecretsExpireAt: RFC3339.string(expireAt))
+        }
+    }
+
+    /// A secret given by the caller: long enough to be a key, and storable.
+    static func check(secret: String) throws(Problem) {
+        guard secret.utf8.count >= 8 else { throw RequestInput.invalid("secret", "must be at least 8 bytes") }
+        guard secret.utf8.count <= 1024 else { throw RequestInput.invalid("secret", "must be at most 1024 bytes") }
+        _ = try RequestInput.text(secret, field: "secret", maxCharacters: 256)
+    }
+
+    /// Decodes a JSON body, refusing it with 400 naming what is wrong.
+    static func decode<T: Decodable>(_ type: T.Type, from body: ByteBuffer) throws(Problem) -> T {
+        do {
+            return try JSONDecoder().decode(type, from: Data(buffer: body))
+        } catch {
+            throw Problem.badRequest("the body is not a valid request: \(DecodingFailure.describe(error))")
         }
     }
 

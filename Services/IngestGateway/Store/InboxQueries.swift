@@ -54,8 +54,15 @@ struct InboxFilter: Codable, Sendable, Equatable {
         if let provider { sql.appendLiteral(" AND provider = "); sql.appendInterpolation(provider) }
         if let eventType { sql.appendLiteral(" AND provider_event_type = "); sql.appendInterpolation(eventType) }
         if let sourceID { sql.appendLiteral(" AND source_id = "); sql.appendInterpolation(sourceID) }
-        if let from { sql.appendLiteral(" AND received_at >= "); sql.appendInterpolation(from); sql.appendLiteral("::timestamptz") }
-        if let to { sql.appendLiteral(" AND received_at < "); sql.appendInterpolation(to); sql.appendLiteral("::timestamptz") }
+        // Times are bound as parsed instants, not as the caller's text: PostgreSQL's own parser
+        // refuses parts of RFC 3339 (offsets beyond ±15:59, the year 0000). A time that does not
+        // parse (a filter that skipped `validate()`) matches nothing.
+        for (bound, text) in [(" AND received_at >= ", from), (" AND received_at < ", to)] {
+            guard let text else { continue }
+            guard let instant = RFC3339.parse(text) else { sql.appendLiteral(" AND false"); continue }
+            sql.appendLiteral(bound)
+            sql.appendInterpolation(instant)
+        }
         // Compared as UUIDs so the primary key serves the lookup; a malformed id matches nothing.
         if let ids { sql.appendLiteral(" AND id = ANY("); sql.appendInterpolation(ids.compactMap { UUID(uuidString: $0) }); sql.appendLiteral(")") }
         if let cursor {
@@ -68,20 +75,39 @@ struct InboxFilter: Codable, Sendable, Equatable {
         }
     }
 
-    /// Refuses values that are not what they claim to be, naming the field.
-    func validate() throws -> InboxFilter {
-        let statuses = ["pending", "published", "processed", "ignored", "superseded", "failed"]
-        if let status, !statuses.contains(status) { throw FilterError("status must be one of \(statuses.joined(separator: ", "))") }
-        for (name, value) in [("from", from), ("to", to)] {
-            if let value, RFC3339.parse(value) == nil { throw FilterError("\(name) must be an RFC 3339 time") }
+    /// The filter with empty text values dropped (an empty provider, event type or source means
+    /// no such filter), or the first value that is not what it claims to be, naming the field and
+    /// the rule. A status or a time must be one: an empty `status`, `from` or `to` is refused.
+    func validate() throws(FilterError) -> InboxFilter {
+        var filter = self
+        if let status = filter.status, InboxStatus(rawValue: status) == nil {
+            throw FilterError(field: "status", rule: "must be one of \(InboxStatus.allCases.map(\.rawValue).joined(separator: ", "))")
         }
-        if let ids, ids.count > 10_000 { throw FilterError("ids may hold at most 10000 entries") }
-        return self
+        for (field, value) in [("provider", \InboxFilter.provider), ("event_type", \.eventType), ("source_id", \.sourceID)] {
+            guard let text = filter[keyPath: value], !text.isEmpty else {
+                filter[keyPath: value] = nil
+                continue
+            }
+            if text.unicodeScalars.contains("\u{0}") { throw FilterError(field: field, rule: "must not contain the NUL character (U+0000)") }
+            if text.unicodeScalars.count > 1000 { throw FilterError(field: field, rule: "must be at most 1000 characters") }
+        }
+        for (field, value) in [("from", filter.from), ("to", filter.to)] {
+            if let value, RFC3339.parse(value) == nil { throw FilterError(field: field, rule: "must be an RFC 3339 time") }
+        }
+        if let ids = filter.ids {
+            if ids.count > 10_000 { throw FilterError(field: "ids", rule: "may hold at most 10000 entries") }
+            if let bad = ids.first(where: { UUID(uuidString: $0) == nil }) {
+                throw FilterError(field: "ids", rule: "must hold inbox ids (UUIDs); '\(bad.prefix(64))' is not one")
+            }
+        }
+        return filter
     }
 
+    /// A filter value that breaks a rule.
     struct FilterError: Error, CustomStringConvertible {
-        let description: String
-        init(_ description: String) { self.description = description }
+        let field: String
+        let rule: String
+        var description: String { "\(field) \(rule)" }
     }
 }
 
@@ -95,6 +121,23 @@ struct InboxCursor: Equatable {
 
     var token: String { Data("\(receivedAt)|\(id)".utf8).base64EncodedString() }
 
+    /// `YYYY-MM-DDTHH:MM:SS.ffffffZ` with a year from 0001.
+    static func isWrittenForm(_ text: String) -> Bool {
+        let bytes = Array(text.utf8)
+        guard bytes.count == 27, !text.hasPrefix("0000") else { return false }
+        for (index, byte) in bytes.enumerated() {
+            switch index {
+            case 4, 7: if byte != UInt8(ascii: "-") { return false }
+            case 10: if byte != UInt8(ascii: "T") { return false }
+            case 13, 16: if byte != UInt8(ascii: ":") { return false }
+            case 19: if byte != UInt8(ascii: ".") { return false }
+            case 26: if byte != UInt8(ascii: "Z") { return false }
+            default: if !(UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte) { return false }
+            }
+        }
+        return true
+    }
+
     init(receivedAt: String, id: String) {
         self.receivedAt = receivedAt
         self.id = id
@@ -103,7 +146,8 @@ struct InboxCursor: Equatable {
     init?(token: String) {
         guard let data = Data(base64Encoded: token) else { return nil }
         let parts = String(decoding: data, as: UTF8.self).split(separator: "|", maxSplits: 1).map(String.init)
-        guard parts.count == 2, RFC3339.parse(parts[0]) != nil, UUID(uuidString: parts[1]) != nil else { return nil }
+        // Only the form this API writes (UTC, microseconds), which PostgreSQL reads back exactly.
+        guard parts.count == 2, Self.isWrittenForm(parts[0]), RFC3339.parse(parts[0]) != nil, UUID(uuidString: parts[1]) != nil else { return nil }
         self.init(receivedAt: parts[0], id: parts[1])
     }
 }
@@ -207,15 +251,16 @@ struct InboxQueries: Sendable {
                     var chunk: [(id: String, receivedAt: String)] = []
                     var messages: [OutboxMessage] = []
                     for try await row in rows.decode((String, String, String, String, String, String, String, ByteBuffer, String, String).self) {
-                        messages.append(try OutboxMessage(EventEnvelope(
-                            id: "\(replayID)-\(row.0)", source: "/tally/ingest-gateway", time: RFC3339.string(Date()), tenant: org.rawValue,
-                            correlationID: row.0, causationID: row.0,
-                            data: WebhookReceived(
-                                inboxID: row.0, sourceID: row.1, provider: WebhookProvider(rawValue: row.2) ?? .standard, providerEventID: row.3,
-                                providerEventType: row.4, receivedAt: row.9, trust: WebhookTrust(rawValue: row.5) ?? .low, contentType: row.6,
-                                bodyBase64: Data(buffer: row.7).base64EncodedString(), bodySHA256: row.8, replayID: replayID
-                            )
-                        )))
+                        guard let inboxID = UUID(uuidString: row.0), let provider = WebhookProvider(rawValue: row.2),
+                              let trust = WebhookTrust(rawValue: row.5), let receivedAt = RFC3339.parse(row.9) else {
+                            throw UnreadableInboxRow(inboxID: row.0)
+                        }
+                        let stored = RawWebhookEvent.Stored(
+                            inboxID: inboxID, orgID: org.rawValue, sourceID: row.1, provider: provider, providerEventID: row.3,
+                            providerEventType: row.4, receivedAt: receivedAt, trust: trust, contentType: row.6,
+                            bodyBase64: Data(buffer: row.7).base64EncodedString(), bodySHA256: row.8
+                        )
+                        messages.append(try OutboxMessage(RawWebhookEvent.envelope(stored, replayID: replayID, publishedAt: Date())))
                         chunk.append((row.0, row.9))
                     }
                     try await Outbox(schema: schema).enqueue(messages, on: connection, logger: logger)
@@ -291,6 +336,13 @@ struct InboxQueries: Sendable {
         }
         return entries
     }
+}
+
+/// A stored row whose provider, trust, id or time this build cannot read (the database is ahead of
+/// the code, or was edited by hand). Never guessed: the replay stops and says which row.
+struct UnreadableInboxRow: Error, CustomStringConvertible {
+    let inboxID: String
+    var description: String { "inbox row \(inboxID) holds a provider, trust or time this build does not know" }
 }
 
 /// An executed replay stopped part-way: `replayed` of `matched` rows are on their way, the rest

@@ -98,18 +98,11 @@ struct WebhookInboxStore: Sendable {
 
     /// The `webhook.received` event announcing a stored webhook; its id is the inbox id.
     static func receivedEvent(_ webhook: IncomingWebhook, inboxID: UUID, bodyBase64: String, bodySHA256: String) throws -> OutboxMessage {
-        let id = inboxID.uuidString.lowercased()
-        return try OutboxMessage(EventEnvelope(
-            id: id, source: "/tally/ingest-gateway", time: RFC3339.string(webhook.receivedAt),
-            tenant: webhook.source.orgID, correlationID: id, causationID: nil,
-            data: WebhookReceived(
-                inboxID: id, sourceID: webhook.source.id,
-                provider: webhook.source.provider,
-                providerEventID: webhook.providerEventID, providerEventType: webhook.providerEventType,
-                receivedAt: RFC3339.string(webhook.receivedAt), trust: webhook.trust, contentType: webhook.contentType,
-                bodyBase64: bodyBase64, bodySHA256: bodySHA256
-            )
-        ))
+        try OutboxMessage(RawWebhookEvent.envelope(RawWebhookEvent.Stored(
+            inboxID: inboxID, orgID: webhook.source.orgID, sourceID: webhook.source.id, provider: webhook.source.provider,
+            providerEventID: webhook.providerEventID, providerEventType: webhook.providerEventType, receivedAt: webhook.receivedAt,
+            trust: webhook.trust, contentType: webhook.contentType, bodyBase64: bodyBase64, bodySHA256: bodySHA256
+        )))
     }
 
     /// How many refused requests the log keeps; older ones are deleted as new ones arrive.
