@@ -1,4 +1,4 @@
-# Tally developer entry points; all logic lives in ops/stack.sh.
+# Tally developer entry points: ops/stack.sh bootstraps, ops/tallystack/ does the rest.
 STACK := bash ops/stack.sh
 
 .DEFAULT_GOAL := help
