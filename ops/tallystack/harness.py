@@ -142,7 +142,7 @@ def end_to_end(stack, postgres_port, broker_port):
         say(f"running: crash test, short form ({count} webhooks)")
         code = _script(layout.CRASH_TEST, ["--count", str(count), "--rate", "150"] + arguments, {
             "TALLY_E2E_GATEWAY_URL": catalog[0].url, "TALLY_E2E_KAFKA_BROKERS": brokers,
-            "TALLY_PG_BIN": str(postgres.BIN), "TALLY_CRASH_PROFILE": "test", "TALLY_DATABASE_ADMIN_URL": admin})
+            "TALLY_CRASH_PROFILE": "test", "TALLY_DATABASE_ADMIN_URL": admin})
         return code or rc
     finally:
         stack.stop_services()
@@ -154,8 +154,7 @@ def crash(arguments):
     if not stack.processes.running("ingest-gateway"):
         raise StackError("the local stack is not running; start it with: make up")
     return _script(layout.CRASH_TEST, arguments, {
-        "TALLY_E2E_KAFKA_BROKERS": broker.bootstrap_servers(stack.broker.port), "TALLY_PG_BIN": str(postgres.BIN),
-        "TALLY_CRASH_PROFILE": "local",
+        "TALLY_E2E_KAFKA_BROKERS": broker.bootstrap_servers(stack.broker.port), "TALLY_CRASH_PROFILE": "local",
         "TALLY_DATABASE_ADMIN_URL": postgres.admin_url(stack.postgres.port)})
 
 
@@ -170,5 +169,5 @@ def bench(arguments):
     if stack.up("release") != 0:
         raise StackError("the release stack did not come up")
     return _script(layout.BENCH, ["--tally", str(swift.bin_dir("release") / "tally")] + list(arguments), {
-        "TALLY_E2E_KAFKA_BROKERS": broker.bootstrap_servers(stack.broker.port), "TALLY_PG_BIN": str(postgres.BIN),
+        "TALLY_E2E_KAFKA_BROKERS": broker.bootstrap_servers(stack.broker.port),
         "TALLY_DATABASE_ADMIN_URL": postgres.admin_url(stack.postgres.port)})

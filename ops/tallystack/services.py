@@ -64,18 +64,13 @@ def database_url(name, postgres_port):
 
 def environment(service, postgres_port, broker_port, base=None):
     """The environment a service process gets: `base` (this process's environment by default)
-    plus the stack's variables."""
+    plus what ServiceConfiguration reads from the stack. Nothing else is added."""
     environ = dict(os.environ if base is None else base)
     environ.update({
-        "TALLY_SERVICE_NAME": service.name,
         "TALLY_HTTP_PORT": str(service.port.number),
         "TALLY_KAFKA_BROKERS": broker.bootstrap_servers(broker_port),
         "TALLY_DATABASE_URL": database_url(service.name, postgres_port),
         "TALLY_DATABASE_ADMIN_URL": postgres.admin_url(postgres_port),
-        "TALLY_PG_HOST": postgres.HOST,
-        "TALLY_PG_PORT": str(postgres_port),
-        "TALLY_PG_USER": postgres.USER,
-        "TALLY_PG_DATABASE": postgres.DATABASE,
         "TALLY_ENV": "local",
         "LD_LIBRARY_PATH": layout.library_path(environ.get("LD_LIBRARY_PATH", "")),
     })

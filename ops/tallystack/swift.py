@@ -60,10 +60,6 @@ def integration_environment(postgres_port, broker_port):
     return {
         "TALLY_TEST_DATABASE_URL": postgres.admin_url(postgres_port),
         "TALLY_TEST_KAFKA_BROKERS": broker.bootstrap_servers(broker_port),
-        "TALLY_TEST_PG_HOST": postgres.HOST,
-        "TALLY_TEST_PG_PORT": str(postgres_port),
-        "TALLY_TEST_PG_USER": postgres.USER,
-        "TALLY_TEST_PG_DATABASE": postgres.DATABASE,
         "TALLY_TEST_TANSU": str(broker.binary()),
         "TALLY_REQUIRE_INTEGRATION": "1",
         "LD_LIBRARY_PATH": layout.library_path(),
