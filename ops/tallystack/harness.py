@@ -7,10 +7,9 @@ SIGTERM). Its steps and their order:
   2. `swift build --build-tests` and `swift test` (TALLY_SKIP_BUILD=1 adds --skip-build and skips
      the build; TALLY_SKIP_SWIFT_TESTS=1 skips both; TALLY_TEST_ARGS is appended) with the
      integration environment (`swift.integration_environment`);
-  3. end to end, only after the Swift steps ran with a successful build and unless
-     TALLY_SKIP_E2E=1: every built service on the test stack (ports + TALLY_TEST_PORT_OFFSET),
-     /readyz, every ops/e2e/*_acceptance.py with `--service name=url ...`, then the short crash
-     test;
+  3. end to end, unless the build failed or TALLY_SKIP_E2E=1: every built service on the test
+     stack (ports + TALLY_TEST_PORT_OFFSET), /readyz, every ops/e2e/*_acceptance.py with
+     `--service name=url ...`, then the short crash test;
   4. ops/test-contracts.sh.
 It prints `test summary: <step>=<outcome> ... -> PASS` or `-> FAIL (exit N)` and returns the
 exit status: the Swift steps' status when they failed, else the first failing later step's.
@@ -67,13 +66,12 @@ def _test_steps(stack):
     broker_port = stack.broker.start()
     os.environ.update(swift.integration_environment(postgres_port, broker_port))
 
-    summary, rc, build_ok = [], 0, False
+    summary, rc, build_ok = [], 0, True
     if settings.flag("TALLY_SKIP_SWIFT_TESTS"):
         say("swift build/test skipped (TALLY_SKIP_SWIFT_TESTS=1)")
         summary.append("swift-test=skipped")
     else:
         arguments = os.environ.get("TALLY_TEST_ARGS", "").split()
-        build_ok = True
         if settings.flag("TALLY_SKIP_BUILD"):
             summary.append("swift-build=skipped")
             arguments = ["--skip-build"] + arguments
