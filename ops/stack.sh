@@ -7,7 +7,8 @@
 #   ops/stack.sh down           stop everything "up" started, by pid file                    (profile "local")
 #   ops/stack.sh status         table of components, exit 1 if something expected is not healthy
 #   ops/stack.sh logs [NAME]    tail -F the logs (all, or one component)
-#   ops/stack.sh test           isolated PostgreSQL + Tansu (profile "test"), swift build/test, e2e, contract tests
+#   ops/stack.sh test [--only T] isolated PostgreSQL + Tansu (profile "test"), swift build/test, e2e, contract tests
+#   ops/stack.sh check          the Swift unit tests that need no stack (no PostgreSQL, no broker)
 #   ops/stack.sh crash [ARGS]   crash test against the running local stack (ops/crash/crash_test.py --help)
 #   ops/stack.sh bench [ARGS]   benchmark on a release build of the local stack (ops/bench/ingest.py --help)
 #   ops/stack.sh clean          down (local and test leftovers) and remove .run/
@@ -202,7 +203,7 @@ main() {
   (($# > 0)) && shift
   case $cmd in
     bootstrap) cmd_bootstrap; say "bootstrap complete" ;;
-    build|up|test|bench) cmd_bootstrap; exec_tallystack "$cmd" "$@" ;;
+    build|up|test|check|bench) cmd_bootstrap; exec_tallystack "$cmd" "$@" ;;
     down|status|logs|crash|clean) exec_tallystack "$cmd" "$@" ;;
     help|-h|--help) usage ;;
     *) usage >&2; die "unknown command '$cmd'" ;;

@@ -5,14 +5,15 @@
     down               stop what "up" started, by pid file (profile "local")
     status             components, pids, ports and health; exit 1 when something expected is unhealthy
     logs [NAME]        tail -F the local stack's logs (all, or one component)
-    test               the test harness on an isolated stack (profile "test"); see `harness`
+    test [--only T]    the test harness on an isolated stack (profile "test"); see `harness`
+    check              the unit tests that need no stack
     crash [ARGS]       the crash test against the running local stack (ops/crash/crash_test.py --help)
     bench [ARGS]       the benchmark on a release build of the local stack (ops/bench/ingest.py --help)
     clean              stop both profiles' stacks and remove .run/
     installed          exit 1 unless PostgreSQL and Tansu are where the stack looks for them
 
 Bootstrap (system packages, wheels, python packages) stays in ops/stack.sh, which runs it
-before `build`, `up`, `test` and `bench`. Exit status: the command's, 1 for a
+before `build`, `up`, `test`, `check` and `bench`. Exit status: the command's, 1 for a
 StackError (printed as `[tally] error: ...`) or a usage error.
 """
 import os
@@ -28,6 +29,14 @@ def _installed():
     if not os.access(broker.binary(), os.X_OK):
         raise StackError(f"tansu binary missing at {layout.TANSU} (run: make bootstrap)")
     return 0
+
+
+def _test(arguments):
+    if arguments[:1] == ["--only"] and len(arguments) == 2:
+        return harness.test(arguments[1] or None)
+    if arguments:
+        raise _Usage("test takes no arguments but --only TARGET")
+    return harness.test()
 
 
 def _down():
@@ -52,13 +61,14 @@ COMMANDS = {
     "down": lambda arguments: _down(),
     "status": lambda arguments: Stack.load("local").status(),
     "logs": lambda arguments: Stack.load("local").logs(arguments[0] if arguments else None),
-    "test": lambda arguments: harness.test(),
+    "test": _test,
+    "check": lambda arguments: harness.check(),
     "crash": harness.crash,
     "bench": harness.bench,
     "clean": lambda arguments: _clean(),
     "installed": lambda arguments: _installed(),
 }
-TAKES_ARGUMENTS = {"logs", "crash", "bench"}
+TAKES_ARGUMENTS = {"logs", "test", "crash", "bench"}
 
 
 class _Usage(Exception):

@@ -1,16 +1,16 @@
-"""The test harness: `test` (isolated stack), and the crash test and bench against the local
-stack.
+"""The test harness: `test` (isolated stack), `check` (no stack), and the crash test and bench
+against the local stack.
 
 `test` always starts from nothing and always tears its stack down (also on failure, Ctrl-C or
 SIGTERM). Its steps and their order:
   1. PostgreSQL and the broker of the test profile, after the preflight port checks;
   2. `swift build --build-tests` and `swift test` (TALLY_SKIP_BUILD=1 adds --skip-build and skips
-     the build; TALLY_SKIP_SWIFT_TESTS=1 skips both; TALLY_TEST_ARGS is appended) with the
-     integration environment (`swift.integration_environment`);
-  3. end to end, unless the build failed or TALLY_SKIP_E2E=1: every built service on the test
-     stack (ports + TALLY_TEST_PORT_OFFSET), /readyz, every ops/e2e/*_acceptance.py with
-     `--service name=url ...`, then the short crash test;
-  4. ops/test-contracts.sh.
+     the build; TALLY_SKIP_SWIFT_TESTS=1 skips both; TALLY_TEST_ARGS is appended; `only` adds
+     `--filter <target>`) with the integration environment (`swift.integration_environment`);
+  3. end to end, unless the build failed, TALLY_SKIP_E2E=1 or `only` is given: every built
+     service on the test stack (ports + TALLY_TEST_PORT_OFFSET), /readyz, every
+     ops/e2e/*_acceptance.py with `--service name=url ...`, then the short crash test;
+  4. ops/test-contracts.sh (skipped with `only`).
 It prints `test summary: <step>=<outcome> ... -> PASS` or `-> FAIL (exit N)` and returns the
 exit status: the Swift steps' status when they failed, else the first failing later step's.
 """
@@ -38,15 +38,20 @@ def _script(path, arguments, extra):
     return subprocess.run([sys.executable, str(path)] + list(arguments), cwd=layout.ROOT, env=dict(os.environ, **extra)).returncode
 
 
-def test():
+def test(only=None):
     """Runs the test steps (module docstring) on a fresh test stack; returns the exit status."""
+    if only:
+        target = only.split(".", 1)[0].split("/", 1)[0]
+        targets = swift.test_targets()
+        if target not in targets:
+            raise StackError(f"ONLY={only}: no Swift test target '{target}' (one of: {' '.join(targets)})")
     stack = Stack.load("test")
     stack.wipe()  # always start from nothing: leftovers of an earlier run stopped, data removed
     stack.profile.logs.mkdir(parents=True, exist_ok=True)
     stack.profile.pids.mkdir(parents=True, exist_ok=True)
     previous = signal.signal(signal.SIGTERM, _terminate)
     try:
-        return _test_steps(stack)
+        return _test_steps(stack, only)
     except StackError as error:
         report(error)
         return error.code
@@ -60,7 +65,7 @@ def test():
         stack.down()
 
 
-def _test_steps(stack):
+def _test_steps(stack, only):
     stack.preflight()
     postgres_port = stack.postgres.start()
     broker_port = stack.broker.start()
@@ -71,7 +76,7 @@ def _test_steps(stack):
         say("swift build/test skipped (TALLY_SKIP_SWIFT_TESTS=1)")
         summary.append("swift-test=skipped")
     else:
-        arguments = os.environ.get("TALLY_TEST_ARGS", "").split()
+        arguments = (["--filter", only] if only else []) + os.environ.get("TALLY_TEST_ARGS", "").split()
         if settings.flag("TALLY_SKIP_BUILD"):
             summary.append("swift-build=skipped")
             arguments = ["--skip-build"] + arguments
@@ -89,17 +94,20 @@ def _test_steps(stack):
             summary.append("swift-test=ok" if code == 0 else f"swift-test=failed({code})")
             rc = code or rc
 
-    if build_ok and not settings.flag("TALLY_SKIP_E2E"):
-        code = end_to_end(stack, postgres_port, broker_port)
-        summary.append("e2e=ok" if code == 0 else f"e2e=failed({code})")
-        rc = rc or code
-    if layout.CONTRACT_TESTS.is_file() and os.access(layout.CONTRACT_TESTS, os.X_OK):
-        say("running: ops/test-contracts.sh")
-        code = subprocess.run([str(layout.CONTRACT_TESTS)], cwd=layout.ROOT).returncode
-        summary.append("contracts=ok" if code == 0 else f"contracts=failed({code})")
-        rc = rc or code
+    if only:
+        summary += [f"e2e=skipped(ONLY={only})", f"contracts=skipped(ONLY={only})"]
     else:
-        summary.append("contracts=absent")
+        if build_ok and not settings.flag("TALLY_SKIP_E2E"):
+            code = end_to_end(stack, postgres_port, broker_port)
+            summary.append("e2e=ok" if code == 0 else f"e2e=failed({code})")
+            rc = rc or code
+        if layout.CONTRACT_TESTS.is_file() and os.access(layout.CONTRACT_TESTS, os.X_OK):
+            say("running: ops/test-contracts.sh")
+            code = subprocess.run([str(layout.CONTRACT_TESTS)], cwd=layout.ROOT).returncode
+            summary.append("contracts=ok" if code == 0 else f"contracts=failed({code})")
+            rc = rc or code
+        else:
+            summary.append("contracts=absent")
 
     outcome = "PASS" if rc == 0 else f"FAIL (exit {rc})"
     say(f"test summary: {' '.join(summary)} -> {outcome}")
@@ -144,6 +152,34 @@ def end_to_end(stack, postgres_port, broker_port):
         return code or rc
     finally:
         stack.stop_services()
+
+
+def check():
+    """The unit tests that need no stack: `swift build --build-tests` (unless TALLY_SKIP_BUILD=1),
+    then `swift test --skip-build` with every integration suite skipped (`swift.integration_suites`)
+    and the integration variables removed from its environment, so nothing reaches for
+    PostgreSQL or a broker. Prints `check summary: ... -> PASS|FAIL` and returns the exit status."""
+    environ = {key: value for key, value in os.environ.items() if key not in swift.INTEGRATION_VARIABLES}
+    environ["LD_LIBRARY_PATH"] = layout.library_path()
+    summary = []
+    if settings.flag("TALLY_SKIP_BUILD"):
+        summary.append("swift-build=skipped")
+    else:
+        say("running: swift build --build-tests")
+        code = swift.run(["build", "--build-tests"], environ)
+        if code != 0:
+            say(f"check summary: swift-build=failed({code}) swift-test=not-run -> FAIL (exit {code})")
+            return code
+        summary.append("swift-build=ok")
+    arguments = ["test", "--skip-build"]
+    for suite in swift.integration_suites():
+        arguments += ["--skip", suite.replace(".", r"\.") + "/"]
+    arguments += os.environ.get("TALLY_TEST_ARGS", "").split()
+    say("running: swift " + " ".join(arguments))
+    code = swift.run(arguments, environ)
+    summary.append("swift-test=ok" if code == 0 else f"swift-test=failed({code})")
+    say(f"check summary: {' '.join(summary)} -> {'PASS' if code == 0 else f'FAIL (exit {code})'}")
+    return code
 
 
 def crash(arguments):

@@ -4,6 +4,7 @@ Nothing here compiles unless asked to (`build`, and `swift test` without --skip-
 binaries never runs SwiftPM.
 """
 import pathlib
+import re
 import subprocess
 
 from . import broker, layout, postgres, settings
@@ -53,6 +54,11 @@ def run(arguments, environ=None):
     return subprocess.run(["swift"] + list(arguments), cwd=layout.ROOT, env=environ).returncode
 
 
+# What the integration suites read (Tests/TestSupport/TestDatabase.swift, Tests/KafkaIntegrationTests/
+# TestBroker.swift, Tests/TestSupport/TestTansu.swift).
+INTEGRATION_VARIABLES = ("TALLY_TEST_DATABASE_URL", "TALLY_TEST_KAFKA_BROKERS", "TALLY_TEST_TANSU", "TALLY_REQUIRE_INTEGRATION")
+
+
 def integration_environment(postgres_port, broker_port):
     """The variables `swift test` gets on the test stack: the database and broker to use, the
     Tansu binary for suites that run their own broker, and TALLY_REQUIRE_INTEGRATION=1 so that a
@@ -64,3 +70,26 @@ def integration_environment(postgres_port, broker_port):
         "TALLY_REQUIRE_INTEGRATION": "1",
         "LD_LIBRARY_PATH": layout.library_path(),
     }
+
+
+def test_targets():
+    """The Swift test targets (the folders of Tests/ that hold Swift sources), sorted."""
+    return sorted(path.name for path in layout.TESTS_DIR.iterdir() if path.is_dir() and any(path.rglob("*.swift"))
+                  and path.name.endswith("Tests"))
+
+
+_SUITE = re.compile(r"@Suite(\([^\n]*\))?\s*(?:(?:final|public|private|fileprivate|internal)\s+)*(?:struct|class|enum|actor)\s+(\w+)")
+
+
+def integration_suites():
+    """`Target.Suite` of every suite that needs the stack: those whose @Suite traits enable them
+    by TestDatabase.enabled or TestBroker.enabled. Read from the sources, so a suite gated that
+    way is found without a list to keep up to date."""
+    found = []
+    for target in test_targets():
+        for source in sorted((layout.TESTS_DIR / target).rglob("*.swift")):
+            for match in _SUITE.finditer(source.read_text()):
+                traits, name = match.group(1) or "", match.group(2)
+                if "TestDatabase.enabled" in traits or "TestBroker.enabled" in traits:
+                    found.append(f"{target}.{name}")
+    return found
