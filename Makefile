@@ -32,6 +32,8 @@ help: ## list the targets and the knobs
 	@echo "  make test            ONLY=<TestTarget>  TALLY_SKIP_SWIFT_TESTS=1  TALLY_SKIP_E2E=1 (also skips the crash test)"
 	@echo "                       TALLY_TEST_ARGS (appended to swift test, e.g. \"--filter Outbox\")"
 	@echo "                       TALLY_CRASH_COUNT [1000]: webhooks the short crash test sends"
+	@echo "                       TALLY_OPENAPI_SEED [20260415]  TALLY_OPENAPI_MAX_EXAMPLES [50]"
+	@echo "                       TALLY_OPENAPI_BUDGET_SECONDS [150]: ops/e2e/openapi_acceptance.py (schemathesis)"
 	@echo "  Swift tests          TALLY_UPDATE_GOLDEN=1 rewrites the golden files (normalizer mappings, contract fixtures)"
 	@echo "                       TALLY_REQUIRE_INTEGRATION=1 (make test sets it): integration suites fail without a stack"
 	@echo "  make crash           TALLY_CRASH_COUNT [2000]  TALLY_CRASH_RATE [200]  (or ARGS=\"--count N --rate R\")"
@@ -43,7 +45,8 @@ help: ## list the targets and the knobs
 	@echo "  set by the harness   TALLY_TEST_DATABASE_URL  TALLY_TEST_KAFKA_BROKERS  TALLY_TEST_TANSU (Swift integration suites);"
 	@echo "                       TALLY_E2E_GATEWAY_URL  TALLY_E2E_KAFKA_BROKERS  TALLY_E2E_TALLY_BIN  TALLY_KAFKA_BROKERS"
 	@echo "                       TALLY_DATABASE_ADMIN_URL  TALLY_CRASH_PROFILE (ops/e2e, ops/crash, ops/bench, tally doctor);"
-	@echo "                       TALLY_BENCH_SECRET (ops/bench for tally bench); and for each service TALLY_ENV=local"
+	@echo "                       TALLY_BENCH_SECRET (ops/bench for tally bench); TALLY_OPENAPI_WEBHOOK_SOURCE"
+	@echo "                       TALLY_OPENAPI_WEBHOOK_SECRET (openapi_acceptance.py for its hooks); for each service TALLY_ENV=local"
 	@echo "                       TALLY_HTTP_PORT  TALLY_KAFKA_BROKERS  TALLY_DATABASE_URL  TALLY_DATABASE_ADMIN_URL"
 
 bootstrap: ; @$(STACK) bootstrap

@@ -32,11 +32,12 @@ SECRET = os.environ.get("TALLY_ADMIN_TOKEN_SECRET", "tally-dev-admin-secret")
 
 def service_url(name, default=None):
     """The URL of a service from `--service name=url` arguments (as `make test` passes them),
-    else `default`, else the service's URL on the local stack."""
+    else `default` when given, else the service's URL on the local stack ("" for a name that
+    ops/services.txt does not list)."""
     for argument in sys.argv[1:]:
         if argument.startswith(name + "="):
             return argument.split("=", 1)[1]
-    return default or LOCAL_SERVICES[name]
+    return default if default is not None else LOCAL_SERVICES.get(name, "")
 
 
 class Checks:
