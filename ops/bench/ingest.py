@@ -30,10 +30,12 @@ import tempfile
 import time
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "ops"))
 sys.path.insert(0, str(ROOT / "ops" / "e2e" / "support"))
 from tally_e2e import call, token  # noqa: E402
-
-PG_BIN = os.environ.get("TALLY_PG_BIN") or sorted(glob.glob("/usr/lib/postgresql/*/bin"))[-1]
+from tallystack import postgres, services  # noqa: E402
+from tallystack.pidfiles import PidFiles  # noqa: E402
+from tallystack.stack import Stack  # noqa: E402
 
 
 def say(message):
@@ -41,7 +43,7 @@ def say(message):
 
 
 def psql(url, sql):
-    out = subprocess.run([os.path.join(PG_BIN, "psql"), url, "-XAtq", "-F", "\t", "-v", "ON_ERROR_STOP=1", "-c", sql],
+    out = subprocess.run([postgres.tool("psql"), url, "-XAtq", "-F", "\t", "-v", "ON_ERROR_STOP=1", "-c", sql],
                          check=True, capture_output=True, text=True).stdout
     return [line.split("\t") for line in out.splitlines() if line]
 
@@ -76,7 +78,7 @@ def reference(admin_url, clients, seconds, body):
     with tempfile.NamedTemporaryFile("w", suffix=".sql", delete=False) as script:
         script.write("INSERT INTO bench_reference.webhook_rows (source_id, body) VALUES ('src_reference', convert_to(:body, 'UTF8'));\n")
     env = dict(os.environ, PGOPTIONS="-c synchronous_commit=on")
-    out = subprocess.run([os.path.join(PG_BIN, "pgbench"), "-n", "-M", "prepared", "-c", str(clients), "-j", str(min(clients, 2)),
+    out = subprocess.run([postgres.tool("pgbench"), "-n", "-M", "prepared", "-c", str(clients), "-j", str(min(clients, 2)),
                           "-T", str(seconds), "-f", script.name, "-D", f"body={body}", admin_url],
                          check=True, capture_output=True, text=True, env=env).stdout
     os.unlink(script.name)
@@ -128,22 +130,13 @@ def load(tally, gateway, source, secret, rate, connections, seconds, warmup, dup
 class DownstreamPaused:
     """Pauses the stack's services other than the gateway (SIGSTOP) for a `with` block and
     resumes them (SIGCONT) when it ends, however it ends. The pids come from the stack's pid
-    files; `pids` is empty when none of those services is running."""
+    files (only processes that are running and ours); `pids` is empty when none of those
+    services is running."""
 
     def __init__(self, pids_dir, keep=("ingest-gateway",)):
-        self.pids = {}
-        services = ROOT / "ops" / "services.txt"
-        names = [line.split()[0] for line in services.read_text().splitlines() if line.strip() and not line.startswith("#")]
-        for name in names:
-            path = pathlib.Path(pids_dir) / f"{name}.pid"
-            if name in keep or not path.exists():
-                continue
-            try:
-                pid = int(path.read_text().split()[0])
-                os.kill(pid, 0)
-            except (ValueError, IndexError, OSError):
-                continue
-            self.pids[name] = pid
+        pidfiles = PidFiles(pids_dir)
+        running = {name: pidfiles.running(name) for name in services.names() if name not in keep}
+        self.pids = {name: pid for name, pid in running.items() if pid}
         self.paused = []
 
     def __enter__(self):
@@ -255,14 +248,15 @@ def work_per_webhook(admin_url, before, after, source):
 def machine():
     cpu = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")), platform.processor())
     memory = next((int(line.split()[1]) // 1024 // 1024 for line in open("/proc/meminfo") if line.startswith("MemTotal")), 0)
-    pg = subprocess.run([os.path.join(PG_BIN, "postgres"), "--version"], capture_output=True, text=True).stdout.strip()
+    pg = subprocess.run([postgres.tool("postgres"), "--version"], capture_output=True, text=True).stdout.strip()
     return f"{os.cpu_count()} cores ({cpu}), {memory} GiB, {platform.system()} {platform.release()}, {pg}"
 
 
 def main():
+    local = Stack.load("local")
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--gateway", default=os.environ.get("TALLY_E2E_GATEWAY_URL", "http://127.0.0.1:8081"))
-    parser.add_argument("--admin-url", default=os.environ.get("TALLY_DATABASE_ADMIN_URL", "postgres://postgres@127.0.0.1:55432/tally"))
+    parser.add_argument("--gateway", default=os.environ.get("TALLY_E2E_GATEWAY_URL") or {s.name: s.url for s in local.services()}["ingest-gateway"])
+    parser.add_argument("--admin-url", default=os.environ.get("TALLY_DATABASE_ADMIN_URL") or postgres.admin_url(local.postgres.port))
     parser.add_argument("--tally", default=str(ROOT / ".build" / "release" / "tally"))
     parser.add_argument("--clients", type=int, default=8, help="pgbench clients = gateway connections in the throughput phase")
     parser.add_argument("--seconds", type=int, default=20, help="measured seconds per phase")
@@ -271,7 +265,7 @@ def main():
     parser.add_argument("--e2e-rate", type=float, default=1000)
     parser.add_argument("--duplicates", type=float, default=0.10)
     parser.add_argument("--json", help="also write the results here")
-    parser.add_argument("--pids-dir", default=str(ROOT / ".run" / "local" / "pids"),
+    parser.add_argument("--pids-dir", default=str(local.profile.pids),
                         help="the stack's pid files, for pausing everything downstream of the gateway in the gateway-alone phase")
     args = parser.parse_args()
 

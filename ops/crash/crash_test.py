@@ -21,13 +21,11 @@ Against the running `make up` stack: `make crash` (2,000 webhooks) or, long form
 `make crash ARGS="--count 20000 --rate 250"`.
 """
 import argparse
-import glob
 import hashlib
 import json
 import os
 import pathlib
 import random
-import signal
 import sqlite3
 import subprocess
 import sys
@@ -37,11 +35,14 @@ import time
 import uuid
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "ops"))
 sys.path.insert(0, str(ROOT / "ops" / "e2e" / "support"))
 from tally_e2e import BROKERS, Checks, call, canonical_id, service_url, sign, token  # noqa: E402
+from tallystack import postgres  # noqa: E402
+from tallystack.stack import Stack  # noqa: E402
 
 CANONICAL_TOPIC = "tally.canonical.payments.v1"
-PSQL = os.path.join(os.environ.get("TALLY_PG_BIN") or sorted(glob.glob("/usr/lib/postgresql/*/bin"))[-1], "psql")
+PSQL = postgres.tool("psql")
 
 
 def log(message):
@@ -118,80 +119,6 @@ def run_consumer(db_path, group, org, fault):
         for message in messages:
             apply(message)
         consumer.commit(asynchronous=False)  # only after the effects committed
-
-
-# ------------------------------------------------------------------------------------------------
-# Processes: kill -9 and restart with the same command line and environment.
-# ------------------------------------------------------------------------------------------------
-
-class Stack:
-    def __init__(self, profile, pg_bin):
-        self.pids = ROOT / ".run" / profile / "pids"
-        self.pg_bin = pg_bin
-        self.lock = threading.Lock()
-
-    def pid(self, name):
-        return int((self.pids / f"{name}.pid").read_text().split()[0])
-
-    def meta(self, name):
-        return (self.pids / f"{name}.meta").read_text().splitlines()
-
-    def kill_service(self, name):
-        pid = self.pid(name)
-        environ = dict(item.split("=", 1) for item in open(f"/proc/{pid}/environ", "rb").read().decode().split("\0") if "=" in item)
-        argv = [a for a in open(f"/proc/{pid}/cmdline", "rb").read().decode().split("\0") if a]
-        log_path = os.readlink(f"/proc/{pid}/fd/1")
-        os.kill(pid, signal.SIGKILL)
-        deadline = time.time() + 10
-        while os.path.exists(f"/proc/{pid}") and time.time() < deadline:
-            try:
-                if open(f"/proc/{pid}/stat").read().split()[2] == "Z":
-                    break
-            except OSError:
-                break
-            time.sleep(0.02)
-        return argv, environ, log_path
-
-    def start_service(self, name, argv, environ, log_path):
-        with open(log_path, "ab") as out:
-            process = subprocess.Popen(argv, env=environ, stdin=subprocess.DEVNULL, stdout=out, stderr=out, start_new_session=True)
-        (self.pids / f"{name}.pid").write_text(f"{process.pid}\n")
-        port = int(self.meta(name)[0])
-        deadline = time.time() + 60
-        while time.time() < deadline:
-            status, _, _ = call("GET", f"http://127.0.0.1:{port}/healthz", timeout=2) if self._port_open(port) else (0, None, None)
-            if status == 200:
-                return True
-            time.sleep(0.1)
-        return False
-
-    @staticmethod
-    def _port_open(port):
-        import socket
-        with socket.socket() as probe:
-            probe.settimeout(0.5)
-            return probe.connect_ex(("127.0.0.1", port)) == 0
-
-    def as_postgres(self, command):
-        if os.geteuid() == 0:
-            command = ["runuser", "-u", "postgres", "--"] + command
-        return subprocess.run(command, capture_output=True, text=True, cwd="/")
-
-    def crash_postgres(self):
-        data = self.meta("postgres")[1]
-        result = self.as_postgres([f"{self.pg_bin}/pg_ctl", "-D", data, "-m", "immediate", "-w", "-t", "30", "stop"])
-        if result.returncode != 0:
-            raise RuntimeError(f"pg_ctl stop failed: {result.stderr}")
-        return data
-
-    def start_postgres(self, data):
-        log_file = pathlib.Path(data).parent / "postgres.log"
-        if not log_file.parent.exists() or not os.access(log_file.parent, os.W_OK):
-            log_file = pathlib.Path(tempfile.gettempdir()) / "tally-crash-postgres.log"
-        result = self.as_postgres([f"{self.pg_bin}/pg_ctl", "-D", data, "-l", str(log_file), "-w", "-t", "60", "start"])
-        if result.returncode != 0:
-            raise RuntimeError(f"pg_ctl start failed: {result.stderr}")
-        (self.pids / "postgres.pid").write_text((pathlib.Path(data) / "postmaster.pid").read_text().splitlines()[0] + "\n")
 
 
 LIVE_CHILDREN = []
@@ -347,10 +274,10 @@ def main():
     atexit.register(kill_children)
     random.seed(args.seed)
     checks = Checks()
-    gateway = service_url("ingest-gateway", os.environ.get("TALLY_E2E_GATEWAY_URL", "http://127.0.0.1:8081"))
-    admin_url = os.environ.get("TALLY_DATABASE_ADMIN_URL", "postgres://postgres@127.0.0.1:55432/tally")
-    pg_bin = os.environ.get("TALLY_PG_BIN") or sorted(glob.glob("/usr/lib/postgresql/*/bin"))[-1]
-    stack = Stack(args.profile, pg_bin)
+    stack = Stack.load(args.profile)
+    urls = {service.name: service.url for service in stack.services()}
+    gateway = service_url("ingest-gateway", os.environ.get("TALLY_E2E_GATEWAY_URL") or urls["ingest-gateway"])
+    admin_url = os.environ.get("TALLY_DATABASE_ADMIN_URL") or postgres.admin_url(stack.postgres.port)
     org = "org_crash_%d" % int(time.time())
     auth = {"Authorization": f"Bearer {token(org)}"}
     log(f"crash test: {args.count} webhooks + {args.duplicates:.0%} duplicates at {args.rate:.0f}/s, seed {args.seed}, org {org}")
@@ -430,17 +357,17 @@ def main():
                     return
                 log(f"kill -9 {target}" if target != "postgres" else "postgres: immediate shutdown")
                 if target == "postgres":
-                    data = stack.crash_postgres()
+                    stack.postgres.stop_immediately()
                     time.sleep(random.uniform(0.2, 1.0))
-                    stack.start_postgres(data)
+                    stack.postgres.start_again()
                 elif target == "test consumer":
                     consumer.kill()
                     time.sleep(random.uniform(0.1, 0.5))
                     consumer.start()
                 else:
-                    saved = stack.kill_service(target)
+                    launch = stack.processes.kill(target)
                     time.sleep(random.uniform(0.2, 1.0))
-                    if not stack.start_service(target, *saved):
+                    if not stack.processes.relaunch(target, launch):
                         log(f"{target} did not become healthy after restart")
                 kills[target] += 1
 

@@ -17,7 +17,7 @@ import time
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent / "support"))
 from tally_e2e import GATEWAY, ROOT, Checks, call, canonical_id, consume, fixture, service_url, sign, token  # noqa: E402
 
-NORMALIZER = service_url("normalizer", "http://127.0.0.1:8082")
+NORMALIZER = service_url("normalizer")
 ORG = "org_norm_%d" % int(time.time())
 GOLDEN = ROOT / "Tests" / "NormalizerTests" / "Golden"
 PROVIDERS = ["stripe", "paddle", "hotmart", "internal"]

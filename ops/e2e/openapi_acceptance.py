@@ -55,16 +55,6 @@ checks = Checks()
 check = checks.check
 
 
-def default_ports():
-    """`ops/services.txt`: service name -> its default local URL."""
-    ports = {}
-    for line in (ROOT / "ops" / "services.txt").read_text().splitlines():
-        fields = line.split("#", 1)[0].split()
-        if len(fields) >= 2:
-            ports[fields[0]] = f"http://127.0.0.1:{fields[1]}"
-    return ports
-
-
 def alive(url):
     try:
         with urllib.request.urlopen(url + "/healthz", timeout=3) as response:
@@ -232,14 +222,13 @@ def run_schemathesis(service, url, document, budget, workdir, env):
 
 
 def main():
-    urls = default_ports()
     documents = sorted((ROOT / "contracts" / "openapi").glob("*.yaml"))
     check("there is at least one OpenAPI document", documents, "contracts/openapi/ is empty")
     deadline = time.time() + BUDGET
     workdir = pathlib.Path(tempfile.mkdtemp(prefix="tally-openapi-"))
     for index, source in enumerate(documents):
         service = source.stem
-        url = service_url(service, urls.get(service, ""))
+        url = service_url(service)
         if not check(f"{service}: a URL and a live /healthz ({url or 'none given'})", url and alive(url), "is the service running?"):
             continue
         admin = {"Authorization": f"Bearer {token(ORG, 'admin')}"}

@@ -1,5 +1,9 @@
 """Shared pieces of the end-to-end scripts: checks, admin tokens, HTTP calls, provider signing.
 
+Where the stack is comes from `make test` (TALLY_E2E_GATEWAY_URL, TALLY_E2E_KAFKA_BROKERS and
+`--service name=url` arguments); run by hand without them, the scripts use the local stack as
+ops/tallystack configures it (the same port variables `make up` reads).
+
 Each provider's signature is made the way that provider makes it (Stripe's and Standard Webhooks'
 own SDKs; Paddle's SDK only verifies, so its header is built here and checked with the SDK).
 """
@@ -16,17 +20,24 @@ import urllib.error
 import urllib.request
 
 ROOT = pathlib.Path(__file__).resolve().parents[3]
-GATEWAY = os.environ.get("TALLY_E2E_GATEWAY_URL", "http://127.0.0.1:8081")
-BROKERS = os.environ.get("TALLY_E2E_KAFKA_BROKERS", "127.0.0.1:19092")
+sys.path.insert(0, str(ROOT / "ops"))
+from tallystack import broker, profiles, services  # noqa: E402
+
+LOCAL = profiles.load("local")
+LOCAL_SERVICES = {service.name: service.url for service in services.catalog(LOCAL)}
+GATEWAY = os.environ.get("TALLY_E2E_GATEWAY_URL", LOCAL_SERVICES["ingest-gateway"])
+BROKERS = os.environ.get("TALLY_E2E_KAFKA_BROKERS", broker.bootstrap_servers(LOCAL.broker_port.number))
 SECRET = os.environ.get("TALLY_ADMIN_TOKEN_SECRET", "tally-dev-admin-secret")
 
 
-def service_url(name, default):
-    """The URL of a service from `--service name=url` arguments (as `make test` passes them)."""
+def service_url(name, default=None):
+    """The URL of a service from `--service name=url` arguments (as `make test` passes them),
+    else `default` when given, else the service's URL on the local stack ("" for a name that
+    ops/services.txt does not list)."""
     for argument in sys.argv[1:]:
         if argument.startswith(name + "="):
             return argument.split("=", 1)[1]
-    return default
+    return default if default is not None else LOCAL_SERVICES.get(name, "")
 
 
 class Checks:

@@ -1,0 +1,169 @@
+"""The services: their catalog (ops/services.txt), ports, environment, start, stop and restart.
+
+ops/services.txt lists `<executable-name> <http-port>` in start order. A service's port is
+TALLY_<NAME>_PORT when set (NAME upper-cased, "-" as "_"), else the file's, plus the profile's
+offset (TALLY_TEST_PORT_OFFSET on the test profile). A service is started only when its
+executable exists in the SwiftPM bin directory; it is recorded in the pid files under its name
+with the executable's path as the match string.
+"""
+import dataclasses
+import os
+import pathlib
+import re
+import time
+import urllib.error
+import urllib.request
+
+from . import broker, layout, postgres, processes, tables
+from .messages import StackError, say
+from .profiles import Port, port as parse_port
+
+
+@dataclasses.dataclass(frozen=True)
+class Service:
+    """One service of the catalog with its port on a given profile."""
+    name: str
+    port: Port
+
+    @property
+    def url(self):
+        return f"http://127.0.0.1:{self.port.number}"
+
+
+def port_variable(name):
+    """TALLY_<NAME>_PORT for a service name."""
+    return "TALLY_" + name.upper().replace("-", "_") + "_PORT"
+
+
+def catalog(profile, environ=None):
+    """Every service of ops/services.txt in file order, with its port on `profile`; a
+    StackError names a bad name or port."""
+    environ = os.environ if environ is None else environ
+    services = []
+    for name, default in tables.read_table(layout.SERVICES_FILE):
+        if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_-]*", name):
+            raise StackError(f"bad service name '{name}' in {layout.SERVICES_FILE}")
+        variable = port_variable(name)
+        base = parse_port(environ.get(variable) or default, f"{variable} or {layout.SERVICES_FILE}")
+        if profile.service_port_offset:
+            base = parse_port(base.number + profile.service_port_offset, f"{variable} + TALLY_TEST_PORT_OFFSET")
+        services.append(Service(name, Port(base.number, variable)))
+    return services
+
+
+def names():
+    """The service names of ops/services.txt in file order (no ports, no validation of them)."""
+    return [name for name, _ in tables.read_table(layout.SERVICES_FILE)]
+
+
+def database_url(name, postgres_port):
+    """The service's own role's URL: role tally_<name>, password local-<name> (local and test
+    stacks only; the service creates the role through the admin URL)."""
+    return f"postgres://tally_{name.replace('-', '_')}:local-{name}@{postgres.HOST}:{postgres_port}/{postgres.DATABASE}"
+
+
+def environment(service, postgres_port, broker_port, base=None):
+    """The environment a service process gets: `base` (this process's environment by default)
+    plus what ServiceConfiguration reads from the stack. Nothing else is added."""
+    environ = dict(os.environ if base is None else base)
+    environ.update({
+        "TALLY_HTTP_PORT": str(service.port.number),
+        "TALLY_KAFKA_BROKERS": broker.bootstrap_servers(broker_port),
+        "TALLY_DATABASE_URL": database_url(service.name, postgres_port),
+        "TALLY_DATABASE_ADMIN_URL": postgres.admin_url(postgres_port),
+        "TALLY_ENV": "local",
+        "LD_LIBRARY_PATH": layout.library_path(environ.get("LD_LIBRARY_PATH", "")),
+    })
+    return environ
+
+
+def executable(bindir, name):
+    """The service's executable in `bindir`, or None when it is not built."""
+    path = pathlib.Path(bindir) / name
+    return path if path.is_file() and os.access(path, os.X_OK) else None
+
+
+def answers(port, route, timeout=2):
+    """True when GET http://127.0.0.1:<port><route> answers 2xx or 3xx within `timeout` seconds."""
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}{route}", timeout=timeout) as response:
+            return response.status < 400
+    except (urllib.error.URLError, OSError, ValueError):
+        return False
+
+
+def healthy(port):
+    """The service on `port` answers /healthz (it runs; its dependencies may not be ready)."""
+    return answers(port, "/healthz")
+
+
+def ready(port):
+    """The service on `port` answers /readyz (database, migrations, broker and consumer ready)."""
+    return answers(port, "/readyz")
+
+
+@dataclasses.dataclass(frozen=True)
+class Launch:
+    """How a running service was started, read from /proc: enough to start it again the same way."""
+    argv: list
+    environ: dict
+    log_file: str
+
+
+class ServiceProcesses:
+    """The service processes of one profile."""
+
+    def __init__(self, profile, pidfiles):
+        self.profile = profile
+        self.pidfiles = pidfiles
+
+    def running(self, name):
+        """The service's pid when it runs and is ours, else None."""
+        return self.pidfiles.running(name)
+
+    def start(self, service, bindir, postgres_port, broker_port):
+        """Starts the service unless it is running or not built; True when this call started it."""
+        pid = self.running(service.name)
+        if pid:
+            say(f"{service.name} already running (pid {pid}, port {self.pidfiles.read(service.name).port})")
+            return False
+        self.pidfiles.clear(service.name)
+        path = executable(bindir, service.name)
+        if path is None:
+            say(f"{service.name}: not built yet, skipped")
+            return False
+        log_file = self.profile.log_file(service.name)
+        pid = processes.spawn([str(path)], log_file, environment(service, postgres_port, broker_port))
+        self.pidfiles.write(service.name, pid, service.port.number, path)
+        say(f"started {service.name} (pid {pid}, port {service.port.number}, log {log_file})")
+        return True
+
+    def stop(self, name):
+        """Stops the service if it is ours and forgets its pid."""
+        self.pidfiles.stop(name)
+
+    def kill(self, name):
+        """`kill -9` of a running service (the crash test's fault); returns how it was
+        launched, for `relaunch`. A StackError when it is not running."""
+        pid = self.running(name)
+        if pid is None:
+            raise StackError(f"{name} is not running")
+        environ = dict(item.split("=", 1) for item in
+                       pathlib.Path(f"/proc/{pid}/environ").read_bytes().decode(errors="replace").split("\0") if "=" in item)
+        argv = [argument for argument in pathlib.Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace").split("\0") if argument]
+        log_file = os.readlink(f"/proc/{pid}/fd/1")
+        processes.kill_now(pid)
+        return Launch(argv, environ, log_file)
+
+    def relaunch(self, name, launch, seconds=60):
+        """Starts a killed service again exactly as it was launched, records its new pid and
+        waits up to `seconds` for /healthz; True when it answered."""
+        pid = processes.spawn(launch.argv, launch.log_file, launch.environ)
+        self.pidfiles.replace_pid(name, pid)
+        port = self.pidfiles.read(name).port
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            if healthy(port):
+                return True
+            time.sleep(0.1)
+        return False
