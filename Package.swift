@@ -164,6 +164,16 @@ let package = Package(
             path: "Tests/IngestGatewayTests"
         ),
         .testTarget(
+            name: "ReconciliationTests",
+            dependencies: [
+                "Reconciliation", "Contracts", "Storage", "Kafka", "ServiceRuntime", "TallyTestSupport",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+            ],
+            path: "Tests/ReconciliationTests"
+        ),
+        .testTarget(
             name: "ServiceRuntimeTests",
             dependencies: ["ServiceRuntime", "Contracts", .product(name: "HummingbirdTesting", package: "hummingbird")],
             path: "Tests/ServiceRuntimeTests"

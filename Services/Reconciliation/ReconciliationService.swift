@@ -5,10 +5,13 @@ import Storage
 
 /// The reconciliation service: owns matches, discrepancies and sync runs.
 ///
-/// This is the service's wiring: its schema and migrations, the topics its consumer group reads,
-/// and its routes. It registers no event types yet: until its handlers arrive with its business
-/// logic, every consumed event is recorded in the inbox as `ignored` with its type, so the
-/// group's offsets still only move after a database commit.
+/// - `Domain/ExpectedOrder.swift`: what an `order.placed` means for the expected orders (pure).
+/// - `Handlers/OrderPlacedHandler.swift`: load, decide, save, in the inbox transaction.
+/// - `Store/ExpectedOrderStore.swift`: the schema's SQL.
+/// - `Routes/ExpectedOrderRoutes.swift`: `GET /admin/orgs/{org}/orders/{orderID}`.
+///
+/// It handles `order.placed` so far; every other event it consumes is recorded in the inbox as
+/// `ignored` with its type, so the group's offsets still only move after a database commit.
 @main
 struct ReconciliationService {
     /// The service's schema, consumer and routes; `main` and the tests both build it here.
@@ -16,8 +19,17 @@ struct ReconciliationService {
         ServiceDefinition(
             service: .reconciliation,
             migrationsFolder: Bundle.module.url(forResource: "Migrations", withExtension: nil),
-            consumer: { _ in
-                ConsumerDefinition(topics: [.orders, .payments, .payouts, .ledgerPostings, .webhookOutcomes], handlers: InboxEventHandlers())
+            consumer: { dependencies in
+                let handler = OrderPlacedHandler(logger: dependencies.logger)
+                var handlers = InboxEventHandlers()
+                handlers.on(OrderPlaced.self, each: { event, connection in
+                    try await connection.setTenant(event.tenant, logger: dependencies.logger)
+                    return try await handler.handle(event, orders: PostgresExpectedOrderStore(schema: dependencies.schema, connection: connection, logger: dependencies.logger))
+                })
+                return ConsumerDefinition(topics: [.orders, .payments, .payouts, .ledgerPostings, .webhookOutcomes], handlers: handlers)
+            },
+            routes: { _, admin, dependencies in
+                ExpectedOrderRoutes(queries: ExpectedOrderQueries(client: dependencies.client, schema: dependencies.schema, logger: dependencies.logger)).add(to: admin)
             }
         )
     }

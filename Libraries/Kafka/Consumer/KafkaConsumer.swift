@@ -30,19 +30,8 @@ public final class KafkaConsumer: Sendable {
     /// Called after partitions were assigned.
     public typealias AssignHook = @Sendable ([KafkaTopicPartition]) async -> Void
 
-    private enum Lifecycle { case running, closing, closed }
-
-    private struct State {
-        var lifecycle = Lifecycle.running
-        var buffered: [KafkaConsumerBatch] = []
-        var waitingReader: CheckedContinuation<KafkaConsumerBatch?, Never>?
-        /// A batch was handed out and the application has not asked for the next one yet.
-        var batchInApplication = false
-        var pollThreadWaitsForSpace = false
-        var rebalanceWaitsForSettle = false
-        var assignment: Set<KafkaTopicPartition> = []
-        var closeWaiters: [CheckedContinuation<Void, Never>] = []
-    }
+    private typealias Reader = CheckedContinuation<KafkaConsumerBatch?, Never>
+    private typealias State = ConsumerStateMachine<Reader, CheckedContinuation<Void, Never>>
 
     /// Data owned by the poll thread alone.
     private final class PollThreadData: @unchecked Sendable {
@@ -55,7 +44,7 @@ public final class KafkaConsumer: Sendable {
     private let handle: UnsafeHandle
     /// True while `handle` may be used; cleared, under the lock, right before it is destroyed.
     private let handleAlive = Mutex(true)
-    private let state = Mutex(State())
+    private let state: Mutex<State>
     private let spaceAvailable = DispatchSemaphore(value: 0)
     private let batchSettled = DispatchSemaphore(value: 0)
     private let pollThreadData = PollThreadData()
@@ -75,6 +64,7 @@ public final class KafkaConsumer: Sendable {
             throw KafkaError(.invalidArgument, "maxBatchSize and bufferedBatches must be positive")
         }
         self.configuration = configuration
+        self.state = Mutex(State(bufferedBatches: configuration.bufferedBatches))
         var logger = logger
         logger[metadataKey: "kafka.group"] = "\(configuration.groupID)"
         self.logger = logger
@@ -186,62 +176,37 @@ public final class KafkaConsumer: Sendable {
     public func close() async {
         beginClose(settlingApplication: true)
         await withCheckedContinuation { (waiter: CheckedContinuation<Void, Never>) in
-            let closed = state.withLock { state -> Bool in
-                guard state.lifecycle != .closed else { return true }
-                state.closeWaiters.append(waiter)
-                return false
-            }
-            if closed { waiter.resume() }
+            let waiting = state.withLock { $0.waitForClose(waiter) }
+            if !waiting { waiter.resume() }
         }
     }
 
     private func beginClose(settlingApplication: Bool) {
-        let reader: CheckedContinuation<KafkaConsumerBatch?, Never>? = state.withLock { state in
-            if state.lifecycle == .running { state.lifecycle = .closing }
-            if settlingApplication { settle(&state) }
-            if state.pollThreadWaitsForSpace {
-                state.pollThreadWaitsForSpace = false
-                spaceAvailable.signal()
-            }
-            defer { state.waitingReader = nil }
-            return state.waitingReader
-        }
+        let (reader, wakeups) = state.withLock { $0.beginClose(settlingApplication: settlingApplication) }
+        perform(wakeups)
         reader?.resume(returning: nil)
     }
 
-    /// Marks the batch in the application's hands as finished; wakes a waiting rebalance.
-    private func settle(_ state: inout State) {
-        guard state.batchInApplication else { return }
-        state.batchInApplication = false
-        if state.rebalanceWaitsForSettle {
-            state.rebalanceWaitsForSettle = false
-            batchSettled.signal()
-        }
+    /// Does what the state machine asked for, outside its lock.
+    private func perform(_ wakeups: State.Wakeups) {
+        if wakeups.pollThread { spaceAvailable.signal() }
+        if wakeups.rebalance { batchSettled.signal() }
     }
 
     fileprivate func nextBatch() async -> KafkaConsumerBatch? {
         await withTaskCancellationHandler {
-            await withCheckedContinuation { (reader: CheckedContinuation<KafkaConsumerBatch?, Never>) in
-                let cancelled = Task.isCancelled
-                let ready: KafkaConsumerBatch?? = state.withLock { state in
-                    settle(&state)
-                    // Once closing, buffered batches are not handed out: their partitions are
-                    // being released and their offsets will not be stored.
-                    if cancelled || state.lifecycle != .running { return .some(nil) }
-                    if !state.buffered.isEmpty {
-                        let batch = state.buffered.removeFirst()
-                        state.batchInApplication = true
-                        if state.pollThreadWaitsForSpace {
-                            state.pollThreadWaitsForSpace = false
-                            spaceAvailable.signal()
-                        }
-                        return .some(batch)
-                    }
-                    state.waitingReader = reader
-                    return .none
+            await withCheckedContinuation { (reader: Reader) in
+                switch state.withLock({ $0.nextBatch(reader: reader, cancelled: Task.isCancelled) }) {
+                case .batch(let batch, let wakeups):
+                    perform(wakeups)
+                    reader.resume(returning: batch)
+                case .end(let closeNow, let wakeups):
+                    perform(wakeups)
+                    if closeNow { beginClose(settlingApplication: false) }
+                    reader.resume(returning: nil)
+                case .wait(let wakeups):
+                    perform(wakeups)
                 }
-                if cancelled { beginClose(settlingApplication: false) }
-                if let ready { reader.resume(returning: ready) }
             }
         } onCancel: {
             beginClose(settlingApplication: false)
@@ -251,7 +216,7 @@ public final class KafkaConsumer: Sendable {
     // MARK: Poll thread
 
     private func pollLoop() {
-        while state.withLock({ $0.lifecycle == .running }) {
+        while state.withLock({ $0.isRunning }) {
             guard let first = rd_kafka_consumer_poll(handle.pointer, 250) else { continue }
             take(first)
             while pollThreadData.assembling.count < configuration.maxBatchSize,
@@ -318,29 +283,14 @@ public final class KafkaConsumer: Sendable {
     /// is full (back-pressure). Drops the batch when the consumer is closing: its offsets were
     /// not stored, so it is redelivered after a restart.
     private func deliver(_ batch: KafkaConsumerBatch) {
-        enum Step { case handedOver(CheckedContinuation<KafkaConsumerBatch?, Never>), done, wait }
         while true {
-            let step: Step = state.withLock { state in
-                guard state.lifecycle == .running else { return .done }
-                if let reader = state.waitingReader {
-                    state.waitingReader = nil
-                    state.batchInApplication = true
-                    return .handedOver(reader)
-                }
-                if state.buffered.count < configuration.bufferedBatches {
-                    state.buffered.append(batch)
-                    return .done
-                }
-                state.pollThreadWaitsForSpace = true
-                return .wait
-            }
-            switch step {
-            case .handedOver(let reader):
+            switch state.withLock({ $0.deliver(batch) }) {
+            case .handOver(let reader):
                 reader.resume(returning: batch)
                 return
             case .done:
                 return
-            case .wait:
+            case .waitForSpace:
                 // Woken by the reader taking a batch or by close; the timeout only re-checks.
                 _ = spaceAvailable.wait(timeout: .now() + .seconds(1))
             }
@@ -358,20 +308,15 @@ public final class KafkaConsumer: Sendable {
             } else {
                 _ = rd_kafka_assign(handle.pointer, list)
             }
-            state.withLock { $0.assignment.formUnion(partitions) }
+            state.withLock { $0.assigned(partitions) }
             logger.info("Kafka partitions assigned", metadata: ["partitions": "\(partitions.map(\.description).joined(separator: ","))"])
             if let onAssign { Task { await onAssign(partitions) } }
 
         case RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS:
             let revoked = Set(partitions)
-            state.withLock { state in
-                state.buffered = state.buffered.compactMap { batch in
-                    let kept = batch.messages.filter { !revoked.contains($0.topicPartition) }
-                    return kept.isEmpty ? nil : KafkaConsumerBatch(messages: kept)
-                }
-            }
+            let mustWait = state.withLock { $0.revoking(revoked) }
             pollThreadData.assembling.removeAll { revoked.contains($0.topicPartition) }
-            waitForApplicationToSettle()
+            if mustWait { waitForApplicationToSettle() }
             if let onRevoke {
                 let done = DispatchSemaphore(value: 0)
                 Task { await onRevoke(partitions); done.signal() }
@@ -388,25 +333,19 @@ public final class KafkaConsumer: Sendable {
             } else {
                 _ = rd_kafka_assign(handle.pointer, nil)
             }
-            state.withLock { $0.assignment.subtract(revoked) }
+            state.withLock { $0.revoked(revoked) }
             logger.info("Kafka partitions revoked", metadata: ["partitions": "\(partitions.map(\.description).joined(separator: ","))"])
 
         default:
             logger.error("Kafka rebalance failed", metadata: ["kafka.error": "\(errorName(error))"])
             _ = rd_kafka_assign(handle.pointer, nil)
-            state.withLock { $0.assignment = [] }
+            state.withLock { $0.rebalanceFailed() }
         }
     }
 
     private func waitForApplicationToSettle() {
-        let mustWait = state.withLock { state -> Bool in
-            guard state.batchInApplication else { return false }
-            state.rebalanceWaitsForSettle = true
-            return true
-        }
-        guard mustWait else { return }
         if batchSettled.wait(timeout: .now() + .milliseconds(Int(configuration.revokeTimeout.milliseconds))) == .timedOut {
-            state.withLock { $0.rebalanceWaitsForSettle = false }
+            state.withLock { $0.rebalanceGaveUpWaiting() }
             logger.warning("The application held a batch past the revoke timeout; releasing partitions anyway")
         }
     }
@@ -426,13 +365,7 @@ public final class KafkaConsumer: Sendable {
             alive = false
             destroyRdKafkaHandle(handle.pointer)
         }
-        let (reader, waiters) = state.withLock { state in
-            state.lifecycle = .closed
-            state.assignment = []
-            state.buffered = []
-            defer { state.waitingReader = nil; state.closeWaiters = [] }
-            return (state.waitingReader, state.closeWaiters)
-        }
+        let (reader, waiters) = state.withLock { $0.finished() }
         reader?.resume(returning: nil)
         for waiter in waiters { waiter.resume() }
         logger.info("Kafka consumer left the group")

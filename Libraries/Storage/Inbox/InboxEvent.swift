@@ -68,7 +68,7 @@ public struct InboxEvent<Payload: EventPayload>: Sendable {
         self.metadata = metadata
     }
 
-    /// Decodes `message` as an event of `Payload`'s type.
+    /// Decodes the message `metadata` describes as an event of `Payload`'s type.
     public init(decoding metadata: InboxMetadata) throws(UndecodableEvent) {
         let envelope: EventEnvelope<Payload>
         do {
@@ -89,6 +89,13 @@ public struct UndecodableEvent: Error, CustomStringConvertible, Equatable {
     public var eventID: String
     public var eventType: String
     public var reason: String
+
+    public init(eventID: String, eventType: String, reason: String) {
+        self.eventID = eventID
+        self.eventType = eventType
+        self.reason = reason
+    }
+
     public var description: String { "event \(eventID) does not decode as \(eventType): \(reason)" }
 }
 
