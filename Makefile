@@ -2,7 +2,7 @@
 STACK := bash ops/stack.sh
 
 .DEFAULT_GOAL := help
-.PHONY: help bootstrap build up down status logs check test crash bench clean
+.PHONY: help bootstrap build up down status logs check test crash bench clean format
 
 help: ## list the targets and the knobs
 	@echo "Tally targets:"
@@ -17,6 +17,7 @@ help: ## list the targets and the knobs
 	@echo "  make test ONLY=StorageTests"
 	@echo "                   one Swift test target (swift test --filter StorageTests) on the isolated stack;"
 	@echo "                   skips e2e, the crash test and the contract tests"
+	@echo "  make format      apply .swift-format to the Swift sources (make test fails on any difference)"
 	@echo "  make crash       crash test against the running stack (ARGS=\"--count 20000\" for the long form)"
 	@echo "  make bench       release build, local stack, pgbench reference and load phases (ARGS passed on)"
 	@echo "  make clean       make down and remove .run/"
@@ -60,3 +61,4 @@ test: ; @$(STACK) test $(if $(ONLY),--only $(ONLY))
 crash: ; @$(STACK) crash $(ARGS)
 bench: ; @$(STACK) bench $(ARGS)
 clean: ; @$(STACK) clean
+format: ; swift format format --in-place --recursive Package.swift Libraries Services Tests

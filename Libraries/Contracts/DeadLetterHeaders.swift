@@ -40,8 +40,9 @@ public struct DeadLetterHeaders: Sendable, Equatable {
     /// or not a number where a number belongs.
     public init?(fields: [String: String]) {
         guard let reason = fields[Self.reasonKey], let topic = fields[Self.topicKey],
-              let partition = fields[Self.partitionKey].flatMap(Int32.init), let offset = fields[Self.offsetKey].flatMap(Int64.init),
-              let group = fields[Self.groupKey] else { return nil }
+            let partition = fields[Self.partitionKey].flatMap(Int32.init), let offset = fields[Self.offsetKey].flatMap(Int64.init),
+            let group = fields[Self.groupKey]
+        else { return nil }
         self.init(reason: reason, topic: topic, partition: partition, offset: offset, group: group)
     }
 }

@@ -66,7 +66,8 @@ public struct Money: Hashable, Sendable, Codable, CustomStringConvertible {
         var source = scaled
         NSDecimalRound(&rounded, &source, 0, .plain)
         guard rounded == scaled, let value = Int64(exactly: NSDecimalNumber(decimal: rounded).int64Value as Int64),
-              Decimal(value) == rounded else { return nil }
+            Decimal(value) == rounded
+        else { return nil }
         self.init(amountMinor: value, currency: currency)
     }
 }

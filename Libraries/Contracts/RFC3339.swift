@@ -26,7 +26,8 @@ public enum RFC3339 {
     public static func parse(_ text: String) -> Date? {
         if let date = withFraction.date(from: text) ?? withoutFraction.date(from: text) { return date }
         guard let dot = text.firstIndex(of: "."),
-              let zone = text.lastIndex(where: { $0 == "Z" || $0 == "+" || $0 == "-" }), zone > dot else { return nil }
+            let zone = text.lastIndex(where: { $0 == "Z" || $0 == "+" || $0 == "-" }), zone > dot
+        else { return nil }
         let fraction = text[text.index(after: dot)..<zone].prefix(3)
         return withFraction.date(from: String(text[..<dot]) + "." + fraction + String(text[zone...]))
     }

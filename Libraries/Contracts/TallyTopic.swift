@@ -32,9 +32,10 @@ public struct TallyTopic: Hashable, Sendable, CustomStringConvertible {
     }
 
     /// The complete catalog.
-    public static let all: [TallyTopic] = [
-        rawWebhooks, webhookOutcomes, payments, subscriptions, invoices, orders, payouts, customers,
-        entitlements, notificationRequests, notificationDeliveries, ledgerPostings, financeInvoices,
-        privacyCommands, privacyResults, reconciliation,
-    ] + TallyService.all.map(\.deadLetterTopic)
+    public static let all: [TallyTopic] =
+        [
+            rawWebhooks, webhookOutcomes, payments, subscriptions, invoices, orders, payouts, customers,
+            entitlements, notificationRequests, notificationDeliveries, ledgerPostings, financeInvoices,
+            privacyCommands, privacyResults, reconciliation,
+        ] + TallyService.all.map(\.deadLetterTopic)
 }

@@ -1,3 +1,4 @@
+import Contracts
 @preconcurrency import Crypto
 import Foundation
 import Hummingbird
@@ -57,13 +58,13 @@ public struct AdminTokens: Sendable {
     public func verify(_ token: String, now: Date = Date()) throws(Problem) -> AdminPrincipal {
         let parts = token.split(separator: ".", omittingEmptySubsequences: false)
         guard parts.count == 3,
-              let headerData = Base64URL.decode(String(parts[0])),
-              let header = try? JSONSerialization.jsonObject(with: headerData) as? [String: Any],
-              header["alg"] as? String == "HS256",
-              let signature = Base64URL.decode(String(parts[2])),
-              HMAC<SHA256>.isValidAuthenticationCode(signature, authenticating: Data("\(parts[0]).\(parts[1])".utf8), using: key),
-              let payload = Base64URL.decode(String(parts[1])),
-              let principal = try? JSONDecoder().decode(AdminPrincipal.self, from: payload)
+            let headerData = Base64URL.decode(String(parts[0])),
+            let header = try? JSONSerialization.jsonObject(with: headerData) as? [String: Any],
+            header["alg"] as? String == "HS256",
+            let signature = Base64URL.decode(String(parts[2])),
+            HMAC<SHA256>.isValidAuthenticationCode(signature, authenticating: Data("\(parts[0]).\(parts[1])".utf8), using: key),
+            let payload = Base64URL.decode(String(parts[1])),
+            let principal = try? JSONDecoder().decode(AdminPrincipal.self, from: payload)
         else {
             throw Problem(type: "invalid-token", title: "Invalid bearer token", status: .unauthorized, detail: "the bearer token is malformed or its signature does not verify")
         }

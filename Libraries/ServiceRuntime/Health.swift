@@ -26,8 +26,10 @@ enum OperationalRoutes {
                 let body = try JSONSerialization.data(withJSONObject: ["status": "ready", "checks": results], options: [.sortedKeys])
                 return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: body)))
             }
-            return Problem(type: "not-ready", title: "Not ready", status: .serviceUnavailable,
-                           detail: "failing checks: \(failing.keys.sorted().joined(separator: ", "))", extensions: results).response
+            return Problem(
+                type: "not-ready", title: "Not ready", status: .serviceUnavailable,
+                detail: "failing checks: \(failing.keys.sorted().joined(separator: ", "))", extensions: results
+            ).response
         }
         router.get("/metrics") { _, _ in
             Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4"], body: .init(byteBuffer: ByteBuffer(bytes: registry.emitToBuffer())))

@@ -65,25 +65,32 @@ public struct ProblemMiddleware<Context: RequestContext>: RouterMiddleware {
             // A problem thrown inside a transaction is still that problem.
             return response(for: wrapped.closureError!, logger: logger)
         case let error as HTTPError:
-            let problem = Problem(type: error.status == .notFound ? "not-found" : "http-\(error.status.code)",
-                                  title: error.status.reasonPhrase, status: error.status, detail: error.body)
+            let problem = Problem(
+                type: error.status == .notFound ? "not-found" : "http-\(error.status.code)",
+                title: error.status.reasonPhrase, status: error.status, detail: error.body)
             return problem.response
         case is NIOTooManyBytesError:
             // Hummingbird collects a request body up to its limit and throws this beyond it.
-            return Problem(type: "payload-too-large", title: "Payload too large", status: .contentTooLarge,
-                           detail: "the request body is larger than this endpoint accepts").response
+            return Problem(
+                type: "payload-too-large", title: "Payload too large", status: .contentTooLarge,
+                detail: "the request body is larger than this endpoint accepts"
+            ).response
         case _ where TransientFailure.isTransient(error):
             // The database is restarting or unreachable: trying again shortly will work, and is
             // safe (writes are idempotent). Senders (webhook providers among them) retry on 503.
             logger.warning("request failed: database unavailable", metadata: ["error": "\(String(reflecting: error))"])
-            var response = Problem(type: "unavailable", title: "Service unavailable", status: .serviceUnavailable,
-                                   detail: "the database is unavailable; retry shortly").response
+            var response = Problem(
+                type: "unavailable", title: "Service unavailable", status: .serviceUnavailable,
+                detail: "the database is unavailable; retry shortly"
+            ).response
             response.headers[.retryAfter] = "2"
             return response
         default:
             logger.error("unhandled error", metadata: ["error": "\(String(reflecting: error))"])
-            return Problem(type: "internal", title: "Internal error", status: .internalServerError,
-                           detail: "the request failed; the error was logged").response
+            return Problem(
+                type: "internal", title: "Internal error", status: .internalServerError,
+                detail: "the request failed; the error was logged"
+            ).response
         }
     }
 }

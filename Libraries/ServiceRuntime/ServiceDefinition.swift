@@ -29,8 +29,10 @@ public struct ConsumerDefinition: Sendable {
     /// The typed form: each registered event type is decoded and given to its handler; an event
     /// of any other type is recorded as `ignored` (with its type); a registered type that does
     /// not decode is dead-lettered with the decoding error. See `InboxEventHandlers`.
-    public init(topics: [TallyTopic], fetchMaxWait: Duration = .milliseconds(500), fetchMinBytes: Int = defaultFetchMinBytes,
-                handlers: InboxEventHandlers) {
+    public init(
+        topics: [TallyTopic], fetchMaxWait: Duration = .milliseconds(500), fetchMinBytes: Int = defaultFetchMinBytes,
+        handlers: InboxEventHandlers
+    ) {
         self.init(topics: topics.map(\.name), fetchMaxWait: fetchMaxWait, fetchMinBytes: fetchMinBytes, batchHandler: handlers.batchHandler)
         self.eventTypes = handlers.eventTypes
     }

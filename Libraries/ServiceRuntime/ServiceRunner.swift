@@ -38,8 +38,10 @@ public enum ServiceRunner {
     }
 
     /// Runs a service without settings of its own.
-    public static func run(_ service: TallyService, environment: EnvironmentReader = EnvironmentReader(),
-                           definition: @Sendable (NoServiceSettings) -> ServiceDefinition) async -> Int32 {
+    public static func run(
+        _ service: TallyService, environment: EnvironmentReader = EnvironmentReader(),
+        definition: @Sendable (NoServiceSettings) -> ServiceDefinition
+    ) async -> Int32 {
         await run(service, settings: NoServiceSettings.self, environment: environment, definition: definition)
     }
 
@@ -50,10 +52,12 @@ public enum ServiceRunner {
         MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
         var logger = Logger(label: definition.name)
         logger[metadataKey: "service"] = "\(definition.name)"
-        logger.info("starting", metadata: [
-            "librdkafka": "\(KafkaLibrary.version)", "environment": "\(configuration.environment.rawValue)",
-            "http_port": "\(configuration.httpPort)",
-        ])
+        logger.info(
+            "starting",
+            metadata: [
+                "librdkafka": "\(KafkaLibrary.version)", "environment": "\(configuration.environment.rawValue)",
+                "http_port": "\(configuration.httpPort)",
+            ])
         if !KafkaLibrary.isSupportedVersion {
             logger.warning("librdkafka is older than 2.16; run `make bootstrap` so binaries load the bundled 2.16")
         }
@@ -93,13 +97,15 @@ public enum ServiceRunner {
             let relay = OutboxRelay(client: client, schema: schema, producer: producer, logger: logger, retention: configuration.outboxRetention)
             let consumer: InboxConsumer? = definition.consumer.map { make in
                 let consumerDefinition = make(dependencies)
-                let inbox = InboxTransaction(client: client, schema: schema, group: definition.service.consumerGroup,
-                                             deadLetterTopic: definition.service.deadLetterTopic.name, logger: logger,
-                                             batchHandler: consumerDefinition.handler)
+                let inbox = InboxTransaction(
+                    client: client, schema: schema, group: definition.service.consumerGroup,
+                    deadLetterTopic: definition.service.deadLetterTopic.name, logger: logger,
+                    batchHandler: consumerDefinition.handler)
                 return InboxConsumer(
-                    configuration: KafkaConsumerConfiguration(client: kafkaClient, groupID: definition.service.consumerGroup, topics: consumerDefinition.topics,
-                                                              sessionTimeout: .seconds(6), heartbeatInterval: .milliseconds(500),
-                                                              fetchMaxWait: consumerDefinition.fetchMaxWait, fetchMinBytes: consumerDefinition.fetchMinBytes),
+                    configuration: KafkaConsumerConfiguration(
+                        client: kafkaClient, groupID: definition.service.consumerGroup, topics: consumerDefinition.topics,
+                        sessionTimeout: .seconds(6), heartbeatInterval: .milliseconds(500),
+                        fetchMaxWait: consumerDefinition.fetchMaxWait, fetchMinBytes: consumerDefinition.fetchMinBytes),
                     inbox: inbox, logger: logger
                 )
             }
@@ -127,11 +133,12 @@ public enum ServiceRunner {
             services += definition.backgroundServices(dependencies)
             if let consumer { services.append(consumer) }
             services.append(app)
-            let serviceGroup = ServiceGroup(configuration: .init(
-                services: services.map { .init(service: $0) },
-                gracefulShutdownSignals: [.sigterm, .sigint],
-                logger: logger
-            ))
+            let serviceGroup = ServiceGroup(
+                configuration: .init(
+                    services: services.map { .init(service: $0) },
+                    gracefulShutdownSignals: [.sigterm, .sigint],
+                    logger: logger
+                ))
             try await serviceGroup.run()
             group.cancelAll()
         }
@@ -141,7 +148,9 @@ public enum ServiceRunner {
 /// The HTTP routes of a service: operational routes, the shared audit-log route and the
 /// service's own, behind correlation ids, Problem+JSON and (under `/admin/orgs/{org}`) admin auth.
 public enum ServiceRouter {
-    public static func build(_ definition: ServiceDefinition, dependencies: ServiceDependencies, checks: [ReadinessCheck], registry: PrometheusCollectorRegistry) -> Router<ServiceRequestContext> {
+    public static func build(
+        _ definition: ServiceDefinition, dependencies: ServiceDependencies, checks: [ReadinessCheck], registry: PrometheusCollectorRegistry
+    ) -> Router<ServiceRequestContext> {
         let router = Router(context: ServiceRequestContext.self)
         router.add(middleware: CorrelationMiddleware())
         router.add(middleware: ProblemMiddleware())

@@ -1,3 +1,4 @@
+import Contracts
 import Foundation
 import Logging
 import PostgresNIO
@@ -19,7 +20,8 @@ public struct AuditLog: Sendable {
         encoder.outputFormatting = [.sortedKeys]
         let beforeJSON = try before.map { String(decoding: try encoder.encode($0), as: UTF8.self) }
         let afterJSON = try after.map { String(decoding: try encoder.encode($0), as: UTF8.self) }
-        try await connection.query("""
+        try await connection.query(
+            """
             INSERT INTO \(unescaped: schema.name).audit_log (org_id, actor, action, target, before, after, correlation_id)
             VALUES (\(org.rawValue), \(actor), \(action), \(target), \(beforeJSON)::jsonb, \(afterJSON)::jsonb, \(correlationID))
             """, logger: logger)
@@ -49,14 +51,18 @@ extension AuditLog {
     public func entries(org: TenantID, before: Int64, limit: Int, client: PostgresClient, logger: Logger) async throws -> [AuditEntry] {
         try await client.withTenantTransaction(org, logger: logger) { connection in
             var entries: [AuditEntry] = []
-            let rows = try await connection.query("""
-                SELECT id, actor, action, target, before::text, after::text, correlation_id,
-                       to_char(recorded_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')
+            let rows = try await connection.query(
+                """
+                SELECT id, actor, action, target, before::text, after::text, correlation_id, recorded_at
                 FROM \(unescaped: schema.name).audit_log WHERE id < \(before) ORDER BY id DESC LIMIT \(limit)
                 """, logger: logger)
-            for try await (id, actor, action, target, beforeJSON, afterJSON, correlation, recordedAt) in rows.decode((Int64, String, String, String, String?, String?, String?, String).self) {
-                entries.append(AuditEntry(id: id, actor: actor, action: action, target: target, before: beforeJSON, after: afterJSON,
-                                          correlationID: correlation, recordedAt: recordedAt))
+            for try await (id, actor, action, target, beforeJSON, afterJSON, correlation, recordedAt) in rows.decode(
+                (Int64, String, String, String, String?, String?, String?, Date).self)
+            {
+                entries.append(
+                    AuditEntry(
+                        id: id, actor: actor, action: action, target: target, before: beforeJSON, after: afterJSON,
+                        correlationID: correlation, recordedAt: RFC3339.string(recordedAt)))
             }
             return entries
         }

@@ -20,13 +20,15 @@ public struct DatabaseConfiguration: Sendable, Equatable {
     /// Parses a `postgres://` or `postgresql://` URL. Returns nil when it is not one.
     public init?(url text: String) {
         guard let components = URLComponents(string: text),
-              components.scheme == "postgres" || components.scheme == "postgresql",
-              let host = components.host, !host.isEmpty,
-              let user = components.user, !user.isEmpty else { return nil }
+            components.scheme == "postgres" || components.scheme == "postgresql",
+            let host = components.host, !host.isEmpty,
+            let user = components.user, !user.isEmpty
+        else { return nil }
         let database = components.path.hasPrefix("/") ? String(components.path.dropFirst()) : components.path
         guard !database.isEmpty else { return nil }
-        self.init(host: host, port: components.port ?? 5432, username: user.removingPercentEncoding ?? user,
-                  password: components.password?.removingPercentEncoding, database: database)
+        self.init(
+            host: host, port: components.port ?? 5432, username: user.removingPercentEncoding ?? user,
+            password: components.password?.removingPercentEncoding, database: database)
     }
 
     /// The same server and database, as another role.

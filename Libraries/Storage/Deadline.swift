@@ -24,12 +24,13 @@ public func withDeadline<T: Sendable>(_ limit: Duration, _ body: @escaping @Send
         call.cancelWork()
         call.settle(.failure(DeadlineExceeded(limit: limit)))
     }
-    call.startWork(Task {
-        let outcome: Result<T, any Error>
-        do { outcome = .success(try await body()) } catch { outcome = .failure(error) }
-        watch.remove(entry)
-        call.settle(outcome)
-    })
+    call.startWork(
+        Task {
+            let outcome: Result<T, any Error>
+            do { outcome = .success(try await body()) } catch { outcome = .failure(error) }
+            watch.remove(entry)
+            call.settle(outcome)
+        })
     return try await withTaskCancellationHandler {
         try await withCheckedThrowingContinuation { call.attach($0) }
     } onCancel: {

@@ -15,9 +15,27 @@ public struct Migration: Sendable, Equatable {
         self.sql = sql
     }
 
-    /// SHA-256 of the SQL text, hex: what is recorded when the migration is applied.
+    /// SHA-256 of the migration's statements, hex: what is recorded when it is applied. Lines
+    /// that are only a `--` comment, blank lines and trailing spaces do not count, so a comment
+    /// can be corrected in an applied file; any change to a statement is a different checksum.
     public var checksum: String {
+        ContentHash.sha256Hex(Data(Self.statementText(sql).utf8))
+    }
+
+    /// SHA-256 of the whole text, as versions before comment-insensitive checksums recorded it.
+    var fullTextChecksum: String {
         ContentHash.sha256Hex(Data(sql.utf8))
+    }
+
+    /// The text without comment-only lines, blank lines and trailing whitespace.
+    static func statementText(_ sql: String) -> String {
+        sql.split(separator: "\n", omittingEmptySubsequences: false)
+            .map { line in String(line.reversed().drop(while: { $0 == " " || $0 == "\t" || $0 == "\r" }).reversed()) }
+            .filter { line in
+                let trimmed = line.drop(while: { $0 == " " || $0 == "\t" })
+                return !trimmed.isEmpty && !trimmed.hasPrefix("--")
+            }
+            .joined(separator: "\n")
     }
 
     /// Reads `NNNN_description.sql` files from `folder`, sorted by number.
@@ -82,14 +100,16 @@ public struct MigrationRunner: Sendable {
     }
 
     private func run(on connection: PostgresConnection, logger: Logger) async throws -> [Int] {
-        try await connection.query(PostgresQuery(unsafeSQL: """
-            CREATE TABLE IF NOT EXISTS \(schema.name).schema_migrations (
-                version integer PRIMARY KEY,
-                name text NOT NULL,
-                checksum text NOT NULL,
-                applied_at timestamptz NOT NULL DEFAULT now()
-            )
-            """), logger: logger)
+        try await connection.query(
+            PostgresQuery(
+                unsafeSQL: """
+                    CREATE TABLE IF NOT EXISTS \(schema.name).schema_migrations (
+                        version integer PRIMARY KEY,
+                        name text NOT NULL,
+                        checksum text NOT NULL,
+                        applied_at timestamptz NOT NULL DEFAULT now()
+                    )
+                    """), logger: logger)
         var recorded: [Int: (String, String)] = [:]
         let rows = try await connection.query(PostgresQuery(unsafeSQL: "SELECT version, name, checksum FROM \(schema.name).schema_migrations"), logger: logger)
         for try await (version, name, checksum) in rows.decode((Int, String, String).self) {
@@ -102,9 +122,15 @@ public struct MigrationRunner: Sendable {
         var appliedNow: [Int] = []
         for migration in migrations {
             if let (_, checksum) = recorded[migration.version] {
-                guard checksum == migration.checksum else {
+                if checksum == migration.checksum { continue }
+                // Recorded by an earlier version over the whole text: the file is unchanged, so
+                // the record moves to the statement checksum.
+                guard checksum == migration.fullTextChecksum else {
                     throw StorageError.migrationChanged(version: migration.version, name: migration.name, recorded: checksum, found: migration.checksum)
                 }
+                try await connection.query(
+                    "UPDATE \(unescaped: schema.name).schema_migrations SET checksum = \(migration.checksum) WHERE version = \(migration.version)",
+                    logger: logger)
                 continue
             }
             logger.info("applying migration", metadata: ["schema": "\(schema.name)", "version": "\(migration.version)", "name": "\(migration.name)"])

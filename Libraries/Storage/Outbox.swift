@@ -4,38 +4,7 @@ import Kafka
 import Logging
 import PostgresNIO
 
-/// A message waiting in a service's outbox table for the relay to publish it.
-public struct OutboxMessage: Sendable, Equatable {
-    /// Unique per message; enqueuing the same id twice stores it once.
-    public var eventID: String
-    public var topic: String
-    public var key: String
-    public var payload: [UInt8]
-    public var headers: [String: String]
-    public var orgID: String?
-
-    public init(eventID: String, topic: String, key: String, payload: [UInt8], headers: [String: String] = [:], orgID: String? = nil) {
-        self.eventID = eventID
-        self.topic = topic
-        self.key = key
-        self.payload = payload
-        self.headers = headers
-        self.orgID = orgID
-    }
-
-    /// The outbox form of a typed event: canonical JSON, keyed by its subject, with the
-    /// CloudEvents id, type and tenant also in Kafka headers (`ce_id`, `ce_type`, `ce_tenant`).
-    public init<Payload: EventPayload>(_ event: EventEnvelope<Payload>) throws {
-        self.init(
-            eventID: event.id,
-            topic: Payload.topic.name,
-            key: event.subject,
-            payload: try CanonicalJSON.encode(event),
-            headers: ["ce_id": event.id, "ce_type": event.type, "ce_tenant": event.tenant, "content-type": "application/cloudevents+json"],
-            orgID: event.tenant
-        )
-    }
-
+extension OutboxMessage {
     var kafkaMessage: KafkaProducerMessage {
         KafkaProducerMessage(
             topic: topic,
@@ -83,7 +52,8 @@ public struct Outbox: Sendable {
         guard !messages.isEmpty else { return }
         let columns = OutboxColumns(messages)
         // Row ids follow the order of `messages`, so the relay publishes them in that order.
-        try await connection.query("""
+        try await connection.query(
+            """
             INSERT INTO \(unescaped: schema.name).outbox (event_id, topic, message_key, payload, headers, org_id)
             SELECT m.event_id, m.topic, m.message_key, decode(m.payload, 'base64'), m.headers::jsonb, NULLIF(m.org_id, '')
             FROM unnest(\(columns.eventIDs)::text[], \(columns.topics)::text[], \(columns.keys)::text[], \(columns.payloads)::text[],
@@ -103,7 +73,8 @@ extension Outbox {
     /// the table, and returns how many it deleted. The cost of a call does not grow with the
     /// table; a row not yet published is never deleted, however old.
     public func prunePublished(olderThan age: Duration, limit: Int = Outbox.pruneLimit, client: PostgresClient, logger: Logger) async throws -> Int {
-        let rows = try await client.query("""
+        let rows = try await client.query(
+            """
             WITH head AS (SELECT id FROM \(unescaped: schema.name).outbox ORDER BY id LIMIT \(limit)),
                  deleted AS (
                      DELETE FROM \(unescaped: schema.name).outbox o USING head

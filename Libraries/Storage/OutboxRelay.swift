@@ -1,3 +1,4 @@
+import Contracts
 import Foundation
 import Kafka
 import Logging
@@ -40,9 +41,11 @@ public final class OutboxRelay: Service, Sendable {
     /// relay deletes them. The webhook inbox and the topics keep the events themselves.
     private let retention: Duration
 
-    public init(client: PostgresClient, schema: ServiceSchema, producer: KafkaProducer, logger: Logger,
-                batchSize: Int = 500, pipelineDepth: Int = 4, pollInterval: Duration = .seconds(1),
-                retention: Duration = OutboxRelay.defaultRetention) {
+    public init(
+        client: PostgresClient, schema: ServiceSchema, producer: KafkaProducer, logger: Logger,
+        batchSize: Int = 500, pipelineDepth: Int = 4, pollInterval: Duration = .seconds(1),
+        retention: Duration = OutboxRelay.defaultRetention
+    ) {
         self.retention = retention
         self.client = client
         self.pipelineDepth = max(1, pipelineDepth)
@@ -198,7 +201,8 @@ public final class OutboxRelay: Service, Sendable {
                     progressed = true
                 }
                 if inFlight.count < pipelineDepth,
-                   readAgain || rowsAnnounced.exchange(false, ordering: .acquiringAndReleasing) || ContinuousClock.now - lastRead >= pollInterval {
+                    readAgain || rowsAnnounced.exchange(false, ordering: .acquiringAndReleasing) || ContinuousClock.now - lastRead >= pollInterval
+                {
                     let sending = inFlight.flatMap(\.ids)
                     let (ids, messages) = try await withDeadline(Self.statementDeadline) { try await self.unpublished(excluding: sending) }
                     lastRead = .now
@@ -232,7 +236,8 @@ public final class OutboxRelay: Service, Sendable {
     /// Up to `batchSize` unpublished rows, in id order, leaving out those already in flight. (Not
     /// "after the last id sent": a transaction that took a lower id may commit later.)
     private func unpublished(excluding sending: [Int64]) async throws -> (ids: [Int64], messages: [KafkaProducerMessage]) {
-        let rows = try await client.query("""
+        let rows = try await client.query(
+            """
             SELECT id, topic, message_key, payload, headers::text FROM \(unescaped: schema.name).outbox
             WHERE published_at IS NULL AND id <> ALL(\(sending)::int8[]) ORDER BY id LIMIT \(batchSize)
             """, logger: logger)
@@ -272,7 +277,8 @@ public final class OutboxRelay: Service, Sendable {
         if let firstError {
             let failed = failed
             _ = try await withDeadline(Self.statementDeadline) {
-                try await self.client.query("""
+                try await self.client.query(
+                    """
                     UPDATE \(unescaped: self.schema.name).outbox SET attempts = attempts + 1, last_error = \(firstError.description)
                     WHERE id = ANY(\(failed))
                     """, logger: self.logger)
@@ -282,7 +288,8 @@ public final class OutboxRelay: Service, Sendable {
     }
 
     private func refreshMetrics() async throws {
-        let rows = try await client.query("""
+        let rows = try await client.query(
+            """
             SELECT count(*)::bigint, COALESCE(EXTRACT(EPOCH FROM now() - min(created_at)), 0)::float8
             FROM \(unescaped: schema.name).outbox WHERE published_at IS NULL
             """, logger: logger)

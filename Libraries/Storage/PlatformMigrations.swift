@@ -2,63 +2,71 @@
 /// own migrations (versions 1–99 are reserved for them; service files start at 0100).
 enum PlatformMigrations {
     static let all: [Migration] = [
-        Migration(version: 1, name: "platform_outbox", sql: """
-            CREATE TABLE outbox (
-                id bigserial PRIMARY KEY,
-                event_id text NOT NULL UNIQUE,
-                topic text NOT NULL,
-                message_key text NOT NULL,
-                payload bytea NOT NULL,
-                headers jsonb NOT NULL DEFAULT '{}'::jsonb,
-                org_id text,
-                created_at timestamptz NOT NULL DEFAULT clock_timestamp(),
-                published_at timestamptz,
-                attempts integer NOT NULL DEFAULT 0,
-                last_error text
-            );
-            CREATE INDEX outbox_unpublished ON outbox (id) WHERE published_at IS NULL;
-            CREATE FUNCTION outbox_notify() RETURNS trigger LANGUAGE plpgsql AS $fn$
-            BEGIN
-                PERFORM pg_notify(TG_TABLE_SCHEMA || '_outbox', '');
-                RETURN NULL;
-            END $fn$;
-            CREATE TRIGGER outbox_inserted AFTER INSERT ON outbox
-                FOR EACH STATEMENT EXECUTE FUNCTION outbox_notify();
-            """),
-        Migration(version: 2, name: "platform_inbox", sql: """
-            CREATE TABLE inbox (
-                event_id text PRIMARY KEY,
-                topic text NOT NULL,
-                kafka_partition integer NOT NULL,
-                kafka_offset bigint NOT NULL,
-                outcome text NOT NULL,
-                processed_at timestamptz NOT NULL DEFAULT now()
-            );
-            """),
-        Migration(version: 3, name: "platform_audit_log", sql: """
-            CREATE TABLE audit_log (
-                id bigserial PRIMARY KEY,
-                org_id text NOT NULL,
-                actor text NOT NULL,
-                action text NOT NULL,
-                target text NOT NULL,
-                before jsonb,
-                after jsonb,
-                correlation_id text,
-                recorded_at timestamptz NOT NULL DEFAULT now()
-            );
-            ALTER TABLE audit_log ENABLE ROW LEVEL SECURITY;
-            ALTER TABLE audit_log FORCE ROW LEVEL SECURITY;
-            CREATE POLICY audit_log_tenant ON audit_log
-                USING (org_id = current_setting('tally.org_id', true))
-                WITH CHECK (org_id = current_setting('tally.org_id', true));
-            """),
+        Migration(
+            version: 1, name: "platform_outbox",
+            sql: """
+                CREATE TABLE outbox (
+                    id bigserial PRIMARY KEY,
+                    event_id text NOT NULL UNIQUE,
+                    topic text NOT NULL,
+                    message_key text NOT NULL,
+                    payload bytea NOT NULL,
+                    headers jsonb NOT NULL DEFAULT '{}'::jsonb,
+                    org_id text,
+                    created_at timestamptz NOT NULL DEFAULT clock_timestamp(),
+                    published_at timestamptz,
+                    attempts integer NOT NULL DEFAULT 0,
+                    last_error text
+                );
+                CREATE INDEX outbox_unpublished ON outbox (id) WHERE published_at IS NULL;
+                CREATE FUNCTION outbox_notify() RETURNS trigger LANGUAGE plpgsql AS $fn$
+                BEGIN
+                    PERFORM pg_notify(TG_TABLE_SCHEMA || '_outbox', '');
+                    RETURN NULL;
+                END $fn$;
+                CREATE TRIGGER outbox_inserted AFTER INSERT ON outbox
+                    FOR EACH STATEMENT EXECUTE FUNCTION outbox_notify();
+                """),
+        Migration(
+            version: 2, name: "platform_inbox",
+            sql: """
+                CREATE TABLE inbox (
+                    event_id text PRIMARY KEY,
+                    topic text NOT NULL,
+                    kafka_partition integer NOT NULL,
+                    kafka_offset bigint NOT NULL,
+                    outcome text NOT NULL,
+                    processed_at timestamptz NOT NULL DEFAULT now()
+                );
+                """),
+        Migration(
+            version: 3, name: "platform_audit_log",
+            sql: """
+                CREATE TABLE audit_log (
+                    id bigserial PRIMARY KEY,
+                    org_id text NOT NULL,
+                    actor text NOT NULL,
+                    action text NOT NULL,
+                    target text NOT NULL,
+                    before jsonb,
+                    after jsonb,
+                    correlation_id text,
+                    recorded_at timestamptz NOT NULL DEFAULT now()
+                );
+                ALTER TABLE audit_log ENABLE ROW LEVEL SECURITY;
+                ALTER TABLE audit_log FORCE ROW LEVEL SECURITY;
+                CREATE POLICY audit_log_tenant ON audit_log
+                    USING (org_id = current_setting('tally.org_id', true))
+                    WITH CHECK (org_id = current_setting('tally.org_id', true));
+                """),
         // Superseded by version 8, which re-creates the policy through `enable_tenant_isolation`.
-        Migration(version: 4, name: "platform_audit_log_policy_reads_the_org_once", sql: """
-            ALTER POLICY audit_log_tenant ON audit_log
-                USING (org_id = (SELECT current_setting('tally.org_id', true)))
-                WITH CHECK (org_id = (SELECT current_setting('tally.org_id', true)));
-            """),
+        Migration(
+            version: 4, name: "platform_audit_log_policy_reads_the_org_once",
+            sql: """
+                ALTER POLICY audit_log_tenant ON audit_log
+                    USING (org_id = (SELECT current_setting('tally.org_id', true)))
+                    WITH CHECK (org_id = (SELECT current_setting('tally.org_id', true)));
+                """),
         // An outbox row is written once, read once by the relay and marked once; the mark is
         // not a HOT update (the unpublished index names `published_at`), so it copies the
         // row. With the default storage, a payload that makes the row exceed ~2 KB (a raw
@@ -68,20 +76,26 @@ enum PlatformMigrations {
         // uncompressed, the payload is neither compressed nor copied: the mark copies a pointer.
         // Measured in docs/benchmarks.md (peak 1,419/s against 1,245/s with the default and
         // 1,314/s with payloads kept in the row; about 12% less WAL than the latter).
-        Migration(version: 5, name: "platform_outbox_payloads_out_of_line", sql: """
-            ALTER TABLE outbox ALTER COLUMN payload SET STORAGE EXTERNAL;
-            """),
+        Migration(
+            version: 5, name: "platform_outbox_payloads_out_of_line",
+            sql: """
+                ALTER TABLE outbox ALTER COLUMN payload SET STORAGE EXTERNAL;
+                """),
         // The event type beside each id (what a typed consumer ignored is then visible by name),
         // and the outcomes `InboxOutcome.recordedValues` lists, enforced. NOT VALID: rows already
         // there are trusted instead of scanned, so the upgrade does not read a large inbox.
-        Migration(version: 6, name: "platform_inbox_event_types_and_outcomes", sql: """
-            ALTER TABLE inbox ADD COLUMN event_type text;
-            ALTER TABLE inbox ADD CONSTRAINT inbox_outcome_known
-                CHECK (outcome IN ('applied', 'ignored', 'dead-lettered')) NOT VALID;
-            """),
+        Migration(
+            version: 6, name: "platform_inbox_event_types_and_outcomes",
+            sql: """
+                ALTER TABLE inbox ADD COLUMN event_type text;
+                ALTER TABLE inbox ADD CONSTRAINT inbox_outcome_known
+                    CHECK (outcome IN ('applied', 'ignored', 'dead-lettered')) NOT VALID;
+                """),
         Migration(version: 7, name: "platform_tenant_isolation_function", sql: TenantIsolation.functionSQL),
-        Migration(version: 8, name: "platform_audit_log_through_tenant_isolation", sql: """
-            SELECT enable_tenant_isolation('audit_log');
-            """),
+        Migration(
+            version: 8, name: "platform_audit_log_through_tenant_isolation",
+            sql: """
+                SELECT enable_tenant_isolation('audit_log');
+                """),
     ]
 }

@@ -54,7 +54,8 @@ enum SQLScript {
                     let tagCharacters = Array(tag)
                     while index < characters.count {
                         if characters[index] == "$", index + tagCharacters.count <= characters.count,
-                           Array(characters[index..<index + tagCharacters.count]) == tagCharacters {
+                            Array(characters[index..<index + tagCharacters.count]) == tagCharacters
+                        {
                             current += tag
                             index += tagCharacters.count - 1
                             break

@@ -18,8 +18,9 @@ public struct ServiceSchema: Sendable, Equatable {
     public init(name: String, role: String) throws(StorageError) {
         for identifier in [name, role] {
             guard let first = identifier.utf8.first, (97...122).contains(first),
-                  identifier.utf8.allSatisfy({ (97...122).contains($0) || (48...57).contains($0) || $0 == 95 }),
-                  identifier.utf8.count <= 63 else {
+                identifier.utf8.allSatisfy({ (97...122).contains($0) || (48...57).contains($0) || $0 == 95 }),
+                identifier.utf8.count <= 63
+            else {
                 throw StorageError.invalidIdentifier(identifier)
             }
         }

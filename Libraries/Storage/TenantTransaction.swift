@@ -1,15 +1,6 @@
+import Contracts
 import Logging
 import PostgresNIO
-
-/// The org whose rows a transaction may touch.
-public struct TenantID: RawRepresentable, Hashable, Sendable, CustomStringConvertible {
-    public let rawValue: String
-    public init?(rawValue: String) {
-        guard !rawValue.isEmpty else { return nil }
-        self.rawValue = rawValue
-    }
-    public var description: String { rawValue }
-}
 
 extension PostgresClient {
     /// Runs `body` in one transaction whose tenant is `tenant`: `tally.org_id` is set with

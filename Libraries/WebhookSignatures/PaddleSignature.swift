@@ -4,8 +4,9 @@ import Foundation
 /// notification-destination secret over `"<ts>:<raw body>"`.
 public struct PaddleSignatureVerifier: WebhookVerifier {
     public static let header = "Paddle-Signature"
-    static let scheme = TimestampedHMACScheme(header: header, pairSeparator: ";", timestampKey: "ts", signatureKey: "h1",
-                                              messageSeparator: ":", ignoresUnknownKeys: false)
+    static let scheme = TimestampedHMACScheme(
+        header: header, pairSeparator: ";", timestampKey: "ts", signatureKey: "h1",
+        messageSeparator: ":", ignoresUnknownKeys: false)
     public let tolerance: Duration
 
     public init(tolerance: Duration = .seconds(300)) { self.tolerance = tolerance }

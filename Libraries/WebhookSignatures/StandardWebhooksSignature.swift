@@ -69,7 +69,8 @@ public struct StandardWebhooksVerifier: WebhookVerifier {
             id = secret.id
             if secret.value.hasPrefix("whpk_") {
                 guard let raw = Data(base64Encoded: String(secret.value.dropFirst(5))),
-                      let key = try? Curve25519.Signing.PublicKey(rawRepresentation: raw) else { return nil }
+                    let key = try? Curve25519.Signing.PublicKey(rawRepresentation: raw)
+                else { return nil }
                 material = .ed25519(key)
             } else {
                 let encoded = secret.value.hasPrefix("whsec_") ? String(secret.value.dropFirst(6)) : secret.value

@@ -4,8 +4,9 @@ import Foundation
 /// `whsec_…` secret over `"<t>.<raw body>"`. Other schemes in the header (`v0`) are ignored.
 public struct StripeSignatureVerifier: WebhookVerifier {
     public static let header = "Stripe-Signature"
-    static let scheme = TimestampedHMACScheme(header: header, pairSeparator: ",", timestampKey: "t", signatureKey: "v1",
-                                              messageSeparator: ".", ignoresUnknownKeys: true)
+    static let scheme = TimestampedHMACScheme(
+        header: header, pairSeparator: ",", timestampKey: "t", signatureKey: "v1",
+        messageSeparator: ".", ignoresUnknownKeys: true)
     public let tolerance: Duration
 
     public init(tolerance: Duration = .seconds(300)) { self.tolerance = tolerance }

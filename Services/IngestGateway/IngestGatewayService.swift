@@ -19,9 +19,11 @@ struct IngestGatewayService {
             consumer: { dependencies in
                 let handler = WebhookOutcomeHandler(logger: dependencies.logger)
                 var handlers = InboxEventHandlers()
-                handlers.on(WebhookOutcome.self, batch: { events, connection in
-                    try await handler.handle(events, store: PostgresWebhookOutcomeStore(schema: dependencies.schema, connection: connection, logger: dependencies.logger))
-                })
+                handlers.on(
+                    WebhookOutcome.self,
+                    batch: { events, connection in
+                        try await handler.handle(events, store: PostgresWebhookOutcomeStore(schema: dependencies.schema, connection: connection, logger: dependencies.logger))
+                    })
                 return ConsumerDefinition(topics: [.webhookOutcomes], handlers: handlers)
             },
             backgroundServices: { dependencies in
@@ -30,8 +32,10 @@ struct IngestGatewayService {
             routes: { root, admin, dependencies in
                 let sources = SourceStore(client: dependencies.client, schema: dependencies.schema.name, box: settings.box, audit: dependencies.audit, logger: dependencies.logger)
                 let inbox = WebhookInboxStore(client: dependencies.client, schema: dependencies.schema, logger: dependencies.logger)
-                WebhookRoutes(sources: sources, inbox: inbox, maxBodySize: settings.maxBodySize, logger: dependencies.logger,
-                              rateLimiter: RateLimiter(ratePerSecond: Double(settings.sourceRate), burst: Double(settings.sourceRate * 2))).add(to: root)
+                WebhookRoutes(
+                    sources: sources, inbox: inbox, maxBodySize: settings.maxBodySize, logger: dependencies.logger,
+                    rateLimiter: RateLimiter(ratePerSecond: Double(settings.sourceRate), burst: Double(settings.sourceRate * 2))
+                ).add(to: root)
                 SourceRoutes(sources: sources).add(to: admin)
                 InboxRoutes(queries: InboxQueries(client: dependencies.client, schema: dependencies.schema, logger: dependencies.logger), audit: dependencies.audit).add(to: admin)
             }

@@ -22,14 +22,18 @@ struct NormalizerService {
             consumer: { dependencies in
                 let handler = RawWebhookHandler(logger: dependencies.logger)
                 var handlers = InboxEventHandlers()
-                handlers.on(WebhookReceived.self, batch: { events, connection in
-                    try await handler.handle(events, store: PostgresNormalizationStore(schema: dependencies.schema, connection: connection, logger: dependencies.logger))
-                })
+                handlers.on(
+                    WebhookReceived.self,
+                    batch: { events, connection in
+                        try await handler.handle(events, store: PostgresNormalizationStore(schema: dependencies.schema, connection: connection, logger: dependencies.logger))
+                    })
                 return ConsumerDefinition(topics: [.rawWebhooks], fetchMaxWait: .milliseconds(25), fetchMinBytes: 1, handlers: handlers)
             },
             routes: { _, admin, dependencies in
-                ReportRoutes(store: ReportStore(client: dependencies.client, schema: dependencies.schema, logger: dependencies.logger),
-                             freshness: settings.freshness).add(to: admin)
+                ReportRoutes(
+                    store: ReportStore(client: dependencies.client, schema: dependencies.schema, logger: dependencies.logger),
+                    freshness: settings.freshness
+                ).add(to: admin)
             }
         )
     }
@@ -50,9 +54,10 @@ struct NormalizerSettings: ServiceSettings {
     }
 
     init(environment: EnvironmentReader, configuration: ServiceConfiguration) throws(ConfigurationError) {
-        self.init(freshness: FreshnessRule(
-            slowAfter: .seconds(try environment.integer("TALLY_FRESHNESS_SLOW_SECONDS", default: 3600, range: 1...(30 * 86_400))),
-            staleAfter: .seconds(try environment.integer("TALLY_FRESHNESS_STALE_SECONDS", default: 86_400, range: 1...(90 * 86_400)))
-        ))
+        self.init(
+            freshness: FreshnessRule(
+                slowAfter: .seconds(try environment.integer("TALLY_FRESHNESS_SLOW_SECONDS", default: 3600, range: 1...(30 * 86_400))),
+                staleAfter: .seconds(try environment.integer("TALLY_FRESHNESS_STALE_SECONDS", default: 86_400, range: 1...(90 * 86_400)))
+            ))
     }
 }

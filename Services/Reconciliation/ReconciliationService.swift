@@ -22,10 +22,12 @@ struct ReconciliationService {
             consumer: { dependencies in
                 let handler = OrderPlacedHandler(logger: dependencies.logger)
                 var handlers = InboxEventHandlers()
-                handlers.on(OrderPlaced.self, each: { event, connection in
-                    try await connection.setTenant(event.tenant, logger: dependencies.logger)
-                    return try await handler.handle(event, orders: PostgresExpectedOrderStore(schema: dependencies.schema, connection: connection, logger: dependencies.logger))
-                })
+                handlers.on(
+                    OrderPlaced.self,
+                    each: { event, connection in
+                        try await connection.setTenant(event.tenant, logger: dependencies.logger)
+                        return try await handler.handle(event, orders: PostgresExpectedOrderStore(schema: dependencies.schema, connection: connection, logger: dependencies.logger))
+                    })
                 return ConsumerDefinition(topics: [.orders, .payments, .payouts, .ledgerPostings, .webhookOutcomes], handlers: handlers)
             },
             routes: { _, admin, dependencies in

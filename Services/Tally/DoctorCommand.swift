@@ -1,13 +1,14 @@
 import ArgumentParser
 import Contracts
 import Foundation
-#if canImport(FoundationNetworking)
-import FoundationNetworking
-#endif
 import Kafka
 import Logging
 import PostgresNIO
 import Storage
+
+#if canImport(FoundationNetworking)
+    import FoundationNetworking
+#endif
 
 /// `tally doctor`: checks a deployment end to end — the broker and Tally's topics, the database
 /// and each service's schema, and every service's `/readyz` — and exits non-zero on any failure.
@@ -15,7 +16,8 @@ struct DoctorCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "doctor", abstract: "Check the broker, the database and every service's readiness.")
     @OptionGroup var broker: BrokerOptions
     @Option(name: .long, help: "Administrator database URL (default: $TALLY_DATABASE_ADMIN_URL or the local stack's).")
-    var databaseURL: String = ProcessInfo.processInfo.environment["TALLY_DATABASE_ADMIN_URL"]
+    var databaseURL: String =
+        ProcessInfo.processInfo.environment["TALLY_DATABASE_ADMIN_URL"]
         ?? "postgres://postgres@127.0.0.1:\(ProcessInfo.processInfo.environment["TALLY_PG_PORT"] ?? "55432")/tally"
     @Option(name: .long, parsing: .upToNextOption, help: "Service readiness URLs as name=http://host:port (default: the local stack's ports).")
     var service: [String] = []
@@ -44,7 +46,9 @@ struct DoctorCommand: AsyncParsableCommand {
             let missing = TallyTopic.all.map(\.name).filter { !present.contains($0) }
             return [
                 Finding(check: "broker", ok: true, detail: "\(broker.brokers) answers, \(topics.count) topics, librdkafka \(KafkaLibrary.version)"),
-                Finding(check: "topics", ok: missing.isEmpty, detail: missing.isEmpty ? "all \(TallyTopic.all.count) Tally topics exist" : "missing: \(missing.joined(separator: ", "))"),
+                Finding(
+                    check: "topics", ok: missing.isEmpty, detail: missing.isEmpty ? "all \(TallyTopic.all.count) Tally topics exist" : "missing: \(missing.joined(separator: ", "))"
+                ),
             ]
         } catch {
             return [Finding(check: "broker", ok: false, detail: "\(error)")]
@@ -59,7 +63,9 @@ struct DoctorCommand: AsyncParsableCommand {
         logger.logLevel = .critical
         let client = PostgresClient(configuration: configuration.clientConfiguration, backgroundLogger: logger)
         return await withTaskGroup(of: [Finding]?.self) { group in
-            group.addTask { await client.run(); return nil }
+            group.addTask {
+                await client.run(); return nil
+            }
             defer { group.cancelAll() }
             do {
                 try await client.query("SELECT 1", logger: logger)
@@ -68,7 +74,9 @@ struct DoctorCommand: AsyncParsableCommand {
                     let schema = tallyService.schema
                     var version: String?
                     do {
-                        for try await value in try await client.query(PostgresQuery(unsafeSQL: "SELECT max(version)::text FROM \(schema).schema_migrations"), logger: logger).decode(String?.self) {
+                        for try await value in try await client.query(PostgresQuery(unsafeSQL: "SELECT max(version)::text FROM \(schema).schema_migrations"), logger: logger)
+                            .decode(String?.self)
+                        {
                             version = value
                         }
                         findings.append(Finding(check: "schema \(schema)", ok: version != nil, detail: version.map { "migrated to version \($0)" } ?? "no migrations applied"))

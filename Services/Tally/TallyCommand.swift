@@ -50,7 +50,7 @@ func printTable(_ header: [String], _ rows: [[String]]) {
         cells.enumerated().map { $1.padding(toLength: widths[$0], withPad: " ", startingAt: 0) }.joined(separator: "  ")
     }
     print(line(header))
-    rows.forEach { print(line($0)) }
+    for row in rows { print(line(row)) }
 }
 
 struct VersionCommand: ParsableCommand {

@@ -55,8 +55,10 @@ struct LagCommand: AsyncParsableCommand {
             var rows: [[String]] = []
             for groupID in groups {
                 for entry in try await admin.lag(group: groupID) {
-                    rows.append([groupID, entry.topicPartition.topic, entry.topicPartition.partition.description,
-                                 entry.committed.description, entry.watermarks.high.description, String(entry.lag)])
+                    rows.append([
+                        groupID, entry.topicPartition.topic, entry.topicPartition.partition.description,
+                        entry.committed.description, entry.watermarks.high.description, String(entry.lag),
+                    ])
                 }
             }
             return rows

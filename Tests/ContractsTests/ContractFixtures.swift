@@ -39,82 +39,115 @@ struct ContractMismatch: Error { let eventType: String }
 /// The golden value of every event type. Adding an event type means adding it here, with a
 /// fixture and a schema; the tests below then pin it.
 let allContracts: [Contract] = [
-    .of(EventEnvelope(
-        id: "0193f3a2-7c1e-7d4b-9a55-1f2e3d4c5b6a", source: "/tally/ingest-gateway", time: "2026-11-22T08:00:00.123Z",
-        tenant: "org_01J9Z3ACME", correlationID: "0193f3a2-7c1e-7d4b-9a55-1f2e3d4c5b6a", causationID: nil,
-        data: WebhookReceived(
-            inboxID: "0193f3a2-7c1e-7d4b-9a55-1f2e3d4c5b6a", sourceID: "src_01J9Z3K", provider: .stripe,
-            providerEventID: "evt_1QAbc2Def3", providerEventType: "payment_intent.succeeded",
-            receivedAt: "2026-11-22T08:00:00.123Z", trust: .verified, contentType: "application/json",
-            bodyBase64: "eyJpZCI6ImV2dF8xUUFiYzJEZWYzIiwib2JqZWN0IjoiZXZlbnQiLCJ0eXBlIjoicGF5bWVudF9pbnRlbnQuc3VjY2VlZGVkIiwiY3JlYXRlZCI6MTc5NTMzNDQwMCwiZGF0YSI6eyJvYmplY3QiOnsiaWQiOiJwaV8zUUFiYyIsImFtb3VudCI6MTk5OSwiY3VycmVuY3kiOiJ1c2QifX19",
-            bodySHA256: "b3b67cdab292d486cb29d2bb23f8c0a5738c65c0ec00f3559e34e739185df76b"
-        )
-    )),
-    .of(EventEnvelope(
-        id: "0193f3a2-8000-7abc-8def-000000000001", source: "/tally/normalizer", time: "2026-11-22T08:00:00.456Z",
-        tenant: "org_01J9Z3ACME", correlationID: "0193f3a2-7c1e-7d4b-9a55-1f2e3d4c5b6a",
-        causationID: "0193f3a2-7c1e-7d4b-9a55-1f2e3d4c5b6a",
-        data: WebhookOutcome(
-            inboxID: "0193f3a2-7c1e-7d4b-9a55-1f2e3d4c5b6a", status: .processed,
-            canonicalEventIDs: ["0193f3a2-8000-7abc-8def-000000000002"], reason: nil
-        )
-    )),
-    .of(EventEnvelope(
-        id: "8c7d5e1a-3f2b-8a4c-9d6e-0f1a2b3c4d5e", source: "/tally/normalizer", time: "2026-11-22T08:00:01.000Z",
-        tenant: "org_01J9Z3ACME", correlationID: "0193f3a2-7c1e-7d4b-9a55-1f2e3d4c5b6a",
-        causationID: "0193f3a2-7c1e-7d4b-9a55-1f2e3d4c5b6a",
-        data: PaymentCaptured(
-            origin: EventOrigin(provider: .stripe, providerEventID: "evt_3QAbcLkdIwHu7ix21Tq0aB9x", occurredAt: "2026-11-22T08:00:00.000Z",
-                                sourceInboxID: "0193f3a2-7c1e-7d4b-9a55-1f2e3d4c5b6a", trust: .verified),
-            paymentID: "pi_3QAbcLkdIwHu7ix21vN3dPqR",
-            amount: Money(amountMinor: 4900, currency: CurrencyCode(rawValue: "USD")!),
-            fee: Money(amountMinor: 172, currency: CurrencyCode(rawValue: "USD")!),
-            customerRef: "cus_R2kLmN8pQr5sTu", orderRef: "ord_7731", subscriptionRef: nil, invoiceRef: "in_1QAbcLkdIwHu7ix2bB7cD8eF"
-        )
-    )),
-    .of(canonical(PaymentRefunded(origin: stripeOrigin, paymentID: "pi_3QAbcLkdIwHu7ix21vN3dPqR", refundID: "re_3QAbdLkdIwHu7ix20pL4mN5o",
-                                  amount: usd(1500), full: false), from: stripeOrigin)),
-    .of(canonical(PaymentDisputed(origin: stripeOrigin, paymentID: "pi_3QAbcLkdIwHu7ix21vN3dPqR", disputeID: "dp_1QAbeLkdIwHu7ix2hH9iJ0kL",
-                                  amount: usd(3400), reason: "fraudulent"), from: stripeOrigin)),
-    .of(canonical(PayoutPaid(origin: stripeOrigin, payoutID: "po_1QAbhLkdIwHu7ix2tT5uV6wX", amount: usd(3240), fees: usd(60),
-                             arrivalDate: "2026-11-23", paymentRefs: ["pi_3QAbcLkdIwHu7ix21vN3dPqR"]), from: stripeOrigin)),
-    .of(canonical(InvoicePaymentFailed(origin: stripeOrigin, invoiceID: "in_1QAbgLkdIwHu7ix2nN3oP4qR", subscriptionRef: "sub_1QAbcLkdIwHu7ix2mM1nO2pQ",
-                                       customerRef: "cus_R2kLmN8pQr5sTu", amountDue: usd(4900), attemptCount: 2, nextRetryAt: "2026-12-25T08:01:40.000Z"), from: stripeOrigin)),
-    .of(canonical(PaymentFailed(origin: stripeOrigin, paymentID: "pi_3QAbiLkdIwHu7ix21wX4yZ5a", amount: usd(4900), reasonCode: "insufficient_funds",
-                                customerRef: "cus_R2kLmN8pQr5sTu", subscriptionRef: nil, invoiceRef: "in_1QAbgLkdIwHu7ix2nN3oP4qR"), from: stripeOrigin)),
-    .of(canonical(InvoicePaid(origin: stripeOrigin, invoiceID: "in_1QAbcLkdIwHu7ix2bB7cD8eF", subscriptionRef: "sub_1QAbcLkdIwHu7ix2mM1nO2pQ",
-                              customerRef: "cus_R2kLmN8pQr5sTu", amountPaid: usd(4900), paymentRef: "pi_3QAbcLkdIwHu7ix21vN3dPqR",
-                              paidAt: "2026-11-23T08:00:00.000Z"), from: stripeOrigin)),
+    .of(
+        EventEnvelope(
+            id: "0193f3a2-7c1e-7d4b-9a55-1f2e3d4c5b6a", source: "/tally/ingest-gateway", time: "2026-11-22T08:00:00.123Z",
+            tenant: "org_01J9Z3ACME", correlationID: "0193f3a2-7c1e-7d4b-9a55-1f2e3d4c5b6a", causationID: nil,
+            data: WebhookReceived(
+                inboxID: "0193f3a2-7c1e-7d4b-9a55-1f2e3d4c5b6a", sourceID: "src_01J9Z3K", provider: .stripe,
+                providerEventID: "evt_1QAbc2Def3", providerEventType: "payment_intent.succeeded",
+                receivedAt: "2026-11-22T08:00:00.123Z", trust: .verified, contentType: "application/json",
+                bodyBase64:
+                    "eyJpZCI6ImV2dF8xUUFiYzJEZWYzIiwib2JqZWN0IjoiZXZlbnQiLCJ0eXBlIjoicGF5bWVudF9pbnRlbnQuc3VjY2VlZGVkIiwiY3JlYXRlZCI6MTc5NTMzNDQwMCwiZGF0YSI6eyJvYmplY3QiOnsiaWQiOiJwaV8zUUFiYyIsImFtb3VudCI6MTk5OSwiY3VycmVuY3kiOiJ1c2QifX19",
+                bodySHA256: "b3b67cdab292d486cb29d2bb23f8c0a5738c65c0ec00f3559e34e739185df76b"
+            )
+        )),
+    .of(
+        EventEnvelope(
+            id: "0193f3a2-8000-7abc-8def-000000000001", source: "/tally/normalizer", time: "2026-11-22T08:00:00.456Z",
+            tenant: "org_01J9Z3ACME", correlationID: "0193f3a2-7c1e-7d4b-9a55-1f2e3d4c5b6a",
+            causationID: "0193f3a2-7c1e-7d4b-9a55-1f2e3d4c5b6a",
+            data: WebhookOutcome(
+                inboxID: "0193f3a2-7c1e-7d4b-9a55-1f2e3d4c5b6a", status: .processed,
+                canonicalEventIDs: ["0193f3a2-8000-7abc-8def-000000000002"], reason: nil
+            )
+        )),
+    .of(
+        EventEnvelope(
+            id: "8c7d5e1a-3f2b-8a4c-9d6e-0f1a2b3c4d5e", source: "/tally/normalizer", time: "2026-11-22T08:00:01.000Z",
+            tenant: "org_01J9Z3ACME", correlationID: "0193f3a2-7c1e-7d4b-9a55-1f2e3d4c5b6a",
+            causationID: "0193f3a2-7c1e-7d4b-9a55-1f2e3d4c5b6a",
+            data: PaymentCaptured(
+                origin: EventOrigin(
+                    provider: .stripe, providerEventID: "evt_3QAbcLkdIwHu7ix21Tq0aB9x", occurredAt: "2026-11-22T08:00:00.000Z",
+                    sourceInboxID: "0193f3a2-7c1e-7d4b-9a55-1f2e3d4c5b6a", trust: .verified),
+                paymentID: "pi_3QAbcLkdIwHu7ix21vN3dPqR",
+                amount: Money(amountMinor: 4900, currency: CurrencyCode(rawValue: "USD")!),
+                fee: Money(amountMinor: 172, currency: CurrencyCode(rawValue: "USD")!),
+                customerRef: "cus_R2kLmN8pQr5sTu", orderRef: "ord_7731", subscriptionRef: nil, invoiceRef: "in_1QAbcLkdIwHu7ix2bB7cD8eF"
+            )
+        )),
+    .of(
+        canonical(
+            PaymentRefunded(
+                origin: stripeOrigin, paymentID: "pi_3QAbcLkdIwHu7ix21vN3dPqR", refundID: "re_3QAbdLkdIwHu7ix20pL4mN5o",
+                amount: usd(1500), full: false), from: stripeOrigin)),
+    .of(
+        canonical(
+            PaymentDisputed(
+                origin: stripeOrigin, paymentID: "pi_3QAbcLkdIwHu7ix21vN3dPqR", disputeID: "dp_1QAbeLkdIwHu7ix2hH9iJ0kL",
+                amount: usd(3400), reason: "fraudulent"), from: stripeOrigin)),
+    .of(
+        canonical(
+            PayoutPaid(
+                origin: stripeOrigin, payoutID: "po_1QAbhLkdIwHu7ix2tT5uV6wX", amount: usd(3240), fees: usd(60),
+                arrivalDate: "2026-11-23", paymentRefs: ["pi_3QAbcLkdIwHu7ix21vN3dPqR"]), from: stripeOrigin)),
+    .of(
+        canonical(
+            InvoicePaymentFailed(
+                origin: stripeOrigin, invoiceID: "in_1QAbgLkdIwHu7ix2nN3oP4qR", subscriptionRef: "sub_1QAbcLkdIwHu7ix2mM1nO2pQ",
+                customerRef: "cus_R2kLmN8pQr5sTu", amountDue: usd(4900), attemptCount: 2, nextRetryAt: "2026-12-25T08:01:40.000Z"), from: stripeOrigin)),
+    .of(
+        canonical(
+            PaymentFailed(
+                origin: stripeOrigin, paymentID: "pi_3QAbiLkdIwHu7ix21wX4yZ5a", amount: usd(4900), reasonCode: "insufficient_funds",
+                customerRef: "cus_R2kLmN8pQr5sTu", subscriptionRef: nil, invoiceRef: "in_1QAbgLkdIwHu7ix2nN3oP4qR"), from: stripeOrigin)),
+    .of(
+        canonical(
+            InvoicePaid(
+                origin: stripeOrigin, invoiceID: "in_1QAbcLkdIwHu7ix2bB7cD8eF", subscriptionRef: "sub_1QAbcLkdIwHu7ix2mM1nO2pQ",
+                customerRef: "cus_R2kLmN8pQr5sTu", amountPaid: usd(4900), paymentRef: "pi_3QAbcLkdIwHu7ix21vN3dPqR",
+                paidAt: "2026-11-23T08:00:00.000Z"), from: stripeOrigin)),
     .of(canonical(SubscriptionActivated(origin: stripeOrigin, subscription: proSubscription(status: "active")), from: stripeOrigin)),
     .of(canonical(SubscriptionChanged(origin: stripeOrigin, subscription: proSubscription(status: "active")), from: stripeOrigin)),
     .of(canonical(SubscriptionPastDue(origin: stripeOrigin, subscription: proSubscription(status: "past_due")), from: stripeOrigin)),
     .of(canonical(SubscriptionPaused(origin: stripeOrigin, subscription: proSubscription(status: "paused"), reason: "customer_request"), from: stripeOrigin)),
     .of(canonical(SubscriptionResumed(origin: stripeOrigin, subscription: proSubscription(status: "active")), from: stripeOrigin)),
     .of(canonical(SubscriptionCanceled(origin: stripeOrigin, subscription: proSubscription(status: "canceled"), reason: "payment_failed"), from: stripeOrigin)),
-    .of(canonical(OrderPlaced(origin: internalOrigin, orderID: "ord_7731", customerRef: "cust_4410",
-                              lines: [OrderLine(sku: "PRO-SEAT", description: "Pro seat", quantity: 5, unitPrice: usd(980), taxRateBps: 0, tax: usd(0), total: usd(4900))],
-                              subtotal: usd(4900), tax: usd(0), total: usd(4900), paymentRef: "pi_3QAbcLkdIwHu7ix21vN3dPqR"), from: internalOrigin)),
+    .of(
+        canonical(
+            OrderPlaced(
+                origin: internalOrigin, orderID: "ord_7731", customerRef: "cust_4410",
+                lines: [OrderLine(sku: "PRO-SEAT", description: "Pro seat", quantity: 5, unitPrice: usd(980), taxRateBps: 0, tax: usd(0), total: usd(4900))],
+                subtotal: usd(4900), tax: usd(0), total: usd(4900), paymentRef: "pi_3QAbcLkdIwHu7ix21vN3dPqR"), from: internalOrigin)),
     .of(canonical(OrderCanceled(origin: internalOrigin, orderID: "ord_7731", reason: "customer_request"), from: internalOrigin)),
-    .of(canonical(CustomerUpserted(origin: internalOrigin, customerID: "cust_4410", email: "ana.silva@example.com", name: "Ana Silva",
-                                   phone: "+5511987654321", locale: "pt-BR", country: "BR"), from: internalOrigin)),
+    .of(
+        canonical(
+            CustomerUpserted(
+                origin: internalOrigin, customerID: "cust_4410", email: "ana.silva@example.com", name: "Ana Silva",
+                phone: "+5511987654321", locale: "pt-BR", country: "BR"), from: internalOrigin)),
 ]
 
-let stripeOrigin = EventOrigin(provider: .stripe, providerEventID: "evt_3QAbdLkdIwHu7ix20Rf1bC2d", occurredAt: "2026-11-23T08:00:00.000Z",
-                               sourceInboxID: "0193f3a2-9000-7abc-8def-000000000010", trust: .verified)
-let internalOrigin = EventOrigin(provider: .internal, providerEventID: "ord_evt_01JD2W5R8T0V2X4Z6B8D0F2H4K", occurredAt: "2026-11-22T08:00:00.000Z",
-                                 sourceInboxID: "0193f3a2-9000-7abc-8def-000000000011", trust: .verified)
+let stripeOrigin = EventOrigin(
+    provider: .stripe, providerEventID: "evt_3QAbdLkdIwHu7ix20Rf1bC2d", occurredAt: "2026-11-23T08:00:00.000Z",
+    sourceInboxID: "0193f3a2-9000-7abc-8def-000000000010", trust: .verified)
+let internalOrigin = EventOrigin(
+    provider: .internal, providerEventID: "ord_evt_01JD2W5R8T0V2X4Z6B8D0F2H4K", occurredAt: "2026-11-22T08:00:00.000Z",
+    sourceInboxID: "0193f3a2-9000-7abc-8def-000000000011", trust: .verified)
 
 /// The fixtures' one subscription, at a given provider status.
 func proSubscription(status: String) -> SubscriptionState {
-    SubscriptionState(subscriptionID: "sub_1QAbcLkdIwHu7ix2mM1nO2pQ", customerRef: "cus_R2kLmN8pQr5sTu", planCode: "pro_monthly",
-                      interval: BillingInterval(unit: .month, count: 1), quantity: 5, unitPrice: usd(980), providerStatus: status,
-                      currentPeriodEnd: "2026-12-24T08:00:00.000Z")
+    SubscriptionState(
+        subscriptionID: "sub_1QAbcLkdIwHu7ix2mM1nO2pQ", customerRef: "cus_R2kLmN8pQr5sTu", planCode: "pro_monthly",
+        interval: BillingInterval(unit: .month, count: 1), quantity: 5, unitPrice: usd(980), providerStatus: status,
+        currentPeriodEnd: "2026-12-24T08:00:00.000Z")
 }
 
 func usd(_ minor: Int64) -> Money { Money(amountMinor: minor, currency: CurrencyCode(rawValue: "USD")!) }
 
 /// The envelope every canonical golden fixture uses around its payload.
 func canonical<P: EventPayload>(_ payload: P, from origin: EventOrigin) -> EventEnvelope<P> {
-    EventEnvelope(id: "8c7d5e1a-3f2b-8a4c-9d6e-0f1a2b3c4d60", source: "/tally/normalizer", time: "2026-11-23T08:00:01.000Z",
-                  tenant: "org_01J9Z3ACME", correlationID: origin.sourceInboxID, causationID: origin.sourceInboxID, data: payload)
+    EventEnvelope(
+        id: "8c7d5e1a-3f2b-8a4c-9d6e-0f1a2b3c4d60", source: "/tally/normalizer", time: "2026-11-23T08:00:01.000Z",
+        tenant: "org_01J9Z3ACME", correlationID: origin.sourceInboxID, causationID: origin.sourceInboxID, data: payload)
 }

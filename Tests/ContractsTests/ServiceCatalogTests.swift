@@ -27,8 +27,9 @@ struct ServiceCatalogTests {
         }
         #expect(listed == TallyService.all.map { "(\"\($0.target)\", \"\($0.name)\")" })
         for service in TallyService.all {
-            #expect(FileManager.default.fileExists(atPath: repository.appendingPathComponent("Services/\(service.target)/Migrations").path),
-                    "\(service.name) ships its migrations")
+            #expect(
+                FileManager.default.fileExists(atPath: repository.appendingPathComponent("Services/\(service.target)/Migrations").path),
+                "\(service.name) ships its migrations")
         }
     }
 

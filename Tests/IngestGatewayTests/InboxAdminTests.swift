@@ -1,9 +1,9 @@
+import Contracts
 import Crypto
 import Foundation
 import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
-@testable import IngestGateway
 import Kafka
 import Logging
 import PostgresNIO
@@ -13,6 +13,8 @@ import Storage
 import TallyTestSupport
 import Testing
 import WebhookSignatures
+
+@testable import IngestGateway
 
 /// The admin API over sources and the inbox, and the per-source rate limit, on real PostgreSQL.
 @Suite("Gateway admin API", .enabled(if: TestDatabase.enabled), .serialized)
@@ -40,8 +42,10 @@ struct InboxAdminTests {
             let support = tokens.issue(subject: "sam", org: "org_acme", role: .support)
             try await Application(router: router).test(.router) { http in
                 // Create a source: the secret is in this response only.
-                let created = try await http.execute(uri: "/admin/orgs/org_acme/sources", method: .post, headers: bearer(admin),
-                                                     body: ByteBuffer(string: #"{"provider":"stripe","name":"Stripe EU"}"#)) { try json($0) }
+                let created = try await http.execute(
+                    uri: "/admin/orgs/org_acme/sources", method: .post, headers: bearer(admin),
+                    body: ByteBuffer(string: #"{"provider":"stripe","name":"Stripe EU"}"#)
+                ) { try json($0) }
                 let source = try #require(created["source"] as? [String: Any])
                 let sourceID = try #require(source["id"] as? String)
                 let secret = try #require(created["secret"] as? String)
@@ -52,18 +56,24 @@ struct InboxAdminTests {
                 var ids: [String] = []
                 for name in ["payment_intent.succeeded", "charge.refunded", "payout.paid"] {
                     let body = try WebhookIntakeTests.fixture("stripe/\(name).json")
-                    let answer = try await http.execute(uri: "/webhooks/\(sourceID)", method: .post,
-                                                        headers: [.contentType: "application/json", HTTPField.Name("Stripe-Signature")!: StripeSignatureVerifier.sign(body: body, secret: secret, at: Date())],
-                                                        body: ByteBuffer(bytes: body)) { try json($0) }
+                    let answer = try await http.execute(
+                        uri: "/webhooks/\(sourceID)", method: .post,
+                        headers: [.contentType: "application/json", HTTPField.Name("Stripe-Signature")!: StripeSignatureVerifier.sign(body: body, secret: secret, at: Date())],
+                        body: ByteBuffer(bytes: body)
+                    ) { try json($0) }
                     ids.append(try #require(answer["inbox_id"] as? String))
                 }
                 let altered = Array(String(decoding: try WebhookIntakeTests.fixture("stripe/payout.paid.json"), as: UTF8.self).replacingOccurrences(of: "3240", with: "3241").utf8)
-                _ = try await http.execute(uri: "/webhooks/\(sourceID)", method: .post,
-                                           headers: [.contentType: "application/json", HTTPField.Name("Stripe-Signature")!: StripeSignatureVerifier.sign(body: altered, secret: secret, at: Date())],
-                                           body: ByteBuffer(bytes: altered)) { _ in }
-                _ = try await http.execute(uri: "/webhooks/\(sourceID)", method: .post,
-                                           headers: [.contentType: "application/json", HTTPField.Name("Stripe-Signature")!: "t=1,v1=\(String(repeating: "0", count: 64))"],
-                                           body: ByteBuffer(string: "{}")) { _ in }
+                _ = try await http.execute(
+                    uri: "/webhooks/\(sourceID)", method: .post,
+                    headers: [.contentType: "application/json", HTTPField.Name("Stripe-Signature")!: StripeSignatureVerifier.sign(body: altered, secret: secret, at: Date())],
+                    body: ByteBuffer(bytes: altered)
+                ) { _ in }
+                _ = try await http.execute(
+                    uri: "/webhooks/\(sourceID)", method: .post,
+                    headers: [.contentType: "application/json", HTTPField.Name("Stripe-Signature")!: "t=1,v1=\(String(repeating: "0", count: 64))"],
+                    body: ByteBuffer(string: "{}")
+                ) { _ in }
 
                 // Cursor pagination covers every entry once, newest first.
                 var seen: [String] = []
@@ -89,13 +99,19 @@ struct InboxAdminTests {
 
                 // Replay: a dry run changes nothing, support may not execute, admin may.
                 let filter = #"{"filter":{"provider":"stripe","event_type":"payout.paid"}"#
-                let dry = try await http.execute(uri: "/admin/orgs/org_acme/inbox/replay", method: .post, headers: bearer(admin), body: ByteBuffer(string: filter + "}")) { try json($0) }
+                let dry = try await http.execute(uri: "/admin/orgs/org_acme/inbox/replay", method: .post, headers: bearer(admin), body: ByteBuffer(string: filter + "}")) {
+                    try json($0)
+                }
                 #expect(dry["dry_run"] as? Bool == true)
                 #expect(dry["count"] as? Int == 1)
                 #expect(dry["ids"] as? [String] == [ids[2]])
-                let refused = try await http.execute(uri: "/admin/orgs/org_acme/inbox/replay", method: .post, headers: bearer(support), body: ByteBuffer(string: filter + #","execute":true}"#)) { $0.status }
+                let refused = try await http.execute(
+                    uri: "/admin/orgs/org_acme/inbox/replay", method: .post, headers: bearer(support), body: ByteBuffer(string: filter + #","execute":true}"#)
+                ) { $0.status }
                 #expect(refused == .forbidden)
-                let executed = try await http.execute(uri: "/admin/orgs/org_acme/inbox/replay", method: .post, headers: bearer(admin), body: ByteBuffer(string: filter + #","execute":true}"#)) { try json($0) }
+                let executed = try await http.execute(
+                    uri: "/admin/orgs/org_acme/inbox/replay", method: .post, headers: bearer(admin), body: ByteBuffer(string: filter + #","execute":true}"#)
+                ) { try json($0) }
                 let replayID = try #require(executed["replay_id"] as? String)
                 #expect(executed["count"] as? Int == 1)
 
@@ -117,7 +133,9 @@ struct InboxAdminTests {
                 #expect(replayed.first?.contains(#""replay_id":"\#(replayID)""#) == true)
                 let actions = try await client.withTenantTransaction(TenantID(rawValue: "org_acme")!, logger: TestDatabase.logger) { connection in
                     var actions: [String] = []
-                    for try await action in try await connection.query("SELECT action FROM \(unescaped: schema.name).audit_log ORDER BY id", logger: TestDatabase.logger).decode(String.self) { actions.append(action) }
+                    for try await action in try await connection.query("SELECT action FROM \(unescaped: schema.name).audit_log ORDER BY id", logger: TestDatabase.logger).decode(
+                        String.self)
+                    { actions.append(action) }
                     return actions
                 }
                 #expect(actions == ["source.create", "inbox.replay", "inbox.replay.completed"])
@@ -135,15 +153,20 @@ struct InboxAdminTests {
         #expect(limiter.acquire("src_a", now: start + .seconds(1)) == nil, "a token refills after a second")
 
         try await withRouter { _, client, schema in
-            let sources = SourceStore(client: client, schema: schema.name, box: SecretBox(key: SymmetricKey(size: .bits256)), audit: AuditLog(schema: schema), logger: TestDatabase.logger)
+            let sources = SourceStore(
+                client: client, schema: schema.name, box: SecretBox(key: SymmetricKey(size: .bits256)), audit: AuditLog(schema: schema), logger: TestDatabase.logger)
             let (source, secret) = try await sources.create(org: TenantID(rawValue: "org_acme")!, provider: .stripe, name: "s", toleranceSeconds: 300, secret: nil, actor: "t")
             let router = Router(context: ServiceRequestContext.self)
             router.add(middleware: ProblemMiddleware())
-            WebhookRoutes(sources: sources, inbox: WebhookInboxStore(client: client, schema: schema, logger: TestDatabase.logger), maxBodySize: 1 << 20,
-                          logger: TestDatabase.logger, rateLimiter: RateLimiter(ratePerSecond: 0.5, burst: 1)).add(to: router)
+            WebhookRoutes(
+                sources: sources, inbox: WebhookInboxStore(client: client, schema: schema, logger: TestDatabase.logger), maxBodySize: 1 << 20,
+                logger: TestDatabase.logger, rateLimiter: RateLimiter(ratePerSecond: 0.5, burst: 1)
+            ).add(to: router)
             let body = try WebhookIntakeTests.fixture("stripe/payment_intent.succeeded.json")
             try await Application(router: router).test(.router) { http in
-                let headers: HTTPFields = [.contentType: "application/json", HTTPField.Name("Stripe-Signature")!: StripeSignatureVerifier.sign(body: body, secret: secret, at: Date())]
+                let headers: HTTPFields = [
+                    .contentType: "application/json", HTTPField.Name("Stripe-Signature")!: StripeSignatureVerifier.sign(body: body, secret: secret, at: Date()),
+                ]
                 let first = try await http.execute(uri: "/webhooks/\(source.id)", method: .post, headers: headers, body: ByteBuffer(bytes: body)) { $0.status }
                 #expect(first == .ok)
                 try await http.execute(uri: "/webhooks/\(source.id)", method: .post, headers: headers, body: ByteBuffer(bytes: body)) { response in

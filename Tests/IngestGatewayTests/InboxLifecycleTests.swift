@@ -4,7 +4,6 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
-@testable import IngestGateway
 import Kafka
 import PostgresNIO
 import ServiceRuntime
@@ -12,6 +11,8 @@ import Storage
 import TallyTestSupport
 import Testing
 import WebhookSignatures
+
+@testable import IngestGateway
 
 /// An inbox row's life: pending → published (when the relay publishes it) → processed /
 /// ignored / failed (from the normalizer's outcome), with a real broker that goes away.
@@ -22,7 +23,9 @@ struct InboxLifecycleTests {
     func statuses(_ client: PostgresClient, _ schema: ServiceSchema) async throws -> [String: String] {
         try await client.withTenantTransaction(Self.org, logger: TestDatabase.logger) { connection in
             var result: [String: String] = [:]
-            for try await (id, status) in try await connection.query("SELECT id::text, status FROM \(unescaped: schema.name).webhook_inbox", logger: TestDatabase.logger).decode((String, String).self) {
+            for try await (id, status) in try await connection.query("SELECT id::text, status FROM \(unescaped: schema.name).webhook_inbox", logger: TestDatabase.logger).decode(
+                (String, String).self)
+            {
                 result[id] = status
             }
             return result
@@ -41,7 +44,8 @@ struct InboxLifecycleTests {
             for (org, rows) in [(other, 6000), (Self.org, 60)] {
                 let (source, _) = try await sources.create(org: org, provider: .stripe, name: "s", toleranceSeconds: 300, secret: nil, actor: "t")
                 try await client.withTenantTransaction(org, logger: logger) { connection in
-                    try await connection.query("""
+                    try await connection.query(
+                        """
                         INSERT INTO \(unescaped: schema.name).webhook_inbox
                             (id, org_id, source_id, provider, provider_event_id, provider_event_type, trust, content_type, body, body_sha256, headers, received_at)
                         SELECT gen_random_uuid(), \(org.rawValue), \(source.id), 'stripe', \(org.rawValue) || '_evt_' || n, 'charge.refunded', 'verified', 'application/json',
@@ -54,8 +58,10 @@ struct InboxLifecycleTests {
             let query = InboxQueries.listQuery(schema: schema, org: Self.org, filter: InboxFilter(), cursor: nil, limit: 50)
             let plan = try await client.withTenantTransaction(Self.org, logger: logger) { connection in
                 var lines: [String] = []
-                for try await line in try await connection.query(PostgresQuery(unsafeSQL: "EXPLAIN (COSTS OFF) " + query.sql, binds: query.binds),
-                                                                 logger: logger).decode(String.self) { lines.append(line) }
+                for try await line in try await connection.query(
+                    PostgresQuery(unsafeSQL: "EXPLAIN (COSTS OFF) " + query.sql, binds: query.binds),
+                    logger: logger
+                ).decode(String.self) { lines.append(line) }
                 return lines.joined(separator: "\n")
             }
             #expect(plan.contains("webhook_inbox_listing") && !plan.contains("Seq Scan"), "\(plan)")
@@ -66,14 +72,17 @@ struct InboxLifecycleTests {
 
     /// Stores `count` webhooks of a new Stripe source (`evt_0`, `evt_1`, …) and returns their inbox ids.
     func acceptWebhooks(_ count: Int, _ client: PostgresClient, _ schema: ServiceSchema, org: TenantID = Self.org) async throws -> [UUID] {
-        let sources = SourceStore(client: client, schema: schema.name, box: SecretBox(key: SymmetricKey(size: .bits256)), audit: AuditLog(schema: schema), logger: TestDatabase.logger)
+        let sources = SourceStore(
+            client: client, schema: schema.name, box: SecretBox(key: SymmetricKey(size: .bits256)), audit: AuditLog(schema: schema), logger: TestDatabase.logger)
         let (source, _) = try await sources.create(org: org, provider: .stripe, name: "s", toleranceSeconds: 300, secret: nil, actor: "t")
         let store = WebhookInboxStore(client: client, schema: schema, logger: TestDatabase.logger)
         var ids: [UUID] = []
         for index in 0..<count {
-            let outcome = try await store.accept(IncomingWebhook(source: source, providerEventID: "evt_\(index)", providerEventType: "payment_intent.succeeded",
-                                                                 trust: .verified, contentType: "application/json", body: Array("{\"id\":\"evt_\(index)\"}".utf8),
-                                                                 verificationHeaders: [:], receivedAt: Date()))
+            let outcome = try await store.accept(
+                IncomingWebhook(
+                    source: source, providerEventID: "evt_\(index)", providerEventType: "payment_intent.succeeded",
+                    trust: .verified, contentType: "application/json", body: Array("{\"id\":\"evt_\(index)\"}".utf8),
+                    verificationHeaders: [:], receivedAt: Date()))
             ids.append(outcome.inboxID)
         }
         return ids
@@ -90,7 +99,8 @@ struct InboxLifecycleTests {
             let audit = AuditLog(schema: schema)
             func replayedInboxIDs(_ replayID: String) async throws -> [String] {
                 try await TestDatabase.withClient(try TestDatabase.adminConfiguration()) { superuser in
-                    try await superuser.strings("SELECT substr(event_id, \(replayID.count + 2)::int) FROM \(unescaped: schema.name).outbox WHERE event_id LIKE \(replayID + "-%") ORDER BY id")
+                    try await superuser.strings(
+                        "SELECT substr(event_id, \(replayID.count + 2)::int) FROM \(unescaped: schema.name).outbox WHERE event_id LIKE \(replayID + "-%") ORDER BY id")
                 }
             }
 
@@ -104,16 +114,20 @@ struct InboxLifecycleTests {
 
             // The third row's outbox event fails: the first chunk (two rows) stays replayed.
             try await TestDatabase.withClient(try TestDatabase.adminConfiguration()) { superuser in
-                try await superuser.query(PostgresQuery(unsafeSQL: """
-                    CREATE FUNCTION \(schema.name).refuse_third() RETURNS trigger LANGUAGE plpgsql AS $$
-                    BEGIN
-                        IF NEW.event_id LIKE '%-\(inboxIDs[2])' THEN RAISE EXCEPTION 'refused for the test'; END IF;
-                        RETURN NEW;
-                    END $$;
-                    """), logger: logger)
-                try await superuser.query(PostgresQuery(unsafeSQL: """
-                    CREATE TRIGGER refuse_third BEFORE INSERT ON \(schema.name).outbox FOR EACH ROW EXECUTE FUNCTION \(schema.name).refuse_third()
-                    """), logger: logger)
+                try await superuser.query(
+                    PostgresQuery(
+                        unsafeSQL: """
+                            CREATE FUNCTION \(schema.name).refuse_third() RETURNS trigger LANGUAGE plpgsql AS $$
+                            BEGIN
+                                IF NEW.event_id LIKE '%-\(inboxIDs[2])' THEN RAISE EXCEPTION 'refused for the test'; END IF;
+                                RETURN NEW;
+                            END $$;
+                            """), logger: logger)
+                try await superuser.query(
+                    PostgresQuery(
+                        unsafeSQL: """
+                            CREATE TRIGGER refuse_third BEFORE INSERT ON \(schema.name).outbox FOR EACH ROW EXECUTE FUNCTION \(schema.name).refuse_third()
+                            """), logger: logger)
             }
             do {
                 _ = try await queries.replay(org: Self.org, filter: InboxFilter(), execute: true, actor: "ada", audit: audit)
@@ -129,8 +143,11 @@ struct InboxLifecycleTests {
                 ).decode((String, String).self) { entries.append("\(action) \(after)") }
                 return entries
             }
-            #expect(audited == [#"inbox.replay {"matched": 5}"#, #"inbox.replay.completed {"replayed": 5}"#,
-                                #"inbox.replay {"matched": 5}"#, #"inbox.replay.interrupted {"replayed": 2}"#])
+            #expect(
+                audited == [
+                    #"inbox.replay {"matched": 5}"#, #"inbox.replay.completed {"replayed": 5}"#,
+                    #"inbox.replay {"matched": 5}"#, #"inbox.replay.interrupted {"replayed": 2}"#,
+                ])
         }
     }
 
@@ -144,7 +161,8 @@ struct InboxLifecycleTests {
             let (source, _) = try await sources.create(org: Self.org, provider: .stripe, name: "s", toleranceSeconds: 300, secret: nil, actor: "t")
             // Seven rows: one alone, five sharing a time, one alone; chunks of two cut the tie twice.
             try await client.withTenantTransaction(Self.org, logger: logger) { connection in
-                try await connection.query("""
+                try await connection.query(
+                    """
                     INSERT INTO \(unescaped: schema.name).webhook_inbox
                         (id, org_id, source_id, provider, provider_event_id, provider_event_type, trust, content_type, body, body_sha256, headers, received_at)
                     SELECT gen_random_uuid(), \(Self.org.rawValue), \(source.id), 'stripe', 'evt_' || n, 'charge.refunded', 'verified', 'application/json',
@@ -156,14 +174,16 @@ struct InboxLifecycleTests {
             let expected = try await client.withTenantTransaction(Self.org, logger: logger) { connection in
                 var ids: [String] = []
                 for try await id in try await connection.query("SELECT id::text FROM \(unescaped: schema.name).webhook_inbox ORDER BY received_at, id", logger: logger)
-                    .decode(String.self) { ids.append(id) }
+                    .decode(String.self)
+                { ids.append(id) }
                 return ids
             }
             let queries = InboxQueries(client: client, schema: schema, logger: logger, replayChunkSize: 2)
             let done = try await queries.replay(org: Self.org, filter: InboxFilter(), execute: true, actor: "ada", audit: AuditLog(schema: schema))
             let replayID = try #require(done.replayID)
             let replayed = try await TestDatabase.withClient(try TestDatabase.adminConfiguration()) { superuser in
-                try await superuser.strings("SELECT substr(event_id, \(replayID.count + 2)::int) FROM \(unescaped: schema.name).outbox WHERE event_id LIKE \(replayID + "-%") ORDER BY id")
+                try await superuser.strings(
+                    "SELECT substr(event_id, \(replayID.count + 2)::int) FROM \(unescaped: schema.name).outbox WHERE event_id LIKE \(replayID + "-%") ORDER BY id")
             }
             #expect(expected.count == 7 && done.count == 7)
             #expect(replayed == expected, "every row once, in (received_at, id) order")
@@ -183,7 +203,8 @@ struct InboxLifecycleTests {
                 try await client.withTenantTransaction(org, logger: TestDatabase.logger) { connection in
                     var found: [String] = []
                     for try await status in try await connection.query("SELECT status FROM \(unescaped: schema.name).webhook_inbox ORDER BY id", logger: TestDatabase.logger)
-                        .decode(String.self) { found.append(status) }
+                        .decode(String.self)
+                    { found.append(status) }
                     return found
                 }
             }
@@ -199,13 +220,17 @@ struct InboxLifecycleTests {
         try await broker.createTopic(TallyTopic.rawWebhooks.name)
         let migrations = try Migration.load(from: WebhookIntakeTests.migrations)
         try await TestDatabase.withService(TestDatabase.uniqueService("gwout"), migrations: migrations) { client, schema in
-            let sources = SourceStore(client: client, schema: schema.name, box: SecretBox(key: SymmetricKey(size: .bits256)), audit: AuditLog(schema: schema), logger: TestDatabase.logger)
+            let sources = SourceStore(
+                client: client, schema: schema.name, box: SecretBox(key: SymmetricKey(size: .bits256)), audit: AuditLog(schema: schema), logger: TestDatabase.logger)
             let (source, secret) = try await sources.create(org: Self.org, provider: .stripe, name: "s", toleranceSeconds: 300, secret: nil, actor: "t")
             let router = Router(context: ServiceRequestContext.self)
             router.add(middleware: ProblemMiddleware())
             router.get("/healthz") { _, _ in "alive" }
-            WebhookRoutes(sources: sources, inbox: WebhookInboxStore(client: client, schema: schema, logger: TestDatabase.logger), maxBodySize: 1 << 20, logger: TestDatabase.logger).add(to: router)
-            let producer = try KafkaProducer(configuration: .init(client: .init(bootstrapServers: [broker.address], statisticsInterval: nil), deliveryTimeout: .seconds(10)), logger: TestDatabase.logger)
+            WebhookRoutes(
+                sources: sources, inbox: WebhookInboxStore(client: client, schema: schema, logger: TestDatabase.logger), maxBodySize: 1 << 20, logger: TestDatabase.logger
+            ).add(to: router)
+            let producer = try KafkaProducer(
+                configuration: .init(client: .init(bootstrapServers: [broker.address], statisticsInterval: nil), deliveryTimeout: .seconds(10)), logger: TestDatabase.logger)
             let relay = OutboxRelay(client: client, schema: schema, producer: producer, logger: TestDatabase.logger, pollInterval: .milliseconds(200))
             let relayTask = Task { try await relay.run() }
 
@@ -214,7 +239,9 @@ struct InboxLifecycleTests {
                 var accepted: [String] = []
                 for name in ["payment_intent.succeeded", "charge.refunded", "payout.paid"] {
                     let body = try WebhookIntakeTests.fixture("stripe/\(name).json")
-                    let headers: HTTPFields = [.contentType: "application/json", HTTPField.Name("Stripe-Signature")!: StripeSignatureVerifier.sign(body: body, secret: secret, at: Date())]
+                    let headers: HTTPFields = [
+                        .contentType: "application/json", HTTPField.Name("Stripe-Signature")!: StripeSignatureVerifier.sign(body: body, secret: secret, at: Date()),
+                    ]
                     let id = try await http.execute(uri: "/webhooks/\(source.id)", method: .post, headers: headers, body: ByteBuffer(bytes: body)) { response in
                         #expect(response.status == .ok, "accepted while the broker is down")
                         let answer = try JSONSerialization.jsonObject(with: Data(buffer: response.body)) as? [String: Any]
@@ -239,9 +266,11 @@ struct InboxLifecycleTests {
             await producer.shutdown()
             #expect(try await statuses(client, schema).keys.sorted() == accepted.sorted())
 
-            let consumer = try KafkaConsumer(configuration: .init(client: .init(bootstrapServers: [broker.address], statisticsInterval: nil), groupID: "check",
-                                                                  topics: [TallyTopic.rawWebhooks.name], sessionTimeout: .seconds(6), heartbeatInterval: .milliseconds(500)),
-                                             logger: TestDatabase.logger)
+            let consumer = try KafkaConsumer(
+                configuration: .init(
+                    client: .init(bootstrapServers: [broker.address], statisticsInterval: nil), groupID: "check",
+                    topics: [TallyTopic.rawWebhooks.name], sessionTimeout: .seconds(6), heartbeatInterval: .milliseconds(500)),
+                logger: TestDatabase.logger)
             var onTopic = Set<String>()
             for await batch in consumer.batches {
                 for message in batch.messages {
@@ -264,7 +293,8 @@ struct InboxLifecycleTests {
             let held = ids[0]
             try await client.withTenantTransaction(Self.org, logger: TestDatabase.logger) { connection in
                 // The outcome consumer's write, not committed yet.
-                try await connection.query("""
+                try await connection.query(
+                    """
                     UPDATE \(unescaped: schema.name).webhook_inbox SET status = 'processed', status_changed_at = now() WHERE id = \(held)::uuid
                     """, logger: TestDatabase.logger)
                 // The relay marks both events published meanwhile; it must not wait for the row.
@@ -286,14 +316,19 @@ struct InboxLifecycleTests {
             let inbox = try TestService.inbox(for: definition, client: client, schema: schema)
             func outcome(_ index: Int, _ status: WebhookOutcome.Status, _ reason: String?) throws -> KafkaConsumerMessage {
                 let id = ids[index].uuidString.lowercased()
-                let event = EventEnvelope(id: "out-\(index)-\(status.rawValue)", source: "/tally/normalizer", time: "2026-11-22T08:00:00.000Z", tenant: Self.org.rawValue,
-                                          correlationID: id, causationID: id, data: WebhookOutcome(inboxID: id, status: status, canonicalEventIDs: status == .processed ? ["c-\(index)"] : [], reason: reason))
-                return KafkaConsumerMessage(topic: TallyTopic.webhookOutcomes.name, partition: .init(0), offset: .init(Int64(index)), value: try CanonicalJSON.encode(event),
-                                            headers: [KafkaHeader(key: "ce_id", string: event.id)])
+                let event = EventEnvelope(
+                    id: "out-\(index)-\(status.rawValue)", source: "/tally/normalizer", time: "2026-11-22T08:00:00.000Z", tenant: Self.org.rawValue,
+                    correlationID: id, causationID: id,
+                    data: WebhookOutcome(inboxID: id, status: status, canonicalEventIDs: status == .processed ? ["c-\(index)"] : [], reason: reason))
+                return KafkaConsumerMessage(
+                    topic: TallyTopic.webhookOutcomes.name, partition: .init(0), offset: .init(Int64(index)), value: try CanonicalJSON.encode(event),
+                    headers: [KafkaHeader(key: "ce_id", string: event.id)])
             }
             // Row 3 gets two outcomes in one batch (the webhook and its replay): the first decides.
-            let batch = KafkaConsumerBatch(messages: [try outcome(0, .processed, nil), try outcome(1, .ignored, "unknown event type"), try outcome(2, .failed, "amount missing"),
-                                                      try outcome(3, .superseded, "older"), try outcome(3, .processed, nil)])
+            let batch = KafkaConsumerBatch(messages: [
+                try outcome(0, .processed, nil), try outcome(1, .ignored, "unknown event type"), try outcome(2, .failed, "amount missing"),
+                try outcome(3, .superseded, "older"), try outcome(3, .processed, nil),
+            ])
             try await inbox.apply(batch)
             try await inbox.apply(batch)
             // A late, contradicting outcome for a row already decided changes nothing.

@@ -1,5 +1,6 @@
-@testable import IngestGateway
 import Testing
+
+@testable import IngestGateway
 
 /// The inbox count reads the whole table; its own cost sets how often it may run.
 @Suite struct InboxMetricsTests {

@@ -1,7 +1,6 @@
 import Crypto
 import Foundation
 import Hummingbird
-@testable import IngestGateway
 import Kafka
 import Logging
 import PostgresNIO
@@ -10,6 +9,8 @@ import ServiceRuntime
 import Storage
 import TallyTestSupport
 import Testing
+
+@testable import IngestGateway
 
 /// `contracts/openapi/ingest-gateway.yaml` and the gateway's router list the same operations.
 @Suite("Gateway OpenAPI document")

@@ -1,8 +1,9 @@
 import Contracts
 import Foundation
-@testable import IngestGateway
 import Testing
 import WebhookSignatures
+
+@testable import IngestGateway
 
 /// How the gateway reads a webhook's event id and type from its body.
 @Suite("Provider event identity")
@@ -12,8 +13,9 @@ struct ProviderEventIdentityTests {
     }
 
     @Test func integerIdsKeepEveryDigit() {
-        #expect(identity(.hotmart, #"{"id": 9007199254740993, "event": "PURCHASE_APPROVED"}"#)?.id == "9007199254740993",
-                "one above 2^53: a floating-point read would give ...992, the id of another event")
+        #expect(
+            identity(.hotmart, #"{"id": 9007199254740993, "event": "PURCHASE_APPROVED"}"#)?.id == "9007199254740993",
+            "one above 2^53: a floating-point read would give ...992, the id of another event")
         #expect(identity(.hotmart, #"{"id": 18446744073709551615, "event": "PURCHASE_APPROVED"}"#)?.id == "18446744073709551615")
         let stripe = identity(.stripe, #"{"id": "evt_1", "type": "charge.refunded"}"#)
         #expect(stripe?.id == "evt_1" && stripe?.type == "charge.refunded")

@@ -1,9 +1,9 @@
+import Contracts
 import Crypto
 import Foundation
 import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
-@testable import IngestGateway
 import Logging
 import PostgresNIO
 import ServiceRuntime
@@ -11,6 +11,8 @@ import Storage
 import TallyTestSupport
 import Testing
 import WebhookSignatures
+
+@testable import IngestGateway
 
 /// The gateway's front door against real PostgreSQL, driven through its router.
 @Suite("Webhook intake", .enabled(if: TestDatabase.enabled), .serialized)
@@ -79,7 +81,8 @@ struct WebhookIntakeTests {
 
     @Test func aSignedStripeWebhookIsStoredOnceWithItsRawEvent() async throws {
         try await withGateway { gateway in
-            let (source, secret) = try await gateway.sources.create(org: Self.org, provider: .stripe, name: "Stripe live", toleranceSeconds: 300, secret: "whsec_acme_stripe_0123456789", actor: "test")
+            let (source, secret) = try await gateway.sources.create(
+                org: Self.org, provider: .stripe, name: "Stripe live", toleranceSeconds: 300, secret: "whsec_acme_stripe_0123456789", actor: "test")
             #expect(secret == "whsec_acme_stripe_0123456789")
             let body = try Self.fixture("stripe/payment_intent.succeeded.json")
             let header = StripeSignatureVerifier.sign(body: body, secret: secret, at: Date())
@@ -113,8 +116,12 @@ struct WebhookIntakeTests {
             let first = try Self.fixture("stripe/payment_intent.succeeded.json")
             let altered = Array(String(decoding: first, as: UTF8.self).replacingOccurrences(of: "4900", with: "4901").utf8)
             try await gateway.app().test(.router) { client in
-                let (_, one) = try await post(client, "/webhooks/\(source.id)", body: first, headers: [HTTPField.Name("Stripe-Signature")!: StripeSignatureVerifier.sign(body: first, secret: secret, at: Date())])
-                let (status, two) = try await post(client, "/webhooks/\(source.id)", body: altered, headers: [HTTPField.Name("Stripe-Signature")!: StripeSignatureVerifier.sign(body: altered, secret: secret, at: Date())])
+                let (_, one) = try await post(
+                    client, "/webhooks/\(source.id)", body: first,
+                    headers: [HTTPField.Name("Stripe-Signature")!: StripeSignatureVerifier.sign(body: first, secret: secret, at: Date())])
+                let (status, two) = try await post(
+                    client, "/webhooks/\(source.id)", body: altered,
+                    headers: [HTTPField.Name("Stripe-Signature")!: StripeSignatureVerifier.sign(body: altered, secret: secret, at: Date())])
                 #expect(status == .ok)
                 #expect(two["inbox_id"] as? String == one["inbox_id"] as? String)
                 #expect(try await gateway.inboxRows().count == 1)
@@ -130,8 +137,9 @@ struct WebhookIntakeTests {
 
     /// A verified webhook as the routes hand it to the store, for tests of the store itself.
     static func verified(from source: Source, eventID: String, body: String) -> IncomingWebhook {
-        IncomingWebhook(source: source, providerEventID: eventID, providerEventType: "payment_intent.succeeded", trust: .verified,
-                        contentType: "application/json", body: Array(body.utf8), verificationHeaders: ["stripe-signature": "t=1,v1=00"], receivedAt: Date())
+        IncomingWebhook(
+            source: source, providerEventID: eventID, providerEventType: "payment_intent.succeeded", trust: .verified,
+            contentType: "application/json", body: Array(body.utf8), verificationHeaders: ["stripe-signature": "t=1,v1=00"], receivedAt: Date())
     }
 
     /// One intake call with repeats inside the batch and of an earlier row: each webhook gets
@@ -142,10 +150,11 @@ struct WebhookIntakeTests {
             let (source, _) = try await gateway.sources.create(org: Self.org, provider: .stripe, name: "s", toleranceSeconds: 300, secret: nil, actor: "test")
             func webhook(_ eventID: String, _ body: String) -> IncomingWebhook { Self.verified(from: source, eventID: eventID, body: body) }
             let earlier = try await gateway.inbox.accept(webhook("evt_d", #"{"id":"evt_d"}"#))
-            let outcomes = try await gateway.inbox.accept(batch: [
-                webhook("evt_c", #"{"id":"evt_c"}"#), webhook("evt_a", #"{"id":"evt_a"}"#), webhook("evt_c", #"{"id":"evt_c"}"#),
-                webhook("evt_d", #"{"id":"evt_d"}"#), webhook("evt_b", #"{"id":"evt_b"}"#), webhook("evt_c", #"{"id":"evt_c","v":2}"#),
-            ], tenant: Self.org)
+            let outcomes = try await gateway.inbox.accept(
+                batch: [
+                    webhook("evt_c", #"{"id":"evt_c"}"#), webhook("evt_a", #"{"id":"evt_a"}"#), webhook("evt_c", #"{"id":"evt_c"}"#),
+                    webhook("evt_d", #"{"id":"evt_d"}"#), webhook("evt_b", #"{"id":"evt_b"}"#), webhook("evt_c", #"{"id":"evt_c","v":2}"#),
+                ], tenant: Self.org)
             guard case .accepted(let c) = outcomes[0], case .accepted(let a) = outcomes[1], case .accepted(let b) = outcomes[4] else {
                 Issue.record("expected evt_c, evt_a and evt_b stored: \(outcomes)")
                 return
@@ -157,7 +166,9 @@ struct WebhookIntakeTests {
             #expect(try await gateway.count("webhook_conflicts", "inbox_id = '\(c)'") == 1)
             let events = try await TestDatabase.withClient(try TestDatabase.adminConfiguration()) { admin in
                 var ids: [String] = []
-                for try await id in try await admin.query(PostgresQuery(unsafeSQL: "SELECT event_id FROM \(gateway.schema.name).outbox ORDER BY id"), logger: TestDatabase.logger).decode(String.self) { ids.append(id) }
+                for try await id in try await admin.query(PostgresQuery(unsafeSQL: "SELECT event_id FROM \(gateway.schema.name).outbox ORDER BY id"), logger: TestDatabase.logger)
+                    .decode(String.self)
+                { ids.append(id) }
                 return ids
             }
             #expect(events == [earlier.inboxID, c, a, b].map { $0.uuidString.lowercased() }, "one event per stored row, in input order")
@@ -191,7 +202,9 @@ struct WebhookIntakeTests {
             let (otherSource, otherSecret) = try await gateway.sources.create(org: Self.org, provider: .stripe, name: "other", toleranceSeconds: 300, secret: nil, actor: "test")
             _ = otherSource
             let body = try Self.fixture("stripe/payment_intent.succeeded.json")
-            let tampered = { var copy = body; copy[40] = UInt8(ascii: "Z"); return copy }()
+            let tampered = {
+                var copy = body; copy[40] = UInt8(ascii: "Z"); return copy
+            }()
             let signature = HTTPField.Name("Stripe-Signature")!
             try await gateway.app(maxBodySize: 4096).test(.router) { client in
                 let cases: [(String, [UInt8], HTTPFields, HTTPResponse.Status, String)] = [
@@ -205,7 +218,11 @@ struct WebhookIntakeTests {
                     ("form body", body, [signature: "t=1,v1=00", .contentType: "application/x-www-form-urlencoded"], .unsupportedMediaType, "bad-content-type"),
                 ]
                 for (name, payload, headers, expectedStatus, reason) in cases {
-                    try await client.execute(uri: "/webhooks/\(source.id)", method: .post, headers: headers.contains(where: { $0.name == .contentType }) ? headers : headers + [HTTPField(name: .contentType, value: "application/json")], body: ByteBuffer(bytes: payload)) { response in
+                    try await client.execute(
+                        uri: "/webhooks/\(source.id)", method: .post,
+                        headers: headers.contains(where: { $0.name == .contentType }) ? headers : headers + [HTTPField(name: .contentType, value: "application/json")],
+                        body: ByteBuffer(bytes: payload)
+                    ) { response in
                         #expect(response.status == expectedStatus, "\(name)")
                         #expect(response.headers[.contentType] == "application/problem+json", "\(name)")
                         let problem = try JSONDecoder().decode(Problem.self, from: Data(buffer: response.body))
@@ -236,14 +253,19 @@ struct WebhookIntakeTests {
             let hotmartBody = try Self.fixture("hotmart/PURCHASE_APPROVED.json")
             let orderBody = try Self.fixture("internal/order.placed.json")
             try await gateway.app().test(.router) { client in
-                let (p, _) = try await post(client, "/webhooks/\(paddle.id)", body: paddleBody, headers: [HTTPField.Name("Paddle-Signature")!: PaddleSignatureVerifier.sign(body: paddleBody, secret: paddleSecret, at: now)])
+                let (p, _) = try await post(
+                    client, "/webhooks/\(paddle.id)", body: paddleBody,
+                    headers: [HTTPField.Name("Paddle-Signature")!: PaddleSignatureVerifier.sign(body: paddleBody, secret: paddleSecret, at: now)])
                 #expect(p == .ok)
                 let (h, _) = try await post(client, "/webhooks/\(hotmart.id)", body: hotmartBody, headers: [HTTPField.Name("X-HOTMART-HOTTOK")!: hottok])
                 #expect(h == .ok)
                 let signature = try #require(StandardWebhooksVerifier.sign(id: "ord_evt_01JD2W5R8T0V2X4Z6B8D0F2H4K", timestamp: now, body: orderBody, secret: standardSecret))
-                let (s, _) = try await post(client, "/webhooks/\(standard.id)", body: orderBody, headers: [
-                    HTTPField.Name("webhook-id")!: "ord_evt_01JD2W5R8T0V2X4Z6B8D0F2H4K", HTTPField.Name("webhook-timestamp")!: unix, HTTPField.Name("webhook-signature")!: signature,
-                ])
+                let (s, _) = try await post(
+                    client, "/webhooks/\(standard.id)", body: orderBody,
+                    headers: [
+                        HTTPField.Name("webhook-id")!: "ord_evt_01JD2W5R8T0V2X4Z6B8D0F2H4K", HTTPField.Name("webhook-timestamp")!: unix,
+                        HTTPField.Name("webhook-signature")!: signature,
+                    ])
                 #expect(s == .ok)
             }
             let rows = try await gateway.inboxRows()
@@ -253,7 +275,9 @@ struct WebhookIntakeTests {
             // The Hotmart token is never stored with the webhook.
             let headers = try await gateway.client.withTenantTransaction(Self.org, logger: TestDatabase.logger) { connection in
                 var all: [String] = []
-                for try await text in try await connection.query("SELECT headers::text FROM \(unescaped: gateway.schema.name).webhook_inbox", logger: TestDatabase.logger).decode(String.self) { all.append(text) }
+                for try await text in try await connection.query("SELECT headers::text FROM \(unescaped: gateway.schema.name).webhook_inbox", logger: TestDatabase.logger).decode(
+                    String.self)
+                { all.append(text) }
                 return all.joined()
             }
             #expect(!headers.contains(hottok))
@@ -263,25 +287,44 @@ struct WebhookIntakeTests {
     @Test func rotationKeepsBothSecretsUntilTheOldOneExpires() async throws {
         try await withGateway { gateway in
             let (source, oldSecret) = try await gateway.sources.create(org: Self.org, provider: .stripe, name: "s", toleranceSeconds: 300, secret: nil, actor: "t")
-            let newSecret = try #require(try await gateway.sources.rotate(org: Self.org, id: source.id, newSecret: nil, previousExpireAt: Date().addingTimeInterval(3600), actor: "t"))
+            let newSecret = try #require(
+                try await gateway.sources.rotate(org: Self.org, id: source.id, newSecret: nil, previousExpireAt: Date().addingTimeInterval(3600), actor: "t"))
             #expect(newSecret != oldSecret)
             let body = try Self.fixture("stripe/charge.refunded.json")
             let other = try Self.fixture("stripe/payout.paid.json")
             let third = try Self.fixture("stripe/invoice.payment_failed.json")
             let signature = HTTPField.Name("Stripe-Signature")!
             try await gateway.app().test(.router) { client in
-                do { let (status, _) = try await post(client, "/webhooks/\(source.id)", body: body, headers: [signature: StripeSignatureVerifier.sign(body: body, secret: oldSecret, at: Date())]); #expect(status == .ok) }
-                do { let (status, _) = try await post(client, "/webhooks/\(source.id)", body: other, headers: [signature: StripeSignatureVerifier.sign(body: other, secret: newSecret, at: Date())]); #expect(status == .ok) }
+                do {
+                    let (status, _) = try await post(
+                        client, "/webhooks/\(source.id)", body: body, headers: [signature: StripeSignatureVerifier.sign(body: body, secret: oldSecret, at: Date())]);
+                    #expect(status == .ok)
+                }
+                do {
+                    let (status, _) = try await post(
+                        client, "/webhooks/\(source.id)", body: other, headers: [signature: StripeSignatureVerifier.sign(body: other, secret: newSecret, at: Date())]);
+                    #expect(status == .ok)
+                }
             }
             // Rotating again with no grace period retires every earlier secret at once.
             let newest = try #require(try await gateway.sources.rotate(org: Self.org, id: source.id, newSecret: nil, previousExpireAt: Date(), actor: "t"))
             try await gateway.app().test(.router) { client in
-                do { let (status, _) = try await post(client, "/webhooks/\(source.id)", body: third, headers: [signature: StripeSignatureVerifier.sign(body: third, secret: newSecret, at: Date())]); #expect(status == .unauthorized) }
-                do { let (status, _) = try await post(client, "/webhooks/\(source.id)", body: third, headers: [signature: StripeSignatureVerifier.sign(body: third, secret: newest, at: Date())]); #expect(status == .ok) }
+                do {
+                    let (status, _) = try await post(
+                        client, "/webhooks/\(source.id)", body: third, headers: [signature: StripeSignatureVerifier.sign(body: third, secret: newSecret, at: Date())]);
+                    #expect(status == .unauthorized)
+                }
+                do {
+                    let (status, _) = try await post(
+                        client, "/webhooks/\(source.id)", body: third, headers: [signature: StripeSignatureVerifier.sign(body: third, secret: newest, at: Date())]);
+                    #expect(status == .ok)
+                }
             }
             let audited = try await gateway.client.withTenantTransaction(Self.org, logger: TestDatabase.logger) { connection in
                 var actions: [String] = []
-                for try await action in try await connection.query("SELECT action FROM \(unescaped: gateway.schema.name).audit_log ORDER BY id", logger: TestDatabase.logger).decode(String.self) { actions.append(action) }
+                for try await action in try await connection.query("SELECT action FROM \(unescaped: gateway.schema.name).audit_log ORDER BY id", logger: TestDatabase.logger)
+                    .decode(String.self)
+                { actions.append(action) }
                 return actions
             }
             #expect(audited == ["source.create", "source.rotate-secret", "source.rotate-secret"])
@@ -294,7 +337,9 @@ struct WebhookIntakeTests {
             _ = try await gateway.sources.disable(org: Self.org, id: source.id, actor: "t")
             let body = try Self.fixture("stripe/payment_intent.succeeded.json")
             try await gateway.app().test(.router) { client in
-                let (status, _) = try await post(client, "/webhooks/\(source.id)", body: body, headers: [HTTPField.Name("Stripe-Signature")!: StripeSignatureVerifier.sign(body: body, secret: secret, at: Date())])
+                let (status, _) = try await post(
+                    client, "/webhooks/\(source.id)", body: body,
+                    headers: [HTTPField.Name("Stripe-Signature")!: StripeSignatureVerifier.sign(body: body, secret: secret, at: Date())])
                 #expect(status == .unauthorized)
             }
             #expect(try await gateway.inboxRows().isEmpty)

@@ -1,11 +1,12 @@
 import Contracts
 import Foundation
-@testable import IngestGateway
 import PostgresNIO
 import Storage
 import Synchronization
 import TallyTestSupport
 import Testing
+
+@testable import IngestGateway
 
 /// How the normalizer's outcomes settle inbox rows, from the pure rule up: the assignment as plain
 /// functions, the handler over an in-memory store, and the status list against the database's.
@@ -29,10 +30,11 @@ struct WebhookOutcomeTests {
         ])
         #expect(assignment.unaddressed == ["not-a-uuid"])
         #expect(assignment.byTenant.map(\.tenant) == [Self.acme, Self.globex])
-        #expect(assignment.byTenant[0].updates == [
-            .init(position: 0, inboxID: Self.rows[0], status: .processed, reason: nil),
-            .init(position: 4, inboxID: Self.rows[2], status: .superseded, reason: "older"),
-        ])
+        #expect(
+            assignment.byTenant[0].updates == [
+                .init(position: 0, inboxID: Self.rows[0], status: .processed, reason: nil),
+                .init(position: 4, inboxID: Self.rows[2], status: .superseded, reason: "older"),
+            ])
         #expect(assignment.byTenant[1].updates == [.init(position: 1, inboxID: Self.rows[1], status: .failed, reason: "amount missing")])
     }
 
@@ -65,11 +67,12 @@ struct WebhookOutcomeTests {
     @Test func theHandlerAppliesOutcomesOnlyToRowsAwaitingOne() async throws {
         let store = InMemoryOutcomes([Self.rows[0]: (Self.acme, .published), Self.rows[1]: (Self.acme, .processed), Self.rows[2]: (Self.acme, .pending)])
         let events = try [Self.outcome(0, .processed), Self.outcome(1, .failed), Self.outcome(2, .ignored), Self.outcome(2, .processed)].enumerated().map { index, outcome in
-            try TestEvents.inboxEvent(try TestEvents.fixture(WebhookOutcome.self) { event in
-                event.id = "out-\(index)"
-                event.tenant = Self.acme.rawValue
-                event.data = outcome
-            }, offset: Int64(index))
+            try TestEvents.inboxEvent(
+                try TestEvents.fixture(WebhookOutcome.self) { event in
+                    event.id = "out-\(index)"
+                    event.tenant = Self.acme.rawValue
+                    event.data = outcome
+                }, offset: Int64(index))
         }
         let outcomes = try await WebhookOutcomeHandler(logger: TestDatabase.logger).handle(events, store: store)
         #expect(outcomes == [.applied, .ignored, .applied, .ignored], "a row already final, and a second outcome for a row, change nothing")
@@ -81,7 +84,8 @@ struct WebhookOutcomeTests {
     @Test(.enabled(if: TestDatabase.enabled))
     func inboxStatusesMatchTheTablesConstraint() async throws {
         try await TestDatabase.withService(TestDatabase.uniqueService("gwstatus"), migrations: try TestService.migrations(of: .ingestGateway)) { client, schema in
-            let definitions = try await client.strings("""
+            let definitions = try await client.strings(
+                """
                 SELECT pg_get_constraintdef(c.oid) FROM pg_constraint c
                 WHERE c.conrelid = \(schema.name + ".webhook_inbox")::regclass AND c.contype = 'c' AND pg_get_constraintdef(c.oid) LIKE '%status%'
                 """)

@@ -50,7 +50,7 @@ struct KafkaBrokerTests {
         }
         // Wait until the group settled with both members owning partitions.
         let settleBy = ContinuousClock.now + .seconds(30)
-        while (first.assignment.isEmpty || second.assignment.isEmpty || first.assignment.count + second.assignment.count != 4), ContinuousClock.now < settleBy {
+        while first.assignment.isEmpty || second.assignment.isEmpty || first.assignment.count + second.assignment.count != 4, ContinuousClock.now < settleBy {
             try await Task.sleep(for: .milliseconds(100))
         }
         #expect(!first.assignment.isEmpty && !second.assignment.isEmpty, "both members own partitions")
@@ -63,7 +63,7 @@ struct KafkaBrokerTests {
             try await Task.sleep(for: .milliseconds(100))
         }
         try await Task.sleep(for: .seconds(1))
-        readers.forEach { $0.cancel() }
+        for reader in readers { reader.cancel() }
         await first.close()
         await second.close()
 
@@ -97,7 +97,8 @@ struct KafkaBrokerTests {
         await admin.close()
         #expect(lagAfter.reduce(0) { $0 + $1.lag } == Int64(late.count), "lag equals what will be replayed")
 
-        let replayed = try await drain(try KafkaConsumer(configuration: TestBroker.consumerConfiguration(group: group, topic: topic), logger: TestBroker.logger), expected: late.count, grace: .seconds(2))
+        let replayed = try await drain(
+            try KafkaConsumer(configuration: TestBroker.consumerConfiguration(group: group, topic: topic), logger: TestBroker.logger), expected: late.count, grace: .seconds(2))
         #expect(replayed.values.sorted() == late.sorted())
     }
 

@@ -41,9 +41,10 @@ enum TestBroker {
 
     static func produce(_ values: [String], to topic: String, keyed: Bool = true) async throws -> [KafkaDeliveryReport] {
         let producer = try KafkaProducer(configuration: .init(client: client("it-producer")), logger: logger)
-        let reports = try await producer.sendAll(values.map {
-            KafkaProducerMessage(topic: topic, key: keyed ? Array($0.utf8) : nil, value: Array($0.utf8))
-        })
+        let reports = try await producer.sendAll(
+            values.map {
+                KafkaProducerMessage(topic: topic, key: keyed ? Array($0.utf8) : nil, value: Array($0.utf8))
+            })
         await producer.shutdown()
         return reports
     }

@@ -1,4 +1,5 @@
 import Testing
+
 @testable import Kafka
 
 /// The consumer's hand-over between poll thread and application, with no librdkafka: readers and

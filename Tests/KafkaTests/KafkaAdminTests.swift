@@ -1,7 +1,8 @@
 import Dispatch
-@testable import Kafka
 import Synchronization
 import Testing
+
+@testable import Kafka
 
 @Suite struct KafkaAdminTests {
     /// A readiness probe can still be inside a librdkafka request when the service shuts down

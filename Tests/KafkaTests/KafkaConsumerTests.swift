@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import Kafka
 
 @Suite("Consumer on the mock cluster")
@@ -108,7 +109,9 @@ struct KafkaConsumerTests {
             loop.cancel()
             await loop.value
             // close() returns at once only if cancellation already left the group.
-            let closed = Task { await consumer.close(); return true }
+            let closed = Task {
+                await consumer.close(); return true
+            }
             #expect(await closed.value)
             #expect(consumer.assignment.isEmpty)
             #expect(throws: KafkaError.self) { try consumer.store([KafkaTopicPartitionOffset(topic: "idle", partition: .init(0), offset: .init(1))]) }
@@ -121,9 +124,10 @@ struct KafkaConsumerTests {
             KafkaConsumerMessage(topic: "t", partition: .init(1), offset: .init(9), value: nil),
             KafkaConsumerMessage(topic: "t", partition: .init(0), offset: .init(5), value: nil),
         ])
-        #expect(batch.nextOffsets == [
-            KafkaTopicPartitionOffset(topic: "t", partition: .init(0), offset: .init(6)),
-            KafkaTopicPartitionOffset(topic: "t", partition: .init(1), offset: .init(10)),
-        ])
+        #expect(
+            batch.nextOffsets == [
+                KafkaTopicPartitionOffset(topic: "t", partition: .init(0), offset: .init(6)),
+                KafkaTopicPartitionOffset(topic: "t", partition: .init(1), offset: .init(10)),
+            ])
     }
 }

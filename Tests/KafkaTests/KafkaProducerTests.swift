@@ -2,6 +2,7 @@ import CRdKafka
 import Foundation
 import Logging
 import Testing
+
 @testable import Kafka
 
 let quietLogger: Logger = {
@@ -69,8 +70,7 @@ struct KafkaProducerTests {
                 await withTaskGroup(of: Bool.self) { group in
                     for index in 0..<20 {
                         group.addTask {
-                            do { _ = try await producer.send(KafkaProducerMessage(topic: "stuck", value: Array("\(index)".utf8))); return true }
-                            catch { return false }
+                            do { _ = try await producer.send(KafkaProducerMessage(topic: "stuck", value: Array("\(index)".utf8))); return true } catch { return false }
                         }
                     }
                     return await group.reduce(into: [Bool]()) { $0.append($1) }
@@ -102,8 +102,7 @@ struct KafkaProducerTests {
             var recovered: KafkaDeliveryReport?
             let deadline = ContinuousClock.now + .seconds(10)
             while recovered == nil, ContinuousClock.now < deadline {
-                do { recovered = try await producer.send(KafkaProducerMessage(topic: "fatal", value: Array("after".utf8))) }
-                catch { try await Task.sleep(for: .milliseconds(100)) }
+                do { recovered = try await producer.send(KafkaProducerMessage(topic: "fatal", value: Array("after".utf8))) } catch { try await Task.sleep(for: .milliseconds(100)) }
             }
             await producer.shutdown()
             #expect(recovered != nil, "a send succeeded after the fatal error")

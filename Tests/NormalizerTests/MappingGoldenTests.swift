@@ -1,7 +1,8 @@
 import Contracts
 import Foundation
-@testable import Normalizer
 import Testing
+
+@testable import Normalizer
 
 /// Every provider fixture under `contracts/providers/` maps to the canonical events in its golden
 /// file under `Golden/` (byte for byte, canonical JSON). Set `TALLY_UPDATE_GOLDEN=1` to rewrite the
@@ -46,12 +47,15 @@ struct MappingGoldenTests {
             let events: [Event]?
             let ignored: String?
         }
-        let rendered: Rendered = switch normalization {
-        case .ignored(let reason): Rendered(events: nil, ignored: reason)
-        case .events(let events): Rendered(events: events.enumerated().map { position, event in
-            Rendered.Event(id: CanonicalID.derive(inboxID: inboxID, position: position), type: event.eventType, data: AnyPayload(payload: event.payload))
-        }, ignored: nil)
-        }
+        let rendered: Rendered =
+            switch normalization {
+            case .ignored(let reason): Rendered(events: nil, ignored: reason)
+            case .events(let events):
+                Rendered(
+                    events: events.enumerated().map { position, event in
+                        Rendered.Event(id: CanonicalID.derive(inboxID: inboxID, position: position), type: event.eventType, data: AnyPayload(payload: event.payload))
+                    }, ignored: nil)
+            }
         return String(decoding: try CanonicalJSON.encode(rendered), as: UTF8.self) + "\n"
     }
 
@@ -111,10 +115,10 @@ struct MappingGoldenTests {
     ])
     func stripeSubscriptionUpdatesAreClassifiedByWhatChanged(_ object: String, _ previous: String, _ expected: String) throws {
         var raw = try Self.raw("stripe/customer.subscription.updated.json")
-        let body = #"{"id":"evt_u","type":"customer.subscription.updated","created":1795593600,"data":{"object":{"id":"sub_1","customer":"cus_1",\#(object),"current_period_end":1797926400,"items":{"data":[{"quantity":2,"price":{"id":"price_1","currency":"usd","unit_amount":500,"recurring":{"interval":"year","interval_count":1}}}]}},"previous_attributes":\#(previous)}}"#
+        let body =
+            #"{"id":"evt_u","type":"customer.subscription.updated","created":1795593600,"data":{"object":{"id":"sub_1","customer":"cus_1",\#(object),"current_period_end":1797926400,"items":{"data":[{"quantity":2,"price":{"id":"price_1","currency":"usd","unit_amount":500,"recurring":{"interval":"year","interval_count":1}}}]}},"previous_attributes":\#(previous)}}"#
         raw.bodyBase64 = Data(body.utf8).base64EncodedString()
         guard case .events(let events) = try Normalizer().normalize(raw) else { Issue.record("not mapped"); return }
         #expect(events.map(\.eventType) == [expected])
     }
 }
-

@@ -1,26 +1,30 @@
 import Contracts
 import Foundation
-@testable import Normalizer
 import Storage
 import Synchronization
 import TallyTestSupport
 import Testing
 
+@testable import Normalizer
+
 /// What normalizing a raw webhook writes, from the pure decision up: the decision as a plain
 /// function of its inputs, then the handler over an in-memory store (no database).
 @Suite("Raw webhook decisions")
 struct RawWebhookDecisionTests {
-    static func event(_ fixture: String, inboxID: String = "11111111-1111-4111-8111-111111111111", replayID: String? = nil,
-                      body: String? = nil) throws -> InboxEvent<WebhookReceived> {
+    static func event(
+        _ fixture: String, inboxID: String = "11111111-1111-4111-8111-111111111111", replayID: String? = nil,
+        body: String? = nil
+    ) throws -> InboxEvent<WebhookReceived> {
         var raw = try MappingGoldenTests.raw(fixture)
         raw.inboxID = inboxID
         raw.replayID = replayID
         if let body { raw.bodyBase64 = Data(body.utf8).base64EncodedString() }
-        return try TestEvents.inboxEvent(try TestEvents.fixture(WebhookReceived.self) { event in
-            event.id = replayID.map { "\($0)-\(inboxID)" } ?? inboxID
-            event.data = raw
-            event.subject = raw.partitionKey
-        })
+        return try TestEvents.inboxEvent(
+            try TestEvents.fixture(WebhookReceived.self) { event in
+                event.id = replayID.map { "\($0)-\(inboxID)" } ?? inboxID
+                event.data = raw
+                event.subject = raw.partitionKey
+            })
     }
 
     static func decide(_ event: InboxEvent<WebhookReceived>, dispositions: [String: Disposition] = [:]) throws -> RawWebhookDecision {
@@ -35,8 +39,12 @@ struct RawWebhookDecisionTests {
         let canonicalID = CanonicalID.derive(inboxID: event.data.inboxID, position: 0)
         #expect(decision.outbox.map(\.topic) == [TallyTopic.payments.name, TallyTopic.webhookOutcomes.name])
         #expect(decision.outbox.first?.eventID == canonicalID)
-        #expect(decision.lineage == [.init(canonicalEventID: canonicalID, inboxID: event.data.inboxID, position: 0, eventType: PaymentCaptured.eventType,
-                                           provider: "stripe", disposition: .emitted)])
+        #expect(
+            decision.lineage == [
+                .init(
+                    canonicalEventID: canonicalID, inboxID: event.data.inboxID, position: 0, eventType: PaymentCaptured.eventType,
+                    provider: "stripe", disposition: .emitted)
+            ])
         #expect(decision.outcome.status == .processed && decision.inboxOutcome == .applied)
         #expect(try Self.decide(event) == decision, "deciding again gives the same rows and ids")
     }
@@ -68,8 +76,10 @@ struct RawWebhookDecisionTests {
     }
 
     @Test func anUnmappedTypeIsIgnoredWithWhy() throws {
-        let decision = try Self.decide(try Self.event("stripe/customer.subscription.updated.json",
-                                                      body: #"{"id":"evt_b","type":"balance.available","created":1,"data":{"object":{}}}"#))
+        let decision = try Self.decide(
+            try Self.event(
+                "stripe/customer.subscription.updated.json",
+                body: #"{"id":"evt_b","type":"balance.available","created":1,"data":{"object":{}}}"#))
         #expect(decision.outcome.status == .ignored)
         #expect(decision.outcome.reason == "stripe event type balance.available is not mapped")
         #expect(decision.lineage.isEmpty)

@@ -4,12 +4,13 @@ import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
 import Kafka
-@testable import Normalizer
 import PostgresNIO
 import ServiceRuntime
 import Storage
 import TallyTestSupport
 import Testing
+
+@testable import Normalizer
 
 /// The normalizer's consumer path against real PostgreSQL: canonical events, outcomes, lineage and
 /// dead letters written together, and nothing written twice on redelivery or replay.
@@ -25,10 +26,12 @@ struct RawWebhookHandlerTests {
         // Received an hour ago: the reports below count the last days, so a fixed date would
         // fall out of their window as the calendar moves on.
         raw.receivedAt = RFC3339.string(Date().addingTimeInterval(-3600))
-        let envelope = EventEnvelope(id: eventID, source: "/tally/ingest-gateway", time: raw.receivedAt, tenant: "org_acme",
-                                     correlationID: inboxID, causationID: nil, data: raw)
-        return KafkaConsumerMessage(topic: TallyTopic.rawWebhooks.name, partition: .init(0), offset: .init(offset),
-                                    value: try CanonicalJSON.encode(envelope), headers: [KafkaHeader(key: "ce_id", string: eventID)])
+        let envelope = EventEnvelope(
+            id: eventID, source: "/tally/ingest-gateway", time: raw.receivedAt, tenant: "org_acme",
+            correlationID: inboxID, causationID: nil, data: raw)
+        return KafkaConsumerMessage(
+            topic: TallyTopic.rawWebhooks.name, partition: .init(0), offset: .init(offset),
+            value: try CanonicalJSON.encode(envelope), headers: [KafkaHeader(key: "ce_id", string: eventID)])
     }
 
     /// The normalizer's consumer inbox as its definition builds it, applied directly (no broker:
@@ -45,20 +48,26 @@ struct RawWebhookHandlerTests {
             let broken = "33333333-3333-4333-8333-333333333333"
             let batch = KafkaConsumerBatch(messages: [
                 try message("stripe/payment_intent.succeeded.json", inboxID: payment, eventID: payment, offset: 0),
-                try message("stripe/customer.subscription.updated.json", inboxID: customer, eventID: customer,
-                            body: Data(#"{"id":"evt_b","type":"balance.available","created":1,"data":{"object":{}}}"#.utf8), offset: 1),
-                try message("stripe/payment_intent.succeeded.json", inboxID: broken, eventID: broken, body: Data(#"{"id":"evt_x","type":"payment_intent.succeeded","created":1,"data":{}}"#.utf8), offset: 2),
+                try message(
+                    "stripe/customer.subscription.updated.json", inboxID: customer, eventID: customer,
+                    body: Data(#"{"id":"evt_b","type":"balance.available","created":1,"data":{"object":{}}}"#.utf8), offset: 1),
+                try message(
+                    "stripe/payment_intent.succeeded.json", inboxID: broken, eventID: broken,
+                    body: Data(#"{"id":"evt_x","type":"payment_intent.succeeded","created":1,"data":{}}"#.utf8), offset: 2),
             ])
             try await inbox.apply(batch)
-            try await inbox.apply(batch) // redelivery
+            try await inbox.apply(batch)  // redelivery
             // A replay of the payment's inbox row: a new raw event, the same canonical event.
-            try await inbox.apply(KafkaConsumerBatch(messages: [try message("stripe/payment_intent.succeeded.json", inboxID: payment, eventID: "rpl_1-\(payment)", replayID: "rpl_1", offset: 3)]))
+            try await inbox.apply(
+                KafkaConsumerBatch(messages: [try message("stripe/payment_intent.succeeded.json", inboxID: payment, eventID: "rpl_1-\(payment)", replayID: "rpl_1", offset: 3)]))
 
             let rows = try await TestDatabase.withClient(try TestDatabase.adminConfiguration()) { admin in
                 try await admin.strings("SELECT topic || ' ' || event_id FROM \(unescaped: schema.name).outbox ORDER BY id")
             }
             let paymentEventID = CanonicalID.derive(inboxID: payment, position: 0)
-            #expect(rows.filter { $0.hasPrefix("tally.canonical.payments.v1 ") } == ["tally.canonical.payments.v1 \(paymentEventID)"], "one canonical payment event, even after redelivery and replay")
+            #expect(
+                rows.filter { $0.hasPrefix("tally.canonical.payments.v1 ") } == ["tally.canonical.payments.v1 \(paymentEventID)"],
+                "one canonical payment event, even after redelivery and replay")
             #expect(rows.filter { $0.hasPrefix("tally.ingest.webhook-outcomes.v1 ") }.count == 4, "one outcome per raw event (three originals and the replay)")
             #expect(rows.filter { $0.hasPrefix("tally.normalizer.dead-letters.v1 ") }.count == 1)
 
@@ -69,15 +78,17 @@ struct RawWebhookHandlerTests {
                 ).decode((String, String, String).self) { outcomes.append("\(inboxID.prefix(1)) \(outcome) \(reason)") }
                 return outcomes
             }
-            #expect(outcomes == [
-                "1 processed ",
-                "2 ignored stripe event type balance.available is not mapped",
-                "3 failed stripe payload lacks data.object",
-                "1 processed ",
-            ])
+            #expect(
+                outcomes == [
+                    "1 processed ",
+                    "2 ignored stripe event type balance.available is not mapped",
+                    "3 failed stripe payload lacks data.object",
+                    "1 processed ",
+                ])
             let lineage = try await client.withTenantTransaction(TenantID(rawValue: "org_acme")!, logger: TestDatabase.logger) { connection in
                 var ids: [String] = []
-                for try await id in try await connection.query("SELECT canonical_event_id FROM \(unescaped: schema.name).lineage", logger: TestDatabase.logger).decode(String.self) { ids.append(id) }
+                for try await id in try await connection.query("SELECT canonical_event_id FROM \(unescaped: schema.name).lineage", logger: TestDatabase.logger).decode(String.self)
+                { ids.append(id) }
                 return ids
             }
             #expect(lineage == [paymentEventID])
@@ -136,30 +147,37 @@ struct RawWebhookHandlerTests {
 
             func snapshot() async throws -> (emitted: [String], outcomes: [String], lineage: [String], fence: [String]) {
                 try await TestDatabase.withClient(try TestDatabase.adminConfiguration()) { admin in
-                    (try await admin.strings("""
-                        SELECT convert_from(payload, 'UTF8')::jsonb ->> 'type' FROM \(unescaped: schema.name).outbox
-                        WHERE topic = 'tally.canonical.subscriptions.v1' ORDER BY id
-                        """),
-                     try await admin.strings("SELECT source_inbox_id || ' ' || outcome FROM \(unescaped: schema.name).raw_outcomes ORDER BY handled_at, raw_event_id"),
-                     try await admin.strings("SELECT source_inbox_id || ' ' || disposition FROM \(unescaped: schema.name).lineage ORDER BY source_inbox_id"),
-                     try await admin.strings("SELECT object_id || ' ' || to_char(version AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS') FROM \(unescaped: schema.name).object_versions"))
+                    (
+                        try await admin.strings(
+                            """
+                            SELECT convert_from(payload, 'UTF8')::jsonb ->> 'type' FROM \(unescaped: schema.name).outbox
+                            WHERE topic = 'tally.canonical.subscriptions.v1' ORDER BY id
+                            """),
+                        try await admin.strings("SELECT source_inbox_id || ' ' || outcome FROM \(unescaped: schema.name).raw_outcomes ORDER BY handled_at, raw_event_id"),
+                        try await admin.strings("SELECT source_inbox_id || ' ' || disposition FROM \(unescaped: schema.name).lineage ORDER BY source_inbox_id"),
+                        try await admin.strings(
+                            "SELECT object_id || ' ' || to_char(version AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS') FROM \(unescaped: schema.name).object_versions")
+                    )
                 }
             }
             let first = try await snapshot()
-            #expect(first.emitted == ["tally.subscription.activated.v1", "tally.subscription.paused.v1", "tally.subscription.canceled.v1"],
-                    "the late update and the late resume would roll state back, so they are not emitted; the last state is the newest: canceled")
-            #expect(first.lineage == [
-                "\(inboxIDs[0]) emitted", "\(inboxIDs[1]) superseded", "\(inboxIDs[2]) emitted", "\(inboxIDs[3]) superseded", "\(inboxIDs[4]) emitted",
-            ])
+            #expect(
+                first.emitted == ["tally.subscription.activated.v1", "tally.subscription.paused.v1", "tally.subscription.canceled.v1"],
+                "the late update and the late resume would roll state back, so they are not emitted; the last state is the newest: canceled")
+            #expect(
+                first.lineage == [
+                    "\(inboxIDs[0]) emitted", "\(inboxIDs[1]) superseded", "\(inboxIDs[2]) emitted", "\(inboxIDs[3]) superseded", "\(inboxIDs[4]) emitted",
+                ])
             #expect(first.fence == ["sub_1QAbcLkdIwHu7ix2mM1nO2pQ 2026-12-22T09:00:00"], "the fence holds the newest version (the deletion)")
             #expect(first.outcomes.filter { $0.hasSuffix(" superseded") } == ["\(inboxIDs[1]) superseded", "\(inboxIDs[3]) superseded"])
 
             // Replaying the raw topic from the beginning: the same messages again (the inbox skips
             // them), then every inbox row replayed by the gateway as new raw events, in order.
             try await apply(originals)
-            try await apply(try Self.lifecycle.indices.map { index in
-                try message(Self.lifecycle[index], inboxID: inboxIDs[index], eventID: "rpl_9-\(inboxIDs[index])", replayID: "rpl_9", offset: Int64(10 + index))
-            })
+            try await apply(
+                try Self.lifecycle.indices.map { index in
+                    try message(Self.lifecycle[index], inboxID: inboxIDs[index], eventID: "rpl_9-\(inboxIDs[index])", replayID: "rpl_9", offset: Int64(10 + index))
+                })
             let again = try await snapshot()
             #expect(again.emitted == first.emitted, "no canonical event is emitted twice or newly")
             #expect(again.lineage == first.lineage, "each event keeps its first decision")
@@ -176,19 +194,23 @@ struct RawWebhookHandlerTests {
             let inbox = try Self.normalizerInbox(client, schema)
             let inboxIDs = Self.lifecycle.indices.map { "bbbbbbbb-0000-4000-8000-00000000000\($0)" }
             // created, paused, deleted (newest), then a replay of paused: all in one batch.
-            try await inbox.apply(KafkaConsumerBatch(messages: [
-                try message(Self.lifecycle[0], inboxID: inboxIDs[0], eventID: inboxIDs[0], offset: 0),
-                try message(Self.lifecycle[2], inboxID: inboxIDs[2], eventID: inboxIDs[2], offset: 1),
-                try message(Self.lifecycle[4], inboxID: inboxIDs[4], eventID: inboxIDs[4], offset: 2),
-                try message(Self.lifecycle[2], inboxID: inboxIDs[2], eventID: "rpl_1-\(inboxIDs[2])", replayID: "rpl_1", offset: 3),
-            ]))
+            try await inbox.apply(
+                KafkaConsumerBatch(messages: [
+                    try message(Self.lifecycle[0], inboxID: inboxIDs[0], eventID: inboxIDs[0], offset: 0),
+                    try message(Self.lifecycle[2], inboxID: inboxIDs[2], eventID: inboxIDs[2], offset: 1),
+                    try message(Self.lifecycle[4], inboxID: inboxIDs[4], eventID: inboxIDs[4], offset: 2),
+                    try message(Self.lifecycle[2], inboxID: inboxIDs[2], eventID: "rpl_1-\(inboxIDs[2])", replayID: "rpl_1", offset: 3),
+                ]))
             let (outcomes, lineage) = try await TestDatabase.withClient(try TestDatabase.adminConfiguration()) { admin in
-                (try await admin.strings("SELECT raw_event_id || ' ' || outcome FROM \(unescaped: schema.name).raw_outcomes ORDER BY raw_event_id"),
-                 try await admin.strings("SELECT source_inbox_id || ' ' || disposition FROM \(unescaped: schema.name).lineage ORDER BY source_inbox_id"))
+                (
+                    try await admin.strings("SELECT raw_event_id || ' ' || outcome FROM \(unescaped: schema.name).raw_outcomes ORDER BY raw_event_id"),
+                    try await admin.strings("SELECT source_inbox_id || ' ' || disposition FROM \(unescaped: schema.name).lineage ORDER BY source_inbox_id")
+                )
             }
             #expect(lineage == ["\(inboxIDs[0]) emitted", "\(inboxIDs[2]) emitted", "\(inboxIDs[4]) emitted"])
-            #expect(outcomes == ["\(inboxIDs[0]) processed", "\(inboxIDs[2]) processed", "\(inboxIDs[4]) processed", "rpl_1-\(inboxIDs[2]) processed"],
-                    "the replay is decided as its original was, not superseded by the deletion between them")
+            #expect(
+                outcomes == ["\(inboxIDs[0]) processed", "\(inboxIDs[2]) processed", "\(inboxIDs[4]) processed", "rpl_1-\(inboxIDs[2]) processed"],
+                "the replay is decided as its original was, not superseded by the deletion between them")
         }
     }
 }

@@ -5,11 +5,12 @@ import Hummingbird
 import HummingbirdTesting
 import Kafka
 import PostgresNIO
-@testable import Reconciliation
 import Storage
 import Synchronization
 import TallyTestSupport
 import Testing
+
+@testable import Reconciliation
 
 /// Expected orders, from the pure rule to the inbox on PostgreSQL: the shape every business
 /// service's tests take (decider, in-memory handler, store, router, inbox).
@@ -18,15 +19,18 @@ struct ExpectedOrderDeciderTests {
     static let usd = CurrencyCode(rawValue: "USD")!
     static let placed = Date(timeIntervalSince1970: 1_795_000_000)
 
-    static func order(_ id: String = "ord_1", minor: Int64 = 4900, currency: CurrencyCode = usd, paymentRef: String? = "pi_1",
-                      placedAt: Date = placed, event: String = "evt_1") -> ExpectedOrder {
+    static func order(
+        _ id: String = "ord_1", minor: Int64 = 4900, currency: CurrencyCode = usd, paymentRef: String? = "pi_1",
+        placedAt: Date = placed, event: String = "evt_1"
+    ) -> ExpectedOrder {
         ExpectedOrder(orderID: id, total: Money(amountMinor: minor, currency: currency), paymentRef: paymentRef, placedAt: placedAt, sourceEventID: event)
     }
 
     @Test func aNewOrderIsRecordedAndTheSameFactsAgainChangeNothing() {
         #expect(OrderExpectation.decide(recorded: nil, placed: Self.order()) == .record(Self.order()))
-        #expect(OrderExpectation.decide(recorded: Self.order(), placed: Self.order(event: "evt_2")) == .alreadyRecorded,
-                "the same order under another event id is the same fact")
+        #expect(
+            OrderExpectation.decide(recorded: Self.order(), placed: Self.order(event: "evt_2")) == .alreadyRecorded,
+            "the same order under another event id is the same fact")
     }
 
     @Test(arguments: [
@@ -101,22 +105,27 @@ struct ExpectedOrderIntegrationTests {
             let inbox = try TestService.inbox(for: ReconciliationService.definition(), client: client, schema: schema)
             let first = try ExpectedOrderDeciderTests.placedEvent("evt_a")
             let payment = try TestEvents.fixture(PaymentCaptured.self)
-            let batch = [try TestEvents.message(first, offset: 0), try TestEvents.message(payment, offset: 1),
-                         try TestEvents.message(try ExpectedOrderDeciderTests.placedEvent("evt_b"), offset: 2)]
+            let batch = [
+                try TestEvents.message(first, offset: 0), try TestEvents.message(payment, offset: 1),
+                try TestEvents.message(try ExpectedOrderDeciderTests.placedEvent("evt_b"), offset: 2),
+            ]
             try await inbox.apply(batch)
             try await inbox.apply(batch)  // a redelivery
             try await inbox.apply([try TestEvents.message(try ExpectedOrderDeciderTests.placedEvent("evt_c", total: 100), offset: 3)])
 
             let admin = try TestDatabase.adminConfiguration()
             let (inboxRows, orders, deadLetters) = try await TestDatabase.withClient(admin) { admin in
-                (try await admin.strings("SELECT event_id || ' ' || coalesce(event_type, '-') || ' ' || outcome FROM \(unescaped: schema.name).inbox ORDER BY kafka_offset"),
-                 try await admin.strings("SELECT org_id || ' ' || order_id || ' ' || total_minor || ' ' || source_event_id FROM \(unescaped: schema.name).expected_orders"),
-                 try await admin.strings("SELECT topic || ' ' || (headers ->> 'x-tally-dlq-reason') FROM \(unescaped: schema.name).outbox"))
+                (
+                    try await admin.strings("SELECT event_id || ' ' || coalesce(event_type, '-') || ' ' || outcome FROM \(unescaped: schema.name).inbox ORDER BY kafka_offset"),
+                    try await admin.strings("SELECT org_id || ' ' || order_id || ' ' || total_minor || ' ' || source_event_id FROM \(unescaped: schema.name).expected_orders"),
+                    try await admin.strings("SELECT topic || ' ' || (headers ->> 'x-tally-dlq-reason') FROM \(unescaped: schema.name).outbox")
+                )
             }
-            #expect(inboxRows == [
-                "evt_a tally.order.placed.v1 applied", "\(payment.id) tally.payment.captured.v1 ignored",
-                "evt_b tally.order.placed.v1 ignored", "evt_c tally.order.placed.v1 dead-lettered",
-            ])
+            #expect(
+                inboxRows == [
+                    "evt_a tally.order.placed.v1 applied", "\(payment.id) tally.payment.captured.v1 ignored",
+                    "evt_b tally.order.placed.v1 ignored", "evt_c tally.order.placed.v1 dead-lettered",
+                ])
             #expect(orders == ["org_01J9Z3ACME ord_7731 4900 evt_a"])
             #expect(deadLetters == ["tally.reconciliation.dead-letters.v1 order ord_7731 was placed again with a different total.amount_minor: recorded 4900, received 100"])
         }
@@ -131,14 +140,22 @@ struct ExpectedOrderIntegrationTests {
             let viewer = TestService.tokens.issue(subject: "vi", org: Self.acme.rawValue, role: .viewer)
             let stranger = TestService.tokens.issue(subject: "gx", org: Self.globex.rawValue, role: .owner)
             try await Application(router: router).test(.router) { http in
-                let found = try await http.execute(uri: "/admin/orgs/\(Self.acme)/orders/ord_1", method: .get,
-                                                   headers: [.authorization: "Bearer \(viewer)"]) { ($0.status, String(buffer: $0.body)) }
+                let found = try await http.execute(
+                    uri: "/admin/orgs/\(Self.acme)/orders/ord_1", method: .get,
+                    headers: [.authorization: "Bearer \(viewer)"]
+                ) { ($0.status, String(buffer: $0.body)) }
                 #expect(found.0 == .ok)
                 #expect(found.1.contains(#""amount_minor":4900"#) && found.1.contains(#""order_id":"ord_1""#), "\(found.1)")
-                #expect(try await http.execute(uri: "/admin/orgs/\(Self.acme)/orders/ord_none", method: .get,
-                                               headers: [.authorization: "Bearer \(viewer)"]) { $0.status } == .notFound)
-                #expect(try await http.execute(uri: "/admin/orgs/\(Self.acme)/orders/ord_1", method: .get,
-                                               headers: [.authorization: "Bearer \(stranger)"]) { $0.status } == .forbidden)
+                #expect(
+                    try await http.execute(
+                        uri: "/admin/orgs/\(Self.acme)/orders/ord_none", method: .get,
+                        headers: [.authorization: "Bearer \(viewer)"]
+                    ) { $0.status } == .notFound)
+                #expect(
+                    try await http.execute(
+                        uri: "/admin/orgs/\(Self.acme)/orders/ord_1", method: .get,
+                        headers: [.authorization: "Bearer \(stranger)"]
+                    ) { $0.status } == .forbidden)
                 #expect(try await http.execute(uri: "/admin/orgs/\(Self.acme)/orders/ord_1", method: .get) { $0.status } == .unauthorized)
             }
         }

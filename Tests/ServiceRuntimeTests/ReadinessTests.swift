@@ -3,8 +3,9 @@ import Hummingbird
 import HummingbirdTesting
 import NIOCore
 import Prometheus
-@testable import ServiceRuntime
 import Testing
+
+@testable import ServiceRuntime
 
 @Suite("Health, readiness and metrics routes")
 struct ReadinessTests {
@@ -13,11 +14,13 @@ struct ReadinessTests {
         router.add(middleware: ProblemMiddleware())
         let registry = PrometheusCollectorRegistry()
         registry.makeCounter(descriptor: MetricNameDescriptor(metricName: "probe", unitName: "total", helpText: "A counter the metrics route must show.")).increment()
-        OperationalRoutes.add(to: router, checks: [
-            ReadinessCheck(name: "database") { if !databaseUp { throw ReadinessFailure("connection refused") } },
-            ReadinessCheck(name: "broker") {},
-            ReadinessCheck(name: "consumer") { try await Task.sleep(for: .seconds(5)) },
-        ], registry: registry)
+        OperationalRoutes.add(
+            to: router,
+            checks: [
+                ReadinessCheck(name: "database") { if !databaseUp { throw ReadinessFailure("connection refused") } },
+                ReadinessCheck(name: "broker") {},
+                ReadinessCheck(name: "consumer") { try await Task.sleep(for: .seconds(5)) },
+            ], registry: registry)
         return Application(router: router)
     }
 

@@ -1,10 +1,12 @@
-import TallyTestSupport
+import Contracts
 import Foundation
 import Kafka
 import PostgresNIO
-@testable import Storage
 import Synchronization
+import TallyTestSupport
 import Testing
+
+@testable import Storage
 
 @Suite("Outbox relay and consumer inbox on real PostgreSQL and a real broker", .enabled(if: TestDatabase.enabled), .serialized)
 struct OutboxInboxTests {
@@ -15,7 +17,9 @@ struct OutboxInboxTests {
     }
 
     func messages(_ count: Int, prefix: String, topic: String) -> [OutboxMessage] {
-        (0..<count).map { OutboxMessage(eventID: "\(prefix)-\($0)", topic: topic, key: "key-\($0 % 3)", payload: Array("\(prefix)-\($0)".utf8), headers: ["ce_id": "\(prefix)-\($0)"]) }
+        (0..<count).map {
+            OutboxMessage(eventID: "\(prefix)-\($0)", topic: topic, key: "key-\($0 % 3)", payload: Array("\(prefix)-\($0)".utf8), headers: ["ce_id": "\(prefix)-\($0)"])
+        }
     }
 
     /// A dead-letter topic of its own on the real broker, so tests never read each other's.
@@ -47,7 +51,8 @@ struct OutboxInboxTests {
             }
             // Rows 0, 1, 3, 4: published ten days ago; row 2: never published (stuck since then);
             // rows 5 and 6: published an hour ago.
-            try await client.query("""
+            try await client.query(
+                """
                 UPDATE \(unescaped: schema.name).outbox SET created_at = now() - interval '10 days',
                     published_at = CASE WHEN event_id = 'row-2' THEN NULL ELSE now() - interval '10 days' END
                 WHERE event_id IN ('row-0', 'row-1', 'row-2', 'row-3', 'row-4')
@@ -98,8 +103,10 @@ struct OutboxInboxTests {
 
             // The restarted broker starts empty (memory storage): it must hold every event written
             // during the outage.
-            let consumer = try KafkaConsumer(configuration: .init(client: kafkaClient(broker.address), groupID: "check-\(topic)", topics: [topic],
-                                                                  sessionTimeout: .seconds(6), heartbeatInterval: .milliseconds(500)), logger: TestDatabase.logger)
+            let consumer = try KafkaConsumer(
+                configuration: .init(
+                    client: kafkaClient(broker.address), groupID: "check-\(topic)", topics: [topic],
+                    sessionTimeout: .seconds(6), heartbeatInterval: .milliseconds(500)), logger: TestDatabase.logger)
             var seen = Set<String>()
             let deadline = ContinuousClock.now + .seconds(30)
             for await batch in consumer.batches {
@@ -119,12 +126,16 @@ struct OutboxInboxTests {
             ) { message, connection in
                 calls.withLock { $0 += 1 }
                 let id = InboxMetadata(of: message).eventID
-                try await connection.query("INSERT INTO \(unescaped: schema.name).applied (event_id, body) VALUES (\(id), \(String(decoding: message.value ?? [], as: UTF8.self)))", logger: TestDatabase.logger)
+                try await connection.query(
+                    "INSERT INTO \(unescaped: schema.name).applied (event_id, body) VALUES (\(id), \(String(decoding: message.value ?? [], as: UTF8.self)))",
+                    logger: TestDatabase.logger)
                 return .applied
             }
-            let batch = KafkaConsumerBatch(messages: (0..<3).map {
-                KafkaConsumerMessage(topic: "t", partition: .init(0), offset: .init(Int64($0)), value: Array("body-\($0)".utf8), headers: [KafkaHeader(key: "ce_id", string: "evt-\($0)")])
-            })
+            let batch = KafkaConsumerBatch(
+                messages: (0..<3).map {
+                    KafkaConsumerMessage(
+                        topic: "t", partition: .init(0), offset: .init(Int64($0)), value: Array("body-\($0)".utf8), headers: [KafkaHeader(key: "ce_id", string: "evt-\($0)")])
+                })
             try await inbox.apply(batch)
             try await inbox.apply(batch)
 
@@ -137,15 +148,17 @@ struct OutboxInboxTests {
     /// Claims are written with the outcome most events of the previous batch had; only events
     /// that end otherwise are written a second time, and every event ends with its own outcome.
     @Test func inboxRowsAreWrittenOnceWhenTheirOutcomeIsTheExpectedOne() async throws {
-        let countUpdates = Migration(version: 101, name: "count_inbox_updates", sql: """
-            CREATE TABLE inbox_updates (event_id text NOT NULL);
-            CREATE FUNCTION count_inbox_update() RETURNS trigger LANGUAGE plpgsql AS $fn$
-            BEGIN
-                INSERT INTO inbox_updates VALUES (NEW.event_id);
-                RETURN NEW;
-            END $fn$;
-            CREATE TRIGGER inbox_updated BEFORE UPDATE ON inbox FOR EACH ROW EXECUTE FUNCTION count_inbox_update();
-            """)
+        let countUpdates = Migration(
+            version: 101, name: "count_inbox_updates",
+            sql: """
+                CREATE TABLE inbox_updates (event_id text NOT NULL);
+                CREATE FUNCTION count_inbox_update() RETURNS trigger LANGUAGE plpgsql AS $fn$
+                BEGIN
+                    INSERT INTO inbox_updates VALUES (NEW.event_id);
+                    RETURN NEW;
+                END $fn$;
+                CREATE TRIGGER inbox_updated BEFORE UPDATE ON inbox FOR EACH ROW EXECUTE FUNCTION count_inbox_update();
+                """)
         try await TestDatabase.withService(TestDatabase.uniqueService("forecast"), migrations: [countUpdates]) { client, schema in
             let inbox = InboxTransaction(
                 client: client, schema: schema, group: "g", deadLetterTopic: "dlq", logger: TestDatabase.logger
@@ -154,22 +167,27 @@ struct OutboxInboxTests {
             }
             var offset: Int64 = 0
             func batch(_ bodies: [String]) -> KafkaConsumerBatch {
-                KafkaConsumerBatch(messages: bodies.map { body in
-                    offset += 1
-                    return KafkaConsumerMessage(topic: "t", partition: .init(0), offset: .init(offset), value: Array(body.utf8),
-                                                headers: [KafkaHeader(key: "ce_id", string: "evt-\(offset)")])
-                })
+                KafkaConsumerBatch(
+                    messages: bodies.map { body in
+                        offset += 1
+                        return KafkaConsumerMessage(
+                            topic: "t", partition: .init(0), offset: .init(offset), value: Array(body.utf8),
+                            headers: [KafkaHeader(key: "ce_id", string: "evt-\(offset)")])
+                    })
             }
-            let first = batch(["pay", "pay", "skip", "pay"])    // claimed as applied: 1 correction
+            let first = batch(["pay", "pay", "skip", "pay"])  // claimed as applied: 1 correction
             try await inbox.apply(first)
             try await inbox.apply(batch(["skip", "pay", "skip", "skip"]))  // still applied: 3 corrections
             try await inbox.apply(batch(["skip", "skip", "skip", "skip"]))  // now claimed as ignored: none
             try await inbox.apply(batch(["pay", "skip", "skip"]))  // still ignored: 1 correction
-            try await inbox.apply(first)                            // a redelivery: nothing written
+            try await inbox.apply(first)  // a redelivery: nothing written
 
             let outcomes = try await client.strings("SELECT outcome FROM \(unescaped: schema.name).inbox ORDER BY kafka_offset")
-            #expect(outcomes == ["applied", "applied", "ignored", "applied", "ignored", "applied", "ignored", "ignored",
-                                 "ignored", "ignored", "ignored", "ignored", "applied", "ignored", "ignored"])
+            #expect(
+                outcomes == [
+                    "applied", "applied", "ignored", "applied", "ignored", "applied", "ignored", "ignored",
+                    "ignored", "ignored", "ignored", "ignored", "applied", "ignored", "ignored",
+                ])
             let rewritten = try await client.strings("SELECT event_id FROM \(unescaped: schema.name).inbox_updates ORDER BY event_id")
             #expect(rewritten == ["evt-13", "evt-3", "evt-5", "evt-7", "evt-8"])
         }
@@ -189,9 +207,11 @@ struct OutboxInboxTests {
                 _ = try? await connection.query("SELECT 1 / 0", logger: TestDatabase.logger)
                 return .applied
             }
-            try await inbox.apply(KafkaConsumerBatch(messages: [
-                KafkaConsumerMessage(topic: "t", partition: .init(0), offset: .init(7), value: Array("body".utf8), headers: [KafkaHeader(key: "ce_id", string: "evt-swallowed")]),
-            ]))
+            try await inbox.apply(
+                KafkaConsumerBatch(messages: [
+                    KafkaConsumerMessage(
+                        topic: "t", partition: .init(0), offset: .init(7), value: Array("body".utf8), headers: [KafkaHeader(key: "ce_id", string: "evt-swallowed")])
+                ]))
             #expect(try await client.strings("SELECT outcome FROM \(unescaped: schema.name).inbox WHERE event_id = 'evt-swallowed'") == ["dead-lettered"])
         }
     }
@@ -207,20 +227,25 @@ struct OutboxInboxTests {
             let large = Array(String(repeating: "{\"amount\":1099,\"currency\":\"usd\"},", count: 90).utf8)
             let small = Array("{\"amount\":1099}".utf8)
             try await client.withTransaction(logger: logger) { connection in
-                try await Outbox(schema: schema).enqueue([
-                    OutboxMessage(eventID: "large", topic: "t", key: "k", payload: large),
-                    OutboxMessage(eventID: "small", topic: "t", key: "k", payload: small),
-                ], on: connection, logger: logger)
+                try await Outbox(schema: schema).enqueue(
+                    [
+                        OutboxMessage(eventID: "large", topic: "t", key: "k", payload: large),
+                        OutboxMessage(eventID: "small", topic: "t", key: "k", payload: small),
+                    ], on: connection, logger: logger)
             }
-            let stored = try await client.strings("""
+            let stored = try await client.strings(
+                """
                 SELECT event_id || ' ' || octet_length(payload) || ' ' || COALESCE(pg_column_compression(payload), 'uncompressed')
                 FROM \(unescaped: schema.name).outbox ORDER BY event_id
                 """)
             #expect(stored == ["large \(large.count) uncompressed", "small \(small.count) uncompressed"])
             let outOfLine = try await TestDatabase.withClient(try TestDatabase.adminConfiguration()) { admin in
-                let toast = try #require(try await admin.strings("""
-                    SELECT reltoastrelid::regclass::text FROM pg_class WHERE oid = '\(unescaped: schema.name).outbox'::regclass
-                    """).first)
+                let toast = try #require(
+                    try await admin.strings(
+                        """
+                        SELECT reltoastrelid::regclass::text FROM pg_class WHERE oid = '\(unescaped: schema.name).outbox'::regclass
+                        """
+                    ).first)
                 return try await admin.strings("SELECT count(DISTINCT chunk_id)::text FROM \(unescaped: toast)")
             }
             #expect(outOfLine == ["1"], "the large payload, and only it, is in the TOAST table")
@@ -234,7 +259,9 @@ struct OutboxInboxTests {
                 client: client, schema: schema, group: "g", deadLetterTopic: "dlq", transactionDeadline: .milliseconds(300),
                 logger: TestDatabase.logger
             ) { message, connection in
-                let call = calls.withLock { $0 += 1; return $0 }
+                let call = calls.withLock {
+                    $0 += 1; return $0
+                }
                 if call == 1 {
                     // The first attempt hangs past the deadline and ignores cancellation, as a
                     // query on a half-open connection would; it finishes (and commits) later.
@@ -243,12 +270,16 @@ struct OutboxInboxTests {
                     }
                 }
                 let id = InboxMetadata(of: message).eventID
-                try await connection.query("INSERT INTO \(unescaped: schema.name).applied (event_id, body) VALUES (\(id), \(String(decoding: message.value ?? [], as: UTF8.self)))", logger: TestDatabase.logger)
+                try await connection.query(
+                    "INSERT INTO \(unescaped: schema.name).applied (event_id, body) VALUES (\(id), \(String(decoding: message.value ?? [], as: UTF8.self)))",
+                    logger: TestDatabase.logger)
                 return .applied
             }
-            let batch = KafkaConsumerBatch(messages: (0..<3).map {
-                KafkaConsumerMessage(topic: "t", partition: .init(0), offset: .init(Int64($0)), value: Array("body-\($0)".utf8), headers: [KafkaHeader(key: "ce_id", string: "evt-\($0)")])
-            })
+            let batch = KafkaConsumerBatch(
+                messages: (0..<3).map {
+                    KafkaConsumerMessage(
+                        topic: "t", partition: .init(0), offset: .init(Int64($0)), value: Array("body-\($0)".utf8), headers: [KafkaHeader(key: "ce_id", string: "evt-\($0)")])
+                })
             let started = ContinuousClock.now
             try await inbox.apply(batch)
             let waited = ContinuousClock.now - started
@@ -272,13 +303,15 @@ struct OutboxInboxTests {
             ) { message, connection in
                 let body = String(decoding: message.value ?? [], as: UTF8.self)
                 guard body != "poison" else { throw StorageTestError("cannot parse amount 'twelve'") }
-                try await connection.query("INSERT INTO \(unescaped: schema.name).applied (event_id, body) VALUES (\(InboxMetadata(of: message).eventID), \(body))", logger: TestDatabase.logger)
+                try await connection.query(
+                    "INSERT INTO \(unescaped: schema.name).applied (event_id, body) VALUES (\(InboxMetadata(of: message).eventID), \(body))", logger: TestDatabase.logger)
                 return .applied
             }
             let bodies = ["good-1", "poison", "good-2"]
-            let batch = KafkaConsumerBatch(messages: bodies.enumerated().map { index, body in
-                KafkaConsumerMessage(topic: "t", partition: .init(2), offset: .init(Int64(40 + index)), key: Array("k".utf8), value: Array(body.utf8))
-            })
+            let batch = KafkaConsumerBatch(
+                messages: bodies.enumerated().map { index, body in
+                    KafkaConsumerMessage(topic: "t", partition: .init(2), offset: .init(Int64(40 + index)), key: Array("k".utf8), value: Array(body.utf8))
+                })
             try await inbox.apply(batch)
             // The dead letter was queued in the outbox with the inbox row; the relay publishes it.
             let producer = try KafkaProducer(configuration: .init(client: kafkaClient(brokers)), logger: TestDatabase.logger)
@@ -292,8 +325,10 @@ struct OutboxInboxTests {
             #expect(try await client.strings("SELECT body FROM \(unescaped: schema.name).applied ORDER BY body") == ["good-1", "good-2"])
             #expect(try await client.strings("SELECT outcome FROM \(unescaped: schema.name).inbox WHERE event_id = 't/2/41'") == ["dead-lettered"])
 
-            let consumer = try KafkaConsumer(configuration: .init(client: kafkaClient(brokers), groupID: "read-\(deadLetters)", topics: [deadLetters],
-                                                                  sessionTimeout: .seconds(6), heartbeatInterval: .milliseconds(500)), logger: TestDatabase.logger)
+            let consumer = try KafkaConsumer(
+                configuration: .init(
+                    client: kafkaClient(brokers), groupID: "read-\(deadLetters)", topics: [deadLetters],
+                    sessionTimeout: .seconds(6), heartbeatInterval: .milliseconds(500)), logger: TestDatabase.logger)
             var dead: [KafkaConsumerMessage] = []
             for await batch in consumer.batches {
                 dead += batch.messages

@@ -1,21 +1,24 @@
-import TallyTestSupport
+import Contracts
 import Foundation
 import PostgresNIO
 import Storage
+import TallyTestSupport
 import Testing
 
 @Suite("Schemas, migrations and tenancy on real PostgreSQL", .enabled(if: TestDatabase.enabled))
 struct SchemaAndTenancyTests {
-    static let ledger = Migration(version: 100, name: "ledger", sql: """
-        CREATE TABLE entries (
-            id bigserial PRIMARY KEY,
-            org_id text NOT NULL,
-            memo text NOT NULL, -- a comment with a ; inside
-            body text NOT NULL DEFAULT 'semi;colon'
-        );
-        SELECT enable_tenant_isolation('entries');
-        CREATE FUNCTION entry_count() RETURNS bigint LANGUAGE sql AS $$ SELECT count(*) FROM entries; $$;
-        """)
+    static let ledger = Migration(
+        version: 100, name: "ledger",
+        sql: """
+            CREATE TABLE entries (
+                id bigserial PRIMARY KEY,
+                org_id text NOT NULL,
+                memo text NOT NULL, -- a comment with a ; inside
+                body text NOT NULL DEFAULT 'semi;colon'
+            );
+            SELECT enable_tenant_isolation('entries');
+            CREATE FUNCTION entry_count() RETURNS bigint LANGUAGE sql AS $$ SELECT count(*) FROM entries; $$;
+            """)
 
     @Test func migrationsApplyOnceAndARecordedChangeStopsTheStart() async throws {
         let service = TestDatabase.uniqueService("mig")
@@ -44,9 +47,11 @@ struct SchemaAndTenancyTests {
         try await TestDatabase.withService(TestDatabase.uniqueService("limit"), migrations: [Self.ledger]) { client, _ in
             let limits = try await client.withConnection { connection in
                 var values: [String] = []
-                for try await value in try await connection.query("""
+                for try await value in try await connection.query(
+                    """
                     SELECT current_setting('statement_timeout') || ' ' || current_setting('idle_in_transaction_session_timeout')
-                    """, logger: TestDatabase.logger).decode(String.self) { values.append(value) }
+                    """, logger: TestDatabase.logger
+                ).decode(String.self) { values.append(value) }
                 return values
             }
             #expect(limits == ["1min 1min"])
@@ -78,7 +83,8 @@ struct SchemaAndTenancyTests {
                 try await client.query("SELECT count(*) FROM \(unescaped: ownerSchema.name).entries", logger: TestDatabase.logger)
             }
             await #expect(throws: PSQLError.self, "writing another service's outbox") {
-                try await client.query("INSERT INTO \(unescaped: ownerSchema.name).outbox (event_id, topic, message_key, payload) VALUES ('x', 't', 'k', '\\x00')", logger: TestDatabase.logger)
+                try await client.query(
+                    "INSERT INTO \(unescaped: ownerSchema.name).outbox (event_id, topic, message_key, payload) VALUES ('x', 't', 'k', '\\x00')", logger: TestDatabase.logger)
             }
             await #expect(throws: PSQLError.self, "creating tables in public") {
                 try await client.query("CREATE TABLE public.escape (id int)", logger: TestDatabase.logger)
@@ -99,7 +105,9 @@ struct SchemaAndTenancyTests {
             }
             let seenByAcme = try await client.withTenantTransaction(acme, logger: logger) { connection in
                 var memos: [String] = []
-                for try await memo in try await connection.query("SELECT memo FROM \(unescaped: schema.name).entries ORDER BY memo", logger: logger).decode(String.self) { memos.append(memo) }
+                for try await memo in try await connection.query("SELECT memo FROM \(unescaped: schema.name).entries ORDER BY memo", logger: logger).decode(String.self) {
+                    memos.append(memo)
+                }
                 return memos
             }
             #expect(seenByAcme == ["acme-1", "acme-2"])
@@ -113,7 +121,9 @@ struct SchemaAndTenancyTests {
             }
             let updated = try await client.withTenantTransaction(acme, logger: logger) { connection in
                 var count = 0
-                for try await _ in try await connection.query("UPDATE \(unescaped: schema.name).entries SET memo = 'hijacked' WHERE org_id = 'org_globex' RETURNING id", logger: logger) { count += 1 }
+                for try await _ in try await connection.query(
+                    "UPDATE \(unescaped: schema.name).entries SET memo = 'hijacked' WHERE org_id = 'org_globex' RETURNING id", logger: logger)
+                { count += 1 }
                 return count
             }
             #expect(updated == 0, "acme cannot update globex rows")
@@ -138,33 +148,39 @@ struct SchemaAndTenancyTests {
             """
         // Autovacuum stays off for these tables: an ANALYZE of its own would change the statistics
         // the test sets up (a known org only) before the plans are read.
-        let tables = Migration(version: 100, name: "events", sql: ["events", "control"].map { table in
-            """
-            CREATE TABLE \(table) (id bigint PRIMARY KEY, org_id text NOT NULL, at timestamptz NOT NULL DEFAULT now(),
-                                    pad text NOT NULL DEFAULT repeat('x', 100)) WITH (autovacuum_enabled = off);
-            CREATE INDEX \(table)_by_org ON \(table) (org_id, at DESC);
-            """
-        }.joined(separator: "\n") + "SELECT enable_tenant_isolation('events');\n" + bare)
+        let tables = Migration(
+            version: 100, name: "events",
+            sql: ["events", "control"].map { table in
+                """
+                CREATE TABLE \(table) (id bigint PRIMARY KEY, org_id text NOT NULL, at timestamptz NOT NULL DEFAULT now(),
+                                        pad text NOT NULL DEFAULT repeat('x', 100)) WITH (autovacuum_enabled = off);
+                CREATE INDEX \(table)_by_org ON \(table) (org_id, at DESC);
+                """
+            }.joined(separator: "\n") + "SELECT enable_tenant_isolation('events');\n" + bare)
         try await TestDatabase.withService(TestDatabase.uniqueService("plan"), migrations: [tables]) { client, schema in
             let logger = TestDatabase.logger
             let known = try #require(TenantID(rawValue: "org_known"))
             let fresh = try #require(TenantID(rawValue: "org_fresh"))
             for table in ["events", "control"] {
                 try await client.withTenantTransaction(known, logger: logger) { connection in
-                    try await connection.query("INSERT INTO \(unescaped: schema.name).\(unescaped: table) (id, org_id) SELECT n, 'org_known' FROM generate_series(1, 20000) n", logger: logger)
+                    try await connection.query(
+                        "INSERT INTO \(unescaped: schema.name).\(unescaped: table) (id, org_id) SELECT n, 'org_known' FROM generate_series(1, 20000) n", logger: logger)
                 }
                 try await client.query("ANALYZE \(unescaped: schema.name).\(unescaped: table)", logger: logger)
                 try await client.withTenantTransaction(fresh, logger: logger) { connection in
-                    try await connection.query("INSERT INTO \(unescaped: schema.name).\(unescaped: table) (id, org_id) SELECT n, 'org_fresh' FROM generate_series(20001, 25000) n", logger: logger)
+                    try await connection.query(
+                        "INSERT INTO \(unescaped: schema.name).\(unescaped: table) (id, org_id) SELECT n, 'org_fresh' FROM generate_series(20001, 25000) n", logger: logger)
                 }
             }
             func plan(_ table: String) async throws -> String {
                 try await client.withTenantTransaction(fresh, logger: logger) { connection in
                     var lines: [String] = []
-                    for try await line in try await connection.query("""
+                    for try await line in try await connection.query(
+                        """
                         EXPLAIN (COSTS OFF) UPDATE \(unescaped: schema.name).\(unescaped: table) SET at = now()
                         WHERE id = ANY(\(Array(Int64(20001)...20050))::int8[])
-                        """, logger: logger).decode(String.self) { lines.append(line) }
+                        """, logger: logger
+                    ).decode(String.self) { lines.append(line) }
                     return lines.joined(separator: "\n")
                 }
             }
@@ -198,16 +214,18 @@ struct AuditLogTests {
             let globex = try #require(TenantID(rawValue: "org_globex"))
             let logger = TestDatabase.logger
             try await client.withTenantTransaction(acme, logger: logger) { connection in
-                try await audit.record(org: acme, actor: "olga", action: "subscription.pause", target: "sub_1",
-                                       before: Snapshot(status: "active"), after: Snapshot(status: "paused"),
-                                       correlationID: "corr-1", on: connection, logger: logger)
+                try await audit.record(
+                    org: acme, actor: "olga", action: "subscription.pause", target: "sub_1",
+                    before: Snapshot(status: "active"), after: Snapshot(status: "paused"),
+                    correlationID: "corr-1", on: connection, logger: logger)
             }
             // A change that rolls back takes its audit entry with it.
             await #expect(throws: (any Error).self) {
                 try await client.withTenantTransaction(acme, logger: logger) { connection in
-                    try await audit.record(org: acme, actor: "olga", action: "subscription.resume", target: "sub_1",
-                                           before: Snapshot(status: "paused"), after: Snapshot(status: "active"),
-                                           correlationID: "corr-2", on: connection, logger: logger)
+                    try await audit.record(
+                        org: acme, actor: "olga", action: "subscription.resume", target: "sub_1",
+                        before: Snapshot(status: "paused"), after: Snapshot(status: "active"),
+                        correlationID: "corr-2", on: connection, logger: logger)
                     throw StorageTestError("the change itself failed")
                 }
             }
@@ -226,9 +244,47 @@ struct AuditLogTests {
             #expect(try await entries(globex).isEmpty)
             await #expect(throws: (any Error).self, "an entry for another org is refused") {
                 try await client.withTenantTransaction(globex, logger: logger) { connection in
-                    try await audit.record(org: acme, actor: "mallory", action: "x", target: "y", before: Snapshot?.none, after: Snapshot?.none,
-                                           correlationID: nil, on: connection, logger: logger)
+                    try await audit.record(
+                        org: acme, actor: "mallory", action: "x", target: "y", before: Snapshot?.none, after: Snapshot?.none,
+                        correlationID: nil, on: connection, logger: logger)
                 }
+            }
+        }
+    }
+}
+
+/// Checksums cover statements, not comments: a corrected comment is accepted, a changed
+/// statement is not, and a record written over the whole text by an earlier version is upgraded.
+@Suite("Migration checksums", .enabled(if: TestDatabase.enabled))
+struct MigrationChecksumTests {
+    static let original = Migration(
+        version: 100, name: "notes",
+        sql: """
+            -- Notes, as versions 1-3 said.
+            CREATE TABLE notes (id int PRIMARY KEY, org_id text NOT NULL);
+            """)
+
+    @Test func aCorrectedCommentIsAcceptedAndARecordOfTheWholeTextIsUpgraded() async throws {
+        try await TestDatabase.withService(TestDatabase.uniqueService("sum"), migrations: [Self.original]) { client, schema in
+            let commented = Migration(
+                version: 100, name: "notes",
+                sql: """
+                    -- Notes: the platform's versions are 1-99 now.
+
+                    CREATE TABLE notes (id int PRIMARY KEY, org_id text NOT NULL);   
+                    """)
+            #expect(commented.checksum == Self.original.checksum)
+            #expect(try await MigrationRunner(schema: schema, serviceMigrations: [commented]).migrate(client, logger: TestDatabase.logger) == [])
+
+            // As an earlier version recorded it: the checksum of the whole text.
+            let fullText = ContentHash.sha256Hex(Data(Self.original.sql.utf8))
+            try await client.query("UPDATE \(unescaped: schema.name).schema_migrations SET checksum = \(fullText) WHERE version = 100", logger: TestDatabase.logger)
+            #expect(try await MigrationRunner(schema: schema, serviceMigrations: [Self.original]).migrate(client, logger: TestDatabase.logger) == [])
+            #expect(try await client.strings("SELECT checksum FROM \(unescaped: schema.name).schema_migrations WHERE version = 100") == [Self.original.checksum])
+
+            let changed = Migration(version: 100, name: "notes", sql: Self.original.sql + "\nCREATE INDEX notes_by_org ON notes (org_id);")
+            await #expect(throws: StorageError.self) {
+                try await MigrationRunner(schema: schema, serviceMigrations: [changed]).migrate(client, logger: TestDatabase.logger)
             }
         }
     }

@@ -8,12 +8,14 @@ import Testing
 /// `enable_tenant_isolation()`, the one tenant policy every service's migrations use.
 @Suite("Tenant isolation through the platform function", .enabled(if: TestDatabase.enabled), .serialized)
 struct TenantIsolationTests {
-    static let tables = Migration(version: 100, name: "tables", sql: """
-        CREATE TABLE notes (id int PRIMARY KEY, org_id text NOT NULL, body text NOT NULL);
-        SELECT enable_tenant_isolation('notes', operator_read => true);
-        CREATE TABLE attempts (id int PRIMARY KEY, org_id text, reason text NOT NULL);
-        SELECT enable_tenant_isolation('attempts', writers => 'anyone');
-        """)
+    static let tables = Migration(
+        version: 100, name: "tables",
+        sql: """
+            CREATE TABLE notes (id int PRIMARY KEY, org_id text NOT NULL, body text NOT NULL);
+            SELECT enable_tenant_isolation('notes', operator_read => true);
+            CREATE TABLE attempts (id int PRIMARY KEY, org_id text, reason text NOT NULL);
+            SELECT enable_tenant_isolation('attempts', writers => 'anyone');
+            """)
 
     let acme = TenantID(rawValue: "org_acme")!
     let globex = TenantID(rawValue: "org_globex")!
@@ -71,8 +73,10 @@ struct TenantIsolationTests {
     }
 
     @Test func aTableWithoutAnOrgOrAnUnknownWriterModeIsRefused() async throws {
-        for sql in ["CREATE TABLE loose (id int); SELECT enable_tenant_isolation('loose');",
-                    "CREATE TABLE odd (id int, org_id text); SELECT enable_tenant_isolation('odd', writers => 'everyone');"] {
+        for sql in [
+            "CREATE TABLE loose (id int); SELECT enable_tenant_isolation('loose');",
+            "CREATE TABLE odd (id int, org_id text); SELECT enable_tenant_isolation('odd', writers => 'everyone');",
+        ] {
             await #expect(throws: (any Error).self) {
                 try await TestDatabase.withService(TestDatabase.uniqueService("isobad"), migrations: [Migration(version: 100, name: "bad", sql: sql)]) { _, _ in }
             }
@@ -90,20 +94,26 @@ struct TenantIsolationTests {
     /// policy survives the migrations that moved old tables onto it).
     @Test(arguments: TallyService.all)
     func everyServiceTableIsIsolatedOnlyThroughTheFunction(_ service: TallyService) async throws {
-        try await TestDatabase.withService(TestDatabase.uniqueService(service.schema.replacingOccurrences(of: "_", with: "-")),
-                                           migrations: try TestService.migrations(of: service)) { client, schema in
-            let tables = try await client.query("""
+        try await TestDatabase.withService(
+            TestDatabase.uniqueService(service.schema.replacingOccurrences(of: "_", with: "-")),
+            migrations: try TestService.migrations(of: service)
+        ) { client, schema in
+            let tables = try await client.query(
+                """
                 SELECT c.relname::text, c.relrowsecurity AND c.relforcerowsecurity
                 FROM pg_class c JOIN pg_attribute a ON a.attrelid = c.oid AND a.attname = 'org_id' AND NOT a.attisdropped
                 WHERE c.relnamespace = \(schema.name)::regnamespace AND c.relkind = 'r'
-                """, logger: TestDatabase.logger).decode((String, Bool).self).collect()
+                """, logger: TestDatabase.logger
+            ).decode((String, Bool).self).collect()
             #expect(!tables.isEmpty, "at least the audit log has an org")
             for (table, forced) in tables where Self.sharedTables[table] == nil {
                 #expect(forced, "\(schema.name).\(table) is under forced row-level security")
             }
-            let policies = try await client.query("""
+            let policies = try await client.query(
+                """
                 SELECT tablename::text, policyname::text, coalesce(qual, '') FROM pg_policies WHERE schemaname = \(schema.name)
-                """, logger: TestDatabase.logger).decode((String, String, String).self).collect()
+                """, logger: TestDatabase.logger
+            ).decode((String, String, String).self).collect()
             for (table, policy, qual) in policies {
                 let made = ["tenant", "tenant_read", "insert", "trim", "operator_read"].map { "\(table)_\($0)" }
                 #expect(made.contains(policy), "\(table): policy \(policy) was not made by enable_tenant_isolation()")

@@ -27,7 +27,8 @@ public enum OpenAPIAgreement {
             if line.hasPrefix("  /"), line.hasSuffix(":") { currentPath = String(line.dropFirst(2).dropLast()); continue }
             let trimmed = line.trimmingCharacters(in: .whitespaces)
             if line.hasPrefix("    "), !line.hasPrefix("     "), let path = currentPath,
-               ["get:", "post:", "put:", "patch:", "delete:"].contains(trimmed) {
+                ["get:", "post:", "put:", "patch:", "delete:"].contains(trimmed)
+            {
                 operations.insert("\(trimmed.dropLast().uppercased()) \(path)")
             }
         }
@@ -39,9 +40,10 @@ public enum OpenAPIAgreement {
         let configuration = try TestService.configuration(for: definition.service)
         let client = PostgresClient(configuration: configuration.database.clientConfiguration, backgroundLogger: Logger(label: "openapi-test"))
         let router = try TestService.router(for: definition, client: client, schema: try ServiceSchema(service: definition.name))
-        return Set(router.routes.map { route in
-            let path = route.path.description.split(separator: "/").map { $0.hasPrefix(":") ? "{\($0.dropFirst())}" : String($0) }.joined(separator: "/")
-            return "\(route.method.rawValue) /\(path)"
-        })
+        return Set(
+            router.routes.map { route in
+                let path = route.path.description.split(separator: "/").map { $0.hasPrefix(":") ? "{\($0.dropFirst())}" : String($0) }.joined(separator: "/")
+                return "\(route.method.rawValue) /\(path)"
+            })
     }
 }

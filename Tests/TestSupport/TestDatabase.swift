@@ -34,7 +34,9 @@ public enum TestDatabase {
     public static func withClient<R: Sendable>(_ configuration: DatabaseConfiguration, _ body: @Sendable (PostgresClient) async throws -> R) async throws -> R {
         let client = PostgresClient(configuration: configuration.clientConfiguration, backgroundLogger: logger)
         return try await withThrowingTaskGroup(of: R?.self) { group in
-            group.addTask { await client.run(); return nil }
+            group.addTask {
+                await client.run(); return nil
+            }
             defer { group.cancelAll() }
             return try await body(client)
         }

@@ -26,8 +26,9 @@ public enum TestEvents {
     /// outbox adds, at `offset` of partition `partition` of its topic.
     public static func message<Payload: EventPayload>(_ event: EventEnvelope<Payload>, offset: Int64, partition: Int32 = 0) throws -> KafkaConsumerMessage {
         let outbox = try OutboxMessage(event)
-        return KafkaConsumerMessage(topic: outbox.topic, partition: .init(partition), offset: .init(offset), key: Array(outbox.key.utf8), value: outbox.payload,
-                                    headers: outbox.headers.sorted { $0.key < $1.key }.map { KafkaHeader(key: $0.key, string: $0.value) })
+        return KafkaConsumerMessage(
+            topic: outbox.topic, partition: .init(partition), offset: .init(offset), key: Array(outbox.key.utf8), value: outbox.payload,
+            headers: outbox.headers.sorted { $0.key < $1.key }.map { KafkaHeader(key: $0.key, string: $0.value) })
     }
 
     /// `event` as a typed handler receives it.

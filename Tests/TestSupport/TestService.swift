@@ -23,8 +23,10 @@ public enum TestService {
     }
 
     /// The dependencies routes and handlers get, on `client` and `schema`.
-    public static func dependencies(for definition: ServiceDefinition, client: PostgresClient, schema: ServiceSchema,
-                                    logger: Logger = TestDatabase.logger) throws -> ServiceDependencies {
+    public static func dependencies(
+        for definition: ServiceDefinition, client: PostgresClient, schema: ServiceSchema,
+        logger: Logger = TestDatabase.logger
+    ) throws -> ServiceDependencies {
         ServiceDependencies(configuration: try configuration(for: definition.service), client: client, schema: schema, logger: logger)
     }
 
@@ -32,8 +34,9 @@ public enum TestService {
     /// admin-token middleware) on `client` and `schema`, with no readiness checks. Drive it with
     /// `Application(router:).test(.router)`; admin tokens come from `TestService.tokens`.
     public static func router(for definition: ServiceDefinition, client: PostgresClient, schema: ServiceSchema) throws -> Router<ServiceRequestContext> {
-        ServiceRouter.build(definition, dependencies: try dependencies(for: definition, client: client, schema: schema),
-                            checks: [], registry: PrometheusCollectorRegistry())
+        ServiceRouter.build(
+            definition, dependencies: try dependencies(for: definition, client: client, schema: schema),
+            checks: [], registry: PrometheusCollectorRegistry())
     }
 
     /// Issues admin tokens the test routers accept.
@@ -41,13 +44,16 @@ public enum TestService {
 
     /// The service's inbox on `client` and `schema`, with the handler its definition builds: its
     /// consumer's semantics on real PostgreSQL, fed by the test instead of a broker.
-    public static func inbox(for definition: ServiceDefinition, client: PostgresClient, schema: ServiceSchema,
-                             transactionDeadline: Duration = .seconds(30)) throws -> InboxTransaction {
+    public static func inbox(
+        for definition: ServiceDefinition, client: PostgresClient, schema: ServiceSchema,
+        transactionDeadline: Duration = .seconds(30)
+    ) throws -> InboxTransaction {
         let dependencies = try dependencies(for: definition, client: client, schema: schema)
         guard let consumer = definition.consumer?(dependencies) else { throw StorageTestError("\(definition.name) defines no consumer") }
-        return InboxTransaction(client: client, schema: schema, group: definition.service.consumerGroup,
-                                deadLetterTopic: definition.service.deadLetterTopic.name, transactionDeadline: transactionDeadline,
-                                logger: TestDatabase.logger, batchHandler: consumer.handler)
+        return InboxTransaction(
+            client: client, schema: schema, group: definition.service.consumerGroup,
+            deadLetterTopic: definition.service.deadLetterTopic.name, transactionDeadline: transactionDeadline,
+            logger: TestDatabase.logger, batchHandler: consumer.handler)
     }
 
     /// The migrations a service ships, read from its `Services/<Target>/Migrations` folder.

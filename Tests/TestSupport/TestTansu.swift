@@ -56,7 +56,8 @@ public final class TestTansu: @unchecked Sendable {
     }
 
     public func createTopic(_ name: String) async throws {
-        let admin = try KafkaAdmin(configuration: KafkaClientConfiguration(bootstrapServers: [address], clientID: "tansu-admin", statisticsInterval: nil), logger: TestDatabase.logger)
+        let admin = try KafkaAdmin(
+            configuration: KafkaClientConfiguration(bootstrapServers: [address], clientID: "tansu-admin", statisticsInterval: nil), logger: TestDatabase.logger)
         _ = try await admin.createTopics([KafkaTopicSpecification(name: name, partitions: 3)])
         await admin.close()
     }

@@ -1,5 +1,5 @@
-import Crypto
 import Contracts
+import Crypto
 import Foundation
 import Testing
 import WebhookSignatures

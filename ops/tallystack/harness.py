@@ -10,7 +10,8 @@ SIGTERM). Its steps and their order:
   3. end to end, unless the build failed, TALLY_SKIP_E2E=1 or `only` is given: every built
      service on the test stack (ports + TALLY_TEST_PORT_OFFSET), /readyz, every
      ops/e2e/*_acceptance.py with `--service name=url ...`, then the short crash test;
-  4. ops/test-contracts.sh (skipped with `only`).
+  4. ops/test-contracts.sh (skipped with `only`);
+  5. the Swift sources against `.swift-format` (`swift format lint --strict`; skipped with `only`).
 It prints `test summary: <step>=<outcome> ... -> PASS` or `-> FAIL (exit N)` and returns the
 exit status: the Swift steps' status when they failed, else the first failing later step's.
 """
@@ -108,10 +109,23 @@ def _test_steps(stack, only):
             rc = rc or code
         else:
             summary.append("contracts=absent")
+        code = format_lint()
+        summary.append("format=ok" if code == 0 else f"format=failed({code})")
+        rc = rc or code
 
     outcome = "PASS" if rc == 0 else f"FAIL (exit {rc})"
     say(f"test summary: {' '.join(summary)} -> {outcome}")
     return rc
+
+
+FORMATTED = ["Package.swift", "Libraries", "Services", "Tests"]
+
+
+def format_lint():
+    """The Swift sources follow `.swift-format` (the toolchain's swift-format, strict: any finding
+    fails). `swift format format -i -r Package.swift Libraries Services Tests` applies it."""
+    say("running: swift format lint --strict")
+    return subprocess.run(["swift", "format", "lint", "--strict", "--recursive", *FORMATTED], cwd=layout.ROOT).returncode
 
 
 def end_to_end(stack, postgres_port, broker_port):

@@ -39,8 +39,10 @@ public struct PaymentCaptured: EventPayload {
     public var subscriptionRef: String?
     public var invoiceRef: String?
 
-    public init(origin: EventOrigin, paymentID: String, amount: Money, fee: Money?, customerRef: String?,
-                orderRef: String?, subscriptionRef: String?, invoiceRef: String?) {
+    public init(
+        origin: EventOrigin, paymentID: String, amount: Money, fee: Money?, customerRef: String?,
+        orderRef: String?, subscriptionRef: String?, invoiceRef: String?
+    ) {
         self.origin = origin
         self.paymentID = paymentID
         self.amount = amount

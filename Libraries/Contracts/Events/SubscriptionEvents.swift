@@ -27,8 +27,10 @@ public struct SubscriptionState: Codable, Sendable, Equatable {
     /// The end of the current billing period, RFC 3339; nil when the provider states none.
     public var currentPeriodEnd: String?
 
-    public init(subscriptionID: String, customerRef: String?, planCode: String, interval: BillingInterval?, quantity: Int,
-                unitPrice: Money?, providerStatus: String, currentPeriodEnd: String?) {
+    public init(
+        subscriptionID: String, customerRef: String?, planCode: String, interval: BillingInterval?, quantity: Int,
+        unitPrice: Money?, providerStatus: String, currentPeriodEnd: String?
+    ) {
         self.subscriptionID = subscriptionID
         self.customerRef = customerRef
         self.planCode = planCode

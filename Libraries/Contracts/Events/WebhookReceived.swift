@@ -30,8 +30,10 @@ public struct WebhookReceived: EventPayload {
     /// Set when an operator re-published the webhook; the value is the replay id.
     public var replayID: String?
 
-    public init(inboxID: String, sourceID: String, provider: WebhookProvider, providerEventID: String, providerEventType: String,
-                receivedAt: String, trust: WebhookTrust, contentType: String, bodyBase64: String, bodySHA256: String, replayID: String? = nil) {
+    public init(
+        inboxID: String, sourceID: String, provider: WebhookProvider, providerEventID: String, providerEventType: String,
+        receivedAt: String, trust: WebhookTrust, contentType: String, bodyBase64: String, bodySHA256: String, replayID: String? = nil
+    ) {
         self.inboxID = inboxID
         self.sourceID = sourceID
         self.provider = provider

@@ -56,7 +56,7 @@ public final class KafkaAdmin: Sendable {
         guard !topics.isEmpty else { return [:] }
         return try await adminRequest("create topics") { handle, options, queue throws(KafkaError) in
             var newTopics: [OpaquePointer?] = []
-            defer { newTopics.forEach { rd_kafka_NewTopic_destroy($0) } }
+            defer { for topic in newTopics { rd_kafka_NewTopic_destroy(topic) } }
             for topic in topics {
                 var errorBuffer = [CChar](repeating: 0, count: 256)
                 guard let newTopic = rd_kafka_NewTopic_new(topic.name, topic.partitions, topic.replicationFactor, &errorBuffer, errorBuffer.count) else {
@@ -205,7 +205,8 @@ public final class KafkaAdmin: Sendable {
             // Some brokers answer the log start instead of "none" when every message is older
             // than `time`; the message at the answered offset tells which case it is.
             if entry.offset.isConcrete, entry.offset < marks.high,
-               let stamp = try await timestamp(of: entry), stamp >= milliseconds {
+                let stamp = try await timestamp(of: entry), stamp >= milliseconds
+            {
                 resolved.append(entry)
             } else {
                 resolved.append(KafkaTopicPartitionOffset(topicPartition: entry.topicPartition, offset: marks.high))
@@ -331,7 +332,8 @@ public final class KafkaAdmin: Sendable {
     public func alterGroupOffsets(group groupID: String, to offsets: [KafkaTopicPartitionOffset]) async throws(KafkaError) {
         let description = try await describeGroup(groupID)
         guard !description.hasActiveMembers else {
-            throw KafkaError(.groupActive, "group \(groupID) is \(description.state.rawValue) with \(description.members.count) member(s); stop its consumers before changing offsets")
+            throw KafkaError(
+                .groupActive, "group \(groupID) is \(description.state.rawValue) with \(description.members.count) member(s); stop its consumers before changing offsets")
         }
         guard !offsets.isEmpty else { return }
         _ = try await adminRequest("alter offsets of group \(groupID)") { handle, options, queue throws(KafkaError) in

@@ -220,7 +220,8 @@ public final class KafkaConsumer: Sendable {
             guard let first = rd_kafka_consumer_poll(handle.pointer, 250) else { continue }
             take(first)
             while pollThreadData.assembling.count < configuration.maxBatchSize,
-                  let next = rd_kafka_consumer_poll(handle.pointer, 0) {
+                let next = rd_kafka_consumer_poll(handle.pointer, 0)
+            {
                 take(next)
             }
             let messages = pollThreadData.assembling
@@ -237,10 +238,12 @@ public final class KafkaConsumer: Sendable {
         guard error == RD_KAFKA_RESP_ERR_NO_ERROR else {
             if error != RD_KAFKA_RESP_ERR__PARTITION_EOF {
                 messageErrors.increment()
-                logger.warning("Kafka consumer skipped an error in place of a message", metadata: [
-                    "kafka.error": "\(errorName(error))",
-                    "reason": "\(String(cString: rd_kafka_message_errstr(message)))",
-                ])
+                logger.warning(
+                    "Kafka consumer skipped an error in place of a message",
+                    metadata: [
+                        "kafka.error": "\(errorName(error))",
+                        "reason": "\(String(cString: rd_kafka_message_errstr(message)))",
+                    ])
             }
             return
         }
@@ -319,7 +322,9 @@ public final class KafkaConsumer: Sendable {
             if mustWait { waitForApplicationToSettle() }
             if let onRevoke {
                 let done = DispatchSemaphore(value: 0)
-                Task { await onRevoke(partitions); done.signal() }
+                Task {
+                    await onRevoke(partitions); done.signal()
+                }
                 if done.wait(timeout: .now() + .milliseconds(Int(configuration.revokeTimeout.milliseconds))) == .timedOut {
                     logger.warning("Kafka revoke hook did not finish in time; releasing partitions anyway")
                 }

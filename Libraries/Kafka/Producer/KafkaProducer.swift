@@ -277,11 +277,16 @@ public final class KafkaProducer: Sendable {
             let topic = message.pointee.rkt.map { String(cString: rd_kafka_topic_name($0)) } ?? "?"
             let error = message.pointee.err
             if error == RD_KAFKA_RESP_ERR_NO_ERROR {
-                outcomes.append((id, .success(KafkaDeliveryReport(
-                    topic: topic,
-                    partition: KafkaPartition(message.pointee.partition),
-                    offset: KafkaOffset(message.pointee.offset)
-                ))))
+                outcomes.append(
+                    (
+                        id,
+                        .success(
+                            KafkaDeliveryReport(
+                                topic: topic,
+                                partition: KafkaPartition(message.pointee.partition),
+                                offset: KafkaOffset(message.pointee.offset)
+                            ))
+                    ))
             } else {
                 outcomes.append((id, .failure(KafkaError(.delivery, error, "delivery to \(topic) failed"))))
             }
@@ -314,9 +319,11 @@ public final class KafkaProducer: Sendable {
     private func replaceAfterFatalError(_ failed: Client, reason: String) {
         var buffer = [CChar](repeating: 0, count: 512)
         let code = rd_kafka_fatal_error(failed.handle, &buffer, buffer.count)
-        logger.error("Kafka producer hit a fatal error; recreating the client", metadata: [
-            "kafka.error": "\(errorName(code))", "reason": "\(reason)",
-        ])
+        logger.error(
+            "Kafka producer hit a fatal error; recreating the client",
+            metadata: [
+                "kafka.error": "\(errorName(code))", "reason": "\(reason)",
+            ])
         replace(failed, reason: reason)
     }
 
@@ -381,9 +388,11 @@ public final class KafkaProducer: Sendable {
             await BlockingCalls.run {
                 let flushed = rd_kafka_flush(handle.pointer, Int32(flushTimeout.milliseconds))
                 if flushed != RD_KAFKA_RESP_ERR_NO_ERROR {
-                    logger.warning("Kafka producer flush timed out; purging undelivered messages", metadata: [
-                        "messages": "\(rd_kafka_outq_len(handle.pointer))",
-                    ])
+                    logger.warning(
+                        "Kafka producer flush timed out; purging undelivered messages",
+                        metadata: [
+                            "messages": "\(rd_kafka_outq_len(handle.pointer))"
+                        ])
                     rd_kafka_purge(handle.pointer, Int32(RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT))
                     _ = rd_kafka_flush(handle.pointer, 2000)
                 }
@@ -402,7 +411,9 @@ public final class KafkaProducer: Sendable {
         for completion in leftovers {
             completion(.failure(KafkaError(.shutdown, "the producer shut down before the message was delivered")))
         }
-        if let last = client.withLock({ current -> Client? in defer { current = nil }; return current }) {
+        if let last = client.withLock({ current -> Client? in
+            defer { current = nil }; return current
+        }) {
             let handle = UnsafeHandle(pointer: last.handle)
             let queue = UnsafeHandle(pointer: last.queue)
             await BlockingCalls.run {

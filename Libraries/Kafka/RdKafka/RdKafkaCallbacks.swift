@@ -94,7 +94,8 @@ final class KafkaStatisticsRecorder: Sendable {
             guard let partitions = (topicValue as? [String: Any])?["partitions"] as? [String: Any] else { continue }
             for (partition, partitionValue) in partitions where partition != "-1" {
                 guard let stats = partitionValue as? [String: Any],
-                      let lag = (stats["consumer_lag"] as? NSNumber)?.int64Value, lag >= 0 else { continue }
+                    let lag = (stats["consumer_lag"] as? NSNumber)?.int64Value, lag >= 0
+                else { continue }
                 Gauge(
                     label: "kafka_consumer_lag_messages",
                     dimensions: dimensions + [("topic", topic), ("partition", partition)]

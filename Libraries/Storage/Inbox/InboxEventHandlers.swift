@@ -39,12 +39,14 @@ public struct InboxEventHandlers: Sendable {
         _ type: Payload.Type,
         each handle: @escaping @Sendable (InboxEvent<Payload>, PostgresConnection) async throws -> InboxOutcome
     ) {
-        on(type, batch: { events, connection in
-            var outcomes: [InboxOutcome] = []
-            outcomes.reserveCapacity(events.count)
-            for event in events { outcomes.append(try await handle(event, connection)) }
-            return outcomes
-        })
+        on(
+            type,
+            batch: { events, connection in
+                var outcomes: [InboxOutcome] = []
+                outcomes.reserveCapacity(events.count)
+                for event in events { outcomes.append(try await handle(event, connection)) }
+                return outcomes
+            })
     }
 
     /// The untyped form the inbox runs.

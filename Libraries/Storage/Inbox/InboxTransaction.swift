@@ -62,20 +62,28 @@ public final class InboxTransaction: Sendable {
     /// events whose outcome differs need a second write.
     private let expectedOutcome = Mutex(InboxOutcome.applied)
 
-    public convenience init(client: PostgresClient, schema: ServiceSchema, group: String, deadLetterTopic: String,
-                            transactionDeadline: Duration = .seconds(30), logger: Logger, handler: @escaping InboxHandler) {
-        self.init(client: client, schema: schema, group: group, deadLetterTopic: deadLetterTopic, transactionDeadline: transactionDeadline,
-                  logger: logger, batchHandler: KafkaConsumerMessage.eachApplied(by: handler))
+    public convenience init(
+        client: PostgresClient, schema: ServiceSchema, group: String, deadLetterTopic: String,
+        transactionDeadline: Duration = .seconds(30), logger: Logger, handler: @escaping InboxHandler
+    ) {
+        self.init(
+            client: client, schema: schema, group: group, deadLetterTopic: deadLetterTopic, transactionDeadline: transactionDeadline,
+            logger: logger, batchHandler: KafkaConsumerMessage.eachApplied(by: handler))
     }
 
-    public convenience init(client: PostgresClient, schema: ServiceSchema, group: String, deadLetterTopic: String,
-                            transactionDeadline: Duration = .seconds(30), logger: Logger, handlers: InboxEventHandlers) {
-        self.init(client: client, schema: schema, group: group, deadLetterTopic: deadLetterTopic, transactionDeadline: transactionDeadline,
-                  logger: logger, batchHandler: handlers.batchHandler)
+    public convenience init(
+        client: PostgresClient, schema: ServiceSchema, group: String, deadLetterTopic: String,
+        transactionDeadline: Duration = .seconds(30), logger: Logger, handlers: InboxEventHandlers
+    ) {
+        self.init(
+            client: client, schema: schema, group: group, deadLetterTopic: deadLetterTopic, transactionDeadline: transactionDeadline,
+            logger: logger, batchHandler: handlers.batchHandler)
     }
 
-    public init(client: PostgresClient, schema: ServiceSchema, group: String, deadLetterTopic: String,
-                transactionDeadline: Duration = .seconds(30), logger: Logger, batchHandler handler: @escaping InboxBatchHandler) {
+    public init(
+        client: PostgresClient, schema: ServiceSchema, group: String, deadLetterTopic: String,
+        transactionDeadline: Duration = .seconds(30), logger: Logger, batchHandler handler: @escaping InboxBatchHandler
+    ) {
         self.client = client
         self.schema = schema
         self.group = group
@@ -114,7 +122,7 @@ public final class InboxTransaction: Sendable {
                 // Too slow as a whole (or a hung connection): go event by event, each with its
                 // own deadline, so a large healthy batch cannot time out forever.
                 break
-            } catch where TransientFailure.isTransient(error) {
+            } catch let error where TransientFailure.isTransient(error) {
                 attempt += 1
                 logger.warning("inbox batch hit a transient database failure; retrying", metadata: ["attempt": "\(attempt)", "error": "\(String(reflecting: error))"])
                 try await Task.sleep(for: TransientFailure.backoff(attempt: attempt))
@@ -138,7 +146,7 @@ public final class InboxTransaction: Sendable {
                     try await self.applyAll([message], metadata: [metadata], updatingForecast: false, on: connection)
                 }
                 return
-            } catch where TransientFailure.isTransient(error) {
+            } catch let error where TransientFailure.isTransient(error) {
                 attempt += 1
                 try await Task.sleep(for: TransientFailure.backoff(attempt: attempt))
             } catch let failure as PostgresTransactionError {
@@ -176,12 +184,15 @@ public final class InboxTransaction: Sendable {
     /// events mostly end the same way writes each inbox row once. The claim and the correction
     /// are in one transaction: no other session ever sees a claimed row with a guessed outcome.
     /// Retrying events one by one (after a failed batch) leaves the forecast as it was.
-    private func applyAll(_ messages: [KafkaConsumerMessage], metadata: [InboxMetadata], updatingForecast: Bool,
-                          on connection: PostgresConnection) async throws {
+    private func applyAll(
+        _ messages: [KafkaConsumerMessage], metadata: [InboxMetadata], updatingForecast: Bool,
+        on connection: PostgresConnection
+    ) async throws {
         let expected = expectedOutcome.withLock { $0 }
         var claimed = Set<String>()
         // An empty type is stored as NULL: a text array cannot carry NULLs from here.
-        for try await id in try await connection.query("""
+        for try await id in try await connection.query(
+            """
             INSERT INTO \(unescaped: schema.name).inbox (event_id, event_type, topic, kafka_partition, kafka_offset, outcome)
             SELECT m.event_id, NULLIF(m.event_type, ''), m.topic, m.kafka_partition, m.kafka_offset, \(expected.rawValue)
             FROM unnest(\(metadata.map(\.eventID))::text[], \(metadata.map { $0.eventType ?? "" })::text[], \(metadata.map(\.topic))::text[],
@@ -189,7 +200,8 @@ public final class InboxTransaction: Sendable {
                  AS m(event_id, event_type, topic, kafka_partition, kafka_offset)
             ON CONFLICT (event_id) DO NOTHING
             RETURNING event_id
-            """, logger: logger).decode(String.self) {
+            """, logger: logger
+        ).decode(String.self) {
             claimed.insert(id)
         }
         var appliedIDs: [String] = [], fresh: [KafkaConsumerMessage] = []
@@ -217,14 +229,17 @@ public final class InboxTransaction: Sendable {
     /// swallowed a failed statement would otherwise end in a silent rollback after which the
     /// offsets are stored and the batch is lost. Any statement after the handler fails in an
     /// aborted transaction, and the batch is retried.
-    private func correctOutcomes(ids: [String], outcomes: [InboxOutcome], claimedAs expected: InboxOutcome,
-                                 on connection: PostgresConnection) async throws {
+    private func correctOutcomes(
+        ids: [String], outcomes: [InboxOutcome], claimedAs expected: InboxOutcome,
+        on connection: PostgresConnection
+    ) async throws {
         var differingIDs: [String] = [], differing: [String] = []
         for (id, outcome) in zip(ids, outcomes) where outcome != expected {
             differingIDs.append(id)
             differing.append(outcome.rawValue)
         }
-        try await connection.query("""
+        try await connection.query(
+            """
             UPDATE \(unescaped: schema.name).inbox AS inbox SET outcome = v.outcome
             FROM unnest(\(differingIDs)::text[], \(differing)::text[]) AS v(event_id, outcome)
             WHERE inbox.event_id = v.event_id
@@ -255,22 +270,25 @@ public final class InboxTransaction: Sendable {
             do {
                 try await transaction { connection in
                     try await Outbox(schema: self.schema).enqueue([message], on: connection, logger: self.logger)
-                    try await connection.query("""
+                    try await connection.query(
+                        """
                         INSERT INTO \(unescaped: self.schema.name).inbox (event_id, event_type, topic, kafka_partition, kafka_offset, outcome)
                         VALUES (\(metadata.eventID), \(metadata.eventType), \(metadata.topic), \(metadata.partition), \(metadata.offset), \(InboxOutcome.deadLettered))
                         ON CONFLICT (event_id) DO UPDATE SET outcome = EXCLUDED.outcome
                         """, logger: self.logger)
                 }
                 break
-            } catch where TransientFailure.isTransient(error) || error is DeadlineExceeded {
+            } catch let error where TransientFailure.isTransient(error) || error is DeadlineExceeded {
                 attempt += 1
                 try await Task.sleep(for: TransientFailure.backoff(attempt: attempt))
             }
         }
         deadLettered.increment()
-        logger.error("event queued for the dead-letter topic", metadata: [
-            "event_id": "\(metadata.eventID)", "topic": "\(metadata.topic)", "partition": "\(metadata.partition)",
-            "offset": "\(metadata.offset)", "dead_letter_topic": "\(deadLetterTopic)", "reason": "\(dead.reason)",
-        ])
+        logger.error(
+            "event queued for the dead-letter topic",
+            metadata: [
+                "event_id": "\(metadata.eventID)", "topic": "\(metadata.topic)", "partition": "\(metadata.partition)",
+                "offset": "\(metadata.offset)", "dead_letter_topic": "\(deadLetterTopic)", "reason": "\(dead.reason)",
+            ])
     }
 }

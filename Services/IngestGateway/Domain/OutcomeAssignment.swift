@@ -1,6 +1,5 @@
 import Contracts
 import Foundation
-import Storage
 
 /// Which inbox rows the normalizer's outcomes of one batch decide: a pure function of the batch.
 ///

@@ -41,10 +41,11 @@ struct InboxRoutes: Sendable {
         admin.get("inbox") { request, context -> Page in
             let principal = try context.requirePrincipal()
             let parameters = request.uri.queryParameters
-            let filter = try validated(InboxFilter(
-                status: parameters.get("status"), provider: parameters.get("provider"), eventType: parameters.get("event_type"),
-                sourceID: parameters.get("source_id"), from: parameters.get("from"), to: parameters.get("to"), ids: nil
-            ))
+            let filter = try validated(
+                InboxFilter(
+                    status: parameters.get("status"), provider: parameters.get("provider"), eventType: parameters.get("event_type"),
+                    sourceID: parameters.get("source_id"), from: parameters.get("from"), to: parameters.get("to"), ids: nil
+                ))
             var cursor: InboxCursor?
             if let token = parameters.get("cursor"), !token.isEmpty {
                 guard let parsed = InboxCursor(token: token) else { throw Problem.badRequest("cursor is not one this API returned") }
@@ -76,8 +77,9 @@ struct InboxRoutes: Sendable {
                 let result = try await queries.replay(org: try principal.tenant(), filter: filter, execute: execute, actor: principal.subject, audit: audit)
                 return ReplayResult(dryRun: !execute, replayID: result.replayID, count: result.count, ids: result.ids)
             } catch let stopped as ReplayInterrupted {
-                throw Problem(type: "replay-interrupted", title: "Replay interrupted", status: .serviceUnavailable, detail: stopped.description,
-                              extensions: ["replay_id": stopped.replayID, "replayed": "\(stopped.replayed)", "matched": "\(stopped.matched)"])
+                throw Problem(
+                    type: "replay-interrupted", title: "Replay interrupted", status: .serviceUnavailable, detail: stopped.description,
+                    extensions: ["replay_id": stopped.replayID, "replayed": "\(stopped.replayed)", "matched": "\(stopped.matched)"])
             }
         }
         admin.get("refused") { request, context -> RefusalPage in
@@ -85,8 +87,9 @@ struct InboxRoutes: Sendable {
             let parameters = request.uri.queryParameters
             let before = try request.queryInteger("cursor", default: Int64.max, range: 1...Int64.max)
             let limit = try request.queryInteger("limit", default: 100, range: 1...1000)
-            let refusals = try await queries.refusals(org: try principal.tenant(), before: before, limit: limit,
-                                                      reason: try request.queryText("reason"), sourceID: try request.queryText("source_id"))
+            let refusals = try await queries.refusals(
+                org: try principal.tenant(), before: before, limit: limit,
+                reason: try request.queryText("reason"), sourceID: try request.queryText("source_id"))
             return RefusalPage(refusals: refusals, nextCursor: refusals.count == limit ? refusals.last?.id : nil)
         }
         admin.get("inbox/report") { request, context -> InboxReport in

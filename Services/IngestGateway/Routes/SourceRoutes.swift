@@ -54,7 +54,8 @@ struct SourceRoutes: Sendable {
             _ = try RequestInput.text(input.name, field: "name")
             if let secret = input.secret { try Self.check(secret: secret) }
             let org = try principal.tenant()
-            let (source, secret) = try await sources.create(org: org, provider: provider, name: input.name, toleranceSeconds: tolerance, secret: input.secret, actor: principal.subject)
+            let (source, secret) = try await sources.create(
+                org: org, provider: provider, name: input.name, toleranceSeconds: tolerance, secret: input.secret, actor: principal.subject)
             return EditedResponse(status: .created, response: CreatedSource(source: source, secret: secret, webhookPath: "/webhooks/\(source.id)"))
         }
         admin.get("sources") { _, context -> SourceList in

@@ -26,9 +26,11 @@ struct WebhookRoutes: Sendable {
     let metrics = WebhookMetrics()
     let logger: Logger
 
-    init(sources: SourceStore, inbox: WebhookInboxStore, maxBodySize: Int, logger: Logger,
-         rateLimiter: RateLimiter = RateLimiter(ratePerSecond: 500, burst: 1_000),
-         refusalLogLimiter: RateLimiter = RateLimiter(ratePerSecond: 20, burst: 100)) {
+    init(
+        sources: SourceStore, inbox: WebhookInboxStore, maxBodySize: Int, logger: Logger,
+        rateLimiter: RateLimiter = RateLimiter(ratePerSecond: 500, burst: 1_000),
+        refusalLogLimiter: RateLimiter = RateLimiter(ratePerSecond: 20, burst: 100)
+    ) {
         self.sources = sources
         self.inbox = inbox
         self.intake = IntakeBatcher(store: inbox, logger: logger)
@@ -82,20 +84,22 @@ struct WebhookRoutes: Sendable {
             do {
                 _ = try found.provider.verifier(tolerance: .seconds(Int64(found.toleranceSeconds))).verify(webhookRequest, secrets: secrets, now: Date())
             } catch {
-                let status: HTTPResponse.Status = switch error {
-                case .missingHeader, .malformedHeader: .badRequest
-                default: .unauthorized
-                }
+                let status: HTTPResponse.Status =
+                    switch error {
+                    case .missingHeader, .malformedHeader: .badRequest
+                    default: .unauthorized
+                    }
                 throw Refusal(status: status, reason: error.code, detail: error.description)
             }
             guard let identity = ProviderEventIdentity(provider: found.provider, request: webhookRequest) else {
                 throw Refusal(status: .badRequest, reason: "malformed-body", detail: "the body is not a \(found.provider.rawValue) event this gateway can identify")
             }
-            let outcome = try await intake.accept(IncomingWebhook(
-                source: found, providerEventID: identity.id, providerEventType: identity.type,
-                trust: found.provider.provesOrigin ? .verified : .low, contentType: contentType, body: body,
-                verificationHeaders: Self.verificationHeaders(of: webhookRequest, provider: found.provider), receivedAt: Date()
-            ))
+            let outcome = try await intake.accept(
+                IncomingWebhook(
+                    source: found, providerEventID: identity.id, providerEventType: identity.type,
+                    trust: found.provider.provesOrigin ? .verified : .low, contentType: contentType, body: body,
+                    verificationHeaders: Self.verificationHeaders(of: webhookRequest, provider: found.provider), receivedAt: Date()
+                ))
             metrics.accepted(provider: found.provider.rawValue, duplicate: outcome != .accepted(inboxID: outcome.inboxID)).increment()
             metrics.acceptedDuration.recordNanoseconds((ContinuousClock.now - started).totalNanoseconds)
             return Self.accepted(outcome)
@@ -104,7 +108,8 @@ struct WebhookRoutes: Sendable {
             metrics.refusedDuration.recordNanoseconds((ContinuousClock.now - started).totalNanoseconds)
             context.logger.notice("webhook refused", metadata: ["source_id": "\(sourceID)", "reason": "\(refusal.reason)", "size": "\(body.count)"])
             if refusalLogLimiter.acquire(source?.orgID ?? "unknown") == nil {
-                await inbox.recordRefusal(sourceID: sourceID, orgID: source?.orgID, reason: refusal.reason, status: Int(refusal.status.code), body: body, remoteAddress: context.remoteAddress)
+                await inbox.recordRefusal(
+                    sourceID: sourceID, orgID: source?.orgID, reason: refusal.reason, status: Int(refusal.status.code), body: body, remoteAddress: context.remoteAddress)
             } else {
                 Counter(label: "gateway_refusals_not_logged_total").increment()
             }
@@ -134,12 +139,13 @@ struct WebhookRoutes: Sendable {
 
     /// The headers kept for re-verification: signature material only, never a shared token.
     static func verificationHeaders(of request: WebhookRequest, provider: WebhookProvider) -> [String: String] {
-        let names: [String] = switch provider {
-        case .stripe: ["stripe-signature"]
-        case .paddle: ["paddle-signature"]
-        case .hotmart: []
-        case .standard, .internal: ["webhook-id", "webhook-timestamp", "webhook-signature", "svix-id", "svix-timestamp", "svix-signature"]
-        }
+        let names: [String] =
+            switch provider {
+            case .stripe: ["stripe-signature"]
+            case .paddle: ["paddle-signature"]
+            case .hotmart: []
+            case .standard, .internal: ["webhook-id", "webhook-timestamp", "webhook-signature", "svix-id", "svix-timestamp", "svix-signature"]
+            }
         var kept: [String: String] = [:]
         for name in names { if let value = request.header(name) { kept[name] = value } }
         return kept
@@ -183,10 +189,15 @@ private struct IdentityFields: Decodable {
         let value: String
         init(from decoder: any Decoder) throws {
             let container = try decoder.singleValueContainer()
-            if let text = try? container.decode(String.self) { value = text }
-            else if let integer = try? container.decode(Int64.self) { value = String(integer) }
-            else if let integer = try? container.decode(UInt64.self) { value = String(integer) }
-            else { value = "" }
+            if let text = try? container.decode(String.self) {
+                value = text
+            } else if let integer = try? container.decode(Int64.self) {
+                value = String(integer)
+            } else if let integer = try? container.decode(UInt64.self) {
+                value = String(integer)
+            } else {
+                value = ""
+            }
         }
     }
 

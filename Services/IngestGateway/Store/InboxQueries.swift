@@ -192,14 +192,16 @@ struct InboxQueries: Sendable {
     func entry(org: TenantID, id: String, withBody: Bool) async throws -> InboxEntry? {
         guard let uuid = UUID(uuidString: id) else { return nil }
         return try await client.withTenantTransaction(org, logger: logger) { connection in
-            let rows = try await connection.query("""
+            let rows = try await connection.query(
+                """
                 SELECT \(unescaped: Self.columns), encode(body, 'base64') FROM \(unescaped: schema.name).webhook_inbox WHERE id = \(uuid)
                 """, logger: logger)
             var found: InboxEntry?
             for try await row in rows.decode((String, String, String, String, String, String, String, String?, String, String, String).self) {
-                found = InboxEntry(id: row.0, sourceID: row.1, provider: row.2, providerEventID: row.3, providerEventType: row.4, trust: row.5,
-                                   status: row.6, statusReason: row.7, receivedAt: row.8, bodySHA256: row.9,
-                                   bodyBase64: withBody ? row.10.replacingOccurrences(of: "\n", with: "") : nil)
+                found = InboxEntry(
+                    id: row.0, sourceID: row.1, provider: row.2, providerEventID: row.3, providerEventType: row.4, trust: row.5,
+                    status: row.6, statusReason: row.7, receivedAt: row.8, bodySHA256: row.9,
+                    bodyBase64: withBody ? row.10.replacingOccurrences(of: "\n", with: "") : nil)
             }
             return found
         }
@@ -244,7 +246,9 @@ struct InboxQueries: Sendable {
             do {
                 (chunk, started) = try await client.withTenantTransaction(org, logger: logger) { connection in
                     let start: (matched: Int, cutoff: String)
-                    if let known { start = known } else {
+                    if let known {
+                        start = known
+                    } else {
                         start = try await beginReplay(replayID, org: org, filter: filter, actor: actor, audit: audit, on: connection)
                     }
                     let rows = try await connection.query(replayChunkQuery(org: org, filter: filter, upTo: start.cutoff, after: after), logger: logger)
@@ -252,7 +256,8 @@ struct InboxQueries: Sendable {
                     var messages: [OutboxMessage] = []
                     for try await row in rows.decode((String, String, String, String, String, String, String, ByteBuffer, String, String).self) {
                         guard let inboxID = UUID(uuidString: row.0), let provider = WebhookProvider(rawValue: row.2),
-                              let trust = WebhookTrust(rawValue: row.5), let receivedAt = RFC3339.parse(row.9) else {
+                            let trust = WebhookTrust(rawValue: row.5), let receivedAt = RFC3339.parse(row.9)
+                        else {
                             throw UnreadableInboxRow(inboxID: row.0)
                         }
                         let stored = RawWebhookEvent.Stored(
@@ -266,8 +271,9 @@ struct InboxQueries: Sendable {
                     try await Outbox(schema: schema).enqueue(messages, on: connection, logger: logger)
                     if chunk.count < replayChunkSize {
                         // The last chunk: the replay is complete when this commits.
-                        try await audit.record(org: org, actor: actor, action: "inbox.replay.completed", target: replayID, before: Optional<String>.none,
-                                               after: ["replayed": soFar + chunk.count], correlationID: replayID, on: connection, logger: logger)
+                        try await audit.record(
+                            org: org, actor: actor, action: "inbox.replay.completed", target: replayID, before: Optional<String>.none,
+                            after: ["replayed": soFar + chunk.count], correlationID: replayID, on: connection, logger: logger)
                     }
                     return (chunk, start)
                 }
@@ -288,8 +294,10 @@ struct InboxQueries: Sendable {
     /// The first step of an executed replay, in its first transaction: the time that bounds the
     /// replay (rows received later are not part of it), how many rows match up to it, and the
     /// audit entry.
-    private func beginReplay(_ replayID: String, org: TenantID, filter: InboxFilter, actor: String, audit: AuditLog,
-                             on connection: PostgresConnection) async throws -> (matched: Int, cutoff: String) {
+    private func beginReplay(
+        _ replayID: String, org: TenantID, filter: InboxFilter, actor: String, audit: AuditLog,
+        on connection: PostgresConnection
+    ) async throws -> (matched: Int, cutoff: String) {
         var sql = PostgresQuery.StringInterpolation(literalCapacity: 256, interpolationCount: 10)
         sql.appendLiteral("SELECT count(*)::int, \(Self.utcText("now()")) FROM \(schema.name).webhook_inbox")
         filter.appendWhere(to: &sql, org: org, after: nil)
@@ -298,8 +306,9 @@ struct InboxQueries: Sendable {
         for try await (count, now) in try await connection.query(PostgresQuery(stringInterpolation: sql), logger: logger).decode((Int, String).self) {
             start = (count, now)
         }
-        try await audit.record(org: org, actor: actor, action: "inbox.replay", target: replayID, before: filter, after: ["matched": start.matched],
-                               correlationID: replayID, on: connection, logger: logger)
+        try await audit.record(
+            org: org, actor: actor, action: "inbox.replay", target: replayID, before: filter, after: ["matched": start.matched],
+            correlationID: replayID, on: connection, logger: logger)
         return start
     }
 
@@ -308,8 +317,9 @@ struct InboxQueries: Sendable {
     private func recordInterruption(_ replayID: String, replayed: Int, org: TenantID, actor: String, audit: AuditLog) async {
         do {
             try await client.withTenantTransaction(org, logger: logger) { connection in
-                try await audit.record(org: org, actor: actor, action: "inbox.replay.interrupted", target: replayID, before: Optional<String>.none,
-                                       after: ["replayed": replayed], correlationID: replayID, on: connection, logger: logger)
+                try await audit.record(
+                    org: org, actor: actor, action: "inbox.replay.interrupted", target: replayID, before: Optional<String>.none,
+                    after: ["replayed": replayed], correlationID: replayID, on: connection, logger: logger)
             }
         } catch {
             logger.warning("could not audit the interrupted replay", metadata: ["replay_id": "\(replayID)", "error": "\(String(reflecting: error))"])
@@ -319,7 +329,9 @@ struct InboxQueries: Sendable {
     /// The next chunk of a replay: rows received up to `cutoff`, after `position`, oldest first.
     private func replayChunkQuery(org: TenantID, filter: InboxFilter, upTo cutoff: String, after position: InboxCursor?) -> PostgresQuery {
         var sql = PostgresQuery.StringInterpolation(literalCapacity: 512, interpolationCount: 12)
-        sql.appendLiteral("SELECT id::text, source_id, provider, provider_event_id, provider_event_type, trust, content_type, body, body_sha256, \(Self.utcText("received_at")) FROM \(schema.name).webhook_inbox")
+        sql.appendLiteral(
+            "SELECT id::text, source_id, provider, provider_event_id, provider_event_type, trust, content_type, body, body_sha256, \(Self.utcText("received_at")) FROM \(schema.name).webhook_inbox"
+        )
         filter.appendWhere(to: &sql, org: org, after: position, order: .oldestFirst)
         sql.appendLiteral(" AND received_at <= ")
         sql.appendInterpolation(cutoff)
@@ -331,8 +343,10 @@ struct InboxQueries: Sendable {
     static func entries(_ rows: PostgresRowSequence, withBody: Bool) async throws -> [InboxEntry] {
         var entries: [InboxEntry] = []
         for try await row in rows.decode((String, String, String, String, String, String, String, String?, String, String).self) {
-            entries.append(InboxEntry(id: row.0, sourceID: row.1, provider: row.2, providerEventID: row.3, providerEventType: row.4, trust: row.5,
-                                      status: row.6, statusReason: row.7, receivedAt: row.8, bodySHA256: row.9, bodyBase64: nil))
+            entries.append(
+                InboxEntry(
+                    id: row.0, sourceID: row.1, provider: row.2, providerEventID: row.3, providerEventType: row.4, trust: row.5,
+                    status: row.6, statusReason: row.7, receivedAt: row.8, bodySHA256: row.9, bodyBase64: nil))
         }
         return entries
     }

@@ -1,3 +1,4 @@
+import Contracts
 import Foundation
 import Logging
 import Storage
@@ -78,7 +79,7 @@ final class IntakeBatcher: Sendable {
                 let webhooks = items.map(\.webhook)
                 let outcomes = try await withDeadline(Self.transactionDeadline) { try await self.store.accept(batch: webhooks, tenant: tenant) }
                 for (item, outcome) in zip(items, outcomes) { item.waiter.resume(returning: outcome) }
-            } catch where TransientFailure.isTransient(error) {
+            } catch let error where TransientFailure.isTransient(error) {
                 // Each sender gets the failure (503) and retries. Should the commit have reached
                 // the database before the connection broke, the retry is answered as a duplicate.
                 for item in items { item.waiter.resume(throwing: error) }

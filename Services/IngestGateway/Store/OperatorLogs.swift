@@ -1,3 +1,4 @@
+import Contracts
 import Foundation
 import PostgresNIO
 import Storage
@@ -58,15 +59,18 @@ extension InboxQueries {
     func refusals(org: TenantID, before: Int64, limit: Int, reason: String?, sourceID: String?) async throws -> [Refusal] {
         try await client.withTenantTransaction(org, logger: logger) { connection in
             var refusals: [Refusal] = []
-            let rows = try await connection.query("""
+            let rows = try await connection.query(
+                """
                 SELECT id, source_id, reason, http_status, body_size, body_sha256, remote_address, \(unescaped: Self.utcText("received_at"))
                 FROM \(unescaped: schema.name).refused_requests
                 WHERE id < \(before) AND (\(reason)::text IS NULL OR reason = \(reason)) AND (\(sourceID)::text IS NULL OR source_id = \(sourceID))
                 ORDER BY id DESC LIMIT \(limit)
                 """, logger: logger)
             for try await row in rows.decode((Int64, String, String, Int, Int, String?, String?, String).self) {
-                refusals.append(Refusal(id: row.0, sourceID: row.1, reason: row.2, httpStatus: row.3, bodySize: row.4, bodySHA256: row.5,
-                                        remoteAddress: row.6, receivedAt: row.7))
+                refusals.append(
+                    Refusal(
+                        id: row.0, sourceID: row.1, reason: row.2, httpStatus: row.3, bodySize: row.4, bodySHA256: row.5,
+                        remoteAddress: row.6, receivedAt: row.7))
             }
             return refusals
         }
@@ -78,7 +82,8 @@ extension InboxQueries {
         return try await client.withTenantTransaction(org, logger: logger) { connection in
             var rows: [InboxReport.Row] = []
             // The org is named as well as enforced by row-level security, so its index serves the scan.
-            let result = try await connection.query("""
+            let result = try await connection.query(
+                """
                 SELECT to_char(date_trunc('day', received_at AT TIME ZONE 'UTC'), 'YYYY-MM-DD'), provider, count(*)::int,
                        count(*) FILTER (WHERE status = ANY(\(awaiting)::text[]))::int,
                        count(*) FILTER (WHERE status = \(InboxStatus.processed.rawValue))::int,
@@ -91,8 +96,10 @@ extension InboxQueries {
                 GROUP BY 1, 2 ORDER BY 1 DESC, 2
                 """, logger: logger)
             for try await row in result.decode((String, String, Int, Int, Int, Int, Int, Int, Int).self) {
-                rows.append(InboxReport.Row(day: row.0, provider: row.1, received: row.2, awaitingOutcome: row.3, processed: row.4,
-                                            ignored: row.5, superseded: row.6, failed: row.7, unexplained: row.8))
+                rows.append(
+                    InboxReport.Row(
+                        day: row.0, provider: row.1, received: row.2, awaitingOutcome: row.3, processed: row.4,
+                        ignored: row.5, superseded: row.6, failed: row.7, unexplained: row.8))
             }
             return rows
         }
@@ -102,7 +109,8 @@ extension InboxQueries {
     func conflicts(org: TenantID) async throws -> [Conflict] {
         try await client.withTenantTransaction(org, logger: logger) { connection in
             var conflicts: [Conflict] = []
-            let rows = try await connection.query("""
+            let rows = try await connection.query(
+                """
                 SELECT id, inbox_id::text, source_id, provider_event_id, body_sha256, body_size, \(unescaped: Self.utcText("received_at"))
                 FROM \(unescaped: schema.name).webhook_conflicts ORDER BY id DESC LIMIT 1000
                 """, logger: logger)

@@ -42,16 +42,19 @@ struct SourceStore: Sendable {
         let sealed = try box.seal(secretValue)
         try await client.withTenantTransaction(org, logger: logger) { connection in
             try await connection.query("INSERT INTO \(unescaped: schema).source_directory (source_id, org_id) VALUES (\(source.id), \(source.orgID))", logger: logger)
-            try await connection.query("""
+            try await connection.query(
+                """
                 INSERT INTO \(unescaped: schema).sources (id, org_id, provider, name, tolerance_seconds)
                 VALUES (\(source.id), \(source.orgID), \(source.provider.rawValue), \(source.name), \(source.toleranceSeconds))
                 """, logger: logger)
-            try await connection.query("""
+            try await connection.query(
+                """
                 INSERT INTO \(unescaped: schema).source_secrets (id, source_id, org_id, sealed)
                 VALUES (\("sec_" + Self.randomToken(bytes: 12)), \(source.id), \(source.orgID), \(PostgresBytes(sealed)))
                 """, logger: logger)
-            try await audit.record(org: org, actor: actor, action: "source.create", target: source.id, before: Source?.none, after: source,
-                                   correlationID: nil, on: connection, logger: logger)
+            try await audit.record(
+                org: org, actor: actor, action: "source.create", target: source.id, before: Source?.none, after: source,
+                correlationID: nil, on: connection, logger: logger)
         }
         return (source, secretValue)
     }
@@ -62,22 +65,27 @@ struct SourceStore: Sendable {
         if let cached = cache.entry(sourceID, now: now) { return cached.usable(at: now) }
         let token = cache.beginLoad()
         var org: String?
-        for try await value in try await client.query("SELECT org_id FROM \(unescaped: schema).source_directory WHERE source_id = \(sourceID)", logger: logger).decode(String.self) {
+        for try await value in try await client.query("SELECT org_id FROM \(unescaped: schema).source_directory WHERE source_id = \(sourceID)", logger: logger).decode(String.self)
+        {
             org = value
         }
         guard let org, let tenant = TenantID(rawValue: org) else { return nil }
         let entry: SourceCache.Entry? = try await client.withTenantTransaction(tenant, logger: logger) { connection in
             guard let source = try await fetch(sourceID, on: connection) else { return nil }
             var secrets: [SourceCache.Secret] = []
-            let secretRows = try await connection.query("""
+            let secretRows = try await connection.query(
+                """
                 SELECT id, sealed, expires_at FROM \(unescaped: schema).source_secrets
                 WHERE source_id = \(sourceID) AND (expires_at IS NULL OR expires_at > \(now)) ORDER BY created_at DESC
                 """, logger: logger)
             for try await (id, sealed, expiresAt) in secretRows.decode((String, ByteBuffer, Date?).self) {
                 // A secret that cannot be opened (wrong key, tampering) is left out: with none
                 // left, verification fails closed.
-                if let value = try? box.open(Array(buffer: sealed)) { secrets.append(.init(secret: WebhookSecret(id: id, value: value), expiresAt: expiresAt)) }
-                else { logger.error("a source secret could not be decrypted; check TALLY_SECRETS_KEY", metadata: ["source_id": "\(sourceID)", "secret_id": "\(id)"]) }
+                if let value = try? box.open(Array(buffer: sealed)) {
+                    secrets.append(.init(secret: WebhookSecret(id: id, value: value), expiresAt: expiresAt))
+                } else {
+                    logger.error("a source secret could not be decrypted; check TALLY_SECRETS_KEY", metadata: ["source_id": "\(sourceID)", "secret_id": "\(id)"])
+                }
             }
             return SourceCache.Entry(source: source, secrets: secrets, loadedAt: now)
         }
@@ -89,7 +97,8 @@ struct SourceStore: Sendable {
     /// The org's sources, newest first (secrets are never listed).
     func list(org: TenantID) async throws -> [Source] {
         try await client.withTenantTransaction(org, logger: logger) { connection in
-            try await Self.sources(in: try await connection.query("SELECT \(unescaped: Self.columns) FROM \(unescaped: schema).sources ORDER BY created_at DESC, id", logger: logger))
+            try await Self.sources(
+                in: try await connection.query("SELECT \(unescaped: Self.columns) FROM \(unescaped: schema).sources ORDER BY created_at DESC, id", logger: logger))
         }
     }
 
@@ -102,8 +111,9 @@ struct SourceStore: Sendable {
             try await connection.query("UPDATE \(unescaped: schema).sources SET status = 'disabled', disabled_at = now() WHERE id = \(id)", logger: logger)
             var after = before
             after.status = .disabled
-            try await audit.record(org: org, actor: actor, action: "source.disable", target: id, before: before, after: after,
-                                   correlationID: nil, on: connection, logger: logger)
+            try await audit.record(
+                org: org, actor: actor, action: "source.disable", target: id, before: before, after: after,
+                correlationID: nil, on: connection, logger: logger)
             return after
         }
     }
@@ -116,16 +126,19 @@ struct SourceStore: Sendable {
         let secret = newSecret ?? Self.generateSecret(for: source.provider)
         let sealed = try box.seal(secret)
         try await client.withTenantTransaction(org, logger: logger) { connection in
-            try await connection.query("""
+            try await connection.query(
+                """
                 UPDATE \(unescaped: schema).source_secrets SET expires_at = \(previousExpireAt)
                 WHERE source_id = \(id) AND (expires_at IS NULL OR expires_at > \(previousExpireAt))
                 """, logger: logger)
-            try await connection.query("""
+            try await connection.query(
+                """
                 INSERT INTO \(unescaped: schema).source_secrets (id, source_id, org_id, sealed)
                 VALUES (\("sec_" + Self.randomToken(bytes: 12)), \(id), \(org.rawValue), \(PostgresBytes(sealed)))
                 """, logger: logger)
-            try await audit.record(org: org, actor: actor, action: "source.rotate-secret", target: id, before: [String: String]?.none,
-                                   after: ["previous_secrets_expire_at": RFC3339.string(previousExpireAt)], correlationID: nil, on: connection, logger: logger)
+            try await audit.record(
+                org: org, actor: actor, action: "source.rotate-secret", target: id, before: [String: String]?.none,
+                after: ["previous_secrets_expire_at": RFC3339.string(previousExpireAt)], correlationID: nil, on: connection, logger: logger)
         }
         return secret
     }

@@ -63,21 +63,24 @@ struct WebhookInboxStore: Sendable {
         let hashes = webhooks.map(\.bodySHA256)
         let bodies = webhooks.map { Data($0.body).base64EncodedString() }
         // Built for every webhook; the function queues only those of rows it stores.
-        let events = OutboxColumns(try webhooks.indices.map { index in
-            try Self.receivedEvent(webhooks[index], inboxID: ids[index], bodyBase64: bodies[index], bodySHA256: hashes[index])
-        })
+        let events = OutboxColumns(
+            try webhooks.indices.map { index in
+                try Self.receivedEvent(webhooks[index], inboxID: ids[index], bodyBase64: bodies[index], bodySHA256: hashes[index])
+            })
         return try await client.withTransaction(logger: logger) { connection in
             // Read inside the transaction: an answer the gateway cannot use rolls the batch back.
             var outcomes = [AcceptOutcome?](repeating: nil, count: webhooks.count)
-            for try await (position, inboxID, outcome) in try await connection.query("""
-            SELECT out_position, out_inbox_id, out_outcome FROM \(unescaped: schema.name).accept_webhooks(
-                \(tenant.rawValue), \(ids)::uuid[], \(webhooks.map(\.source.id))::text[], \(webhooks.map(\.source.provider.rawValue))::text[],
-                \(webhooks.map(\.providerEventID))::text[], \(webhooks.map(\.providerEventType))::text[],
-                \(webhooks.map(\.trust.rawValue))::text[], \(webhooks.map(\.contentType))::text[], \(bodies)::text[],
-                \(hashes)::text[], \(webhooks.map(\.body.count))::int4[],
-                \(webhooks.map { CanonicalJSON.object($0.verificationHeaders) })::text[], \(webhooks.map(\.receivedAt))::timestamptz[],
-                \(events.eventIDs)::text[], \(events.topics)::text[], \(events.keys)::text[], \(events.payloads)::text[], \(events.headers)::text[])
-            """, logger: logger).decode((Int, UUID?, String).self) {
+            for try await (position, inboxID, outcome) in try await connection.query(
+                """
+                SELECT out_position, out_inbox_id, out_outcome FROM \(unescaped: schema.name).accept_webhooks(
+                    \(tenant.rawValue), \(ids)::uuid[], \(webhooks.map(\.source.id))::text[], \(webhooks.map(\.source.provider.rawValue))::text[],
+                    \(webhooks.map(\.providerEventID))::text[], \(webhooks.map(\.providerEventType))::text[],
+                    \(webhooks.map(\.trust.rawValue))::text[], \(webhooks.map(\.contentType))::text[], \(bodies)::text[],
+                    \(hashes)::text[], \(webhooks.map(\.body.count))::int4[],
+                    \(webhooks.map { CanonicalJSON.object($0.verificationHeaders) })::text[], \(webhooks.map(\.receivedAt))::timestamptz[],
+                    \(events.eventIDs)::text[], \(events.topics)::text[], \(events.keys)::text[], \(events.payloads)::text[], \(events.headers)::text[])
+                """, logger: logger
+            ).decode((Int, UUID?, String).self) {
                 let index = position - 1
                 guard outcomes.indices.contains(index) else { throw UnexpectedIntakeAnswer(detail: "position \(position) of \(webhooks.count)") }
                 switch (outcome, inboxID) {
@@ -98,11 +101,13 @@ struct WebhookInboxStore: Sendable {
 
     /// The `webhook.received` event announcing a stored webhook; its id is the inbox id.
     static func receivedEvent(_ webhook: IncomingWebhook, inboxID: UUID, bodyBase64: String, bodySHA256: String) throws -> OutboxMessage {
-        try OutboxMessage(RawWebhookEvent.envelope(RawWebhookEvent.Stored(
-            inboxID: inboxID, orgID: webhook.source.orgID, sourceID: webhook.source.id, provider: webhook.source.provider,
-            providerEventID: webhook.providerEventID, providerEventType: webhook.providerEventType, receivedAt: webhook.receivedAt,
-            trust: webhook.trust, contentType: webhook.contentType, bodyBase64: bodyBase64, bodySHA256: bodySHA256
-        )))
+        try OutboxMessage(
+            RawWebhookEvent.envelope(
+                RawWebhookEvent.Stored(
+                    inboxID: inboxID, orgID: webhook.source.orgID, sourceID: webhook.source.id, provider: webhook.source.provider,
+                    providerEventID: webhook.providerEventID, providerEventType: webhook.providerEventType, receivedAt: webhook.receivedAt,
+                    trust: webhook.trust, contentType: webhook.contentType, bodyBase64: bodyBase64, bodySHA256: bodySHA256
+                )))
     }
 
     /// How many refused requests the log keeps; older ones are deleted as new ones arrive.
@@ -119,7 +124,8 @@ struct WebhookInboxStore: Sendable {
             for try await id in try await client.query(
                 "SELECT nextval(pg_get_serial_sequence(\(schema.name + ".refused_requests"), 'id'))", logger: logger
             ).decode(Int64.self) { newID = id }
-            try await client.query("""
+            try await client.query(
+                """
                 INSERT INTO \(unescaped: schema.name).refused_requests (id, org_id, source_id, reason, http_status, body_size, body_sha256, remote_address)
                 VALUES (\(newID), \(orgID), \(String(sourceID.prefix(100))), \(reason), \(status), \(body.count), \(hash), \(remoteAddress))
                 """, logger: logger)

@@ -1,3 +1,4 @@
+import Contracts
 import Foundation
 import Logging
 import PostgresNIO
@@ -20,14 +21,16 @@ struct PostgresWebhookOutcomeStore: WebhookOutcomeStore {
         try await connection.setTenant(tenant, logger: logger)
         var settled = Set<UUID>()
         // An empty reason is stored as NULL: a text array cannot carry NULLs from here.
-        for try await id in try await connection.query("""
+        for try await id in try await connection.query(
+            """
             UPDATE \(unescaped: schema.name).webhook_inbox AS w
             SET status = v.status, status_reason = NULLIF(v.reason, ''), status_changed_at = now()
             FROM unnest(\(updates.map(\.inboxID))::uuid[], \(updates.map(\.status.rawValue))::text[],
                         \(updates.map { $0.reason ?? "" })::text[]) AS v(id, status, reason)
             WHERE w.id = v.id AND w.status = ANY(\(InboxStatus.awaitingOutcome.map(\.rawValue))::text[])
             RETURNING w.id
-            """, logger: logger).decode(UUID.self) {
+            """, logger: logger
+        ).decode(UUID.self) {
             settled.insert(id)
         }
         return settled

@@ -1,6 +1,5 @@
 import Contracts
 import Foundation
-import Storage
 
 /// Whether a canonical event passed the ordering fence.
 enum Disposition: String, Sendable, Equatable { case emitted, superseded }
@@ -54,8 +53,10 @@ struct RawWebhookDecision: Equatable {
 
     /// Decides the rows for `event`. `dispositions` holds the fence's answer for each fenced
     /// canonical id (an id missing there is emitted); `group` names the consumer in a dead letter.
-    init(_ event: InboxEvent<WebhookReceived>, normalization: Result<Normalization, MalformedPayload>,
-         dispositions: [String: Disposition], now: String, group: String) throws {
+    init(
+        _ event: InboxEvent<WebhookReceived>, normalization: Result<Normalization, MalformedPayload>,
+        dispositions: [String: Disposition], now: String, group: String
+    ) throws {
         let raw = event.data
         let envelope = event.envelope
         let status: WebhookOutcome.Status
@@ -69,8 +70,10 @@ struct RawWebhookDecision: Equatable {
             for (position, canonical) in events.enumerated() {
                 let id = CanonicalID.derive(inboxID: raw.inboxID, position: position)
                 let disposition = dispositions[id] ?? .emitted
-                lineage.append(LineageRow(canonicalEventID: id, inboxID: raw.inboxID, position: position, eventType: canonical.eventType,
-                                          provider: raw.provider.rawValue, disposition: disposition))
+                lineage.append(
+                    LineageRow(
+                        canonicalEventID: id, inboxID: raw.inboxID, position: position, eventType: canonical.eventType,
+                        provider: raw.provider.rawValue, disposition: disposition))
                 guard disposition == .emitted else {
                     superseded += 1
                     continue
@@ -87,14 +90,19 @@ struct RawWebhookDecision: Equatable {
             (status, reason) = (.failed, malformed.description)
             let metadata = event.metadata
             let dead = DeadLetterHeaders(reason: malformed.description, topic: metadata.topic, partition: metadata.partition, offset: metadata.offset, group: group)
-            outbox.append(OutboxMessage(eventID: "dlq-\(envelope.id)", topic: TallyService.normalizer.deadLetterTopic.name, key: envelope.subject,
-                                        payload: metadata.value, headers: dead.fields, orgID: envelope.tenant))
+            outbox.append(
+                OutboxMessage(
+                    eventID: "dlq-\(envelope.id)", topic: TallyService.normalizer.deadLetterTopic.name, key: envelope.subject,
+                    payload: metadata.value, headers: dead.fields, orgID: envelope.tenant))
         }
-        outbox.append(try OutboxMessage(EventEnvelope(
-            id: Self.outcomeID(of: raw), source: "/tally/normalizer", time: now, tenant: envelope.tenant, correlationID: envelope.correlationid,
-            causationID: envelope.id, data: WebhookOutcome(inboxID: raw.inboxID, status: status, canonicalEventIDs: canonicalIDs, reason: reason)
-        )))
-        outcome = OutcomeRow(rawEventID: envelope.id, inboxID: raw.inboxID, provider: raw.provider.rawValue, providerEventType: raw.providerEventType,
-                             status: status, reason: reason, receivedAt: raw.receivedAt)
+        outbox.append(
+            try OutboxMessage(
+                EventEnvelope(
+                    id: Self.outcomeID(of: raw), source: "/tally/normalizer", time: now, tenant: envelope.tenant, correlationID: envelope.correlationid,
+                    causationID: envelope.id, data: WebhookOutcome(inboxID: raw.inboxID, status: status, canonicalEventIDs: canonicalIDs, reason: reason)
+                )))
+        outcome = OutcomeRow(
+            rawEventID: envelope.id, inboxID: raw.inboxID, provider: raw.provider.rawValue, providerEventType: raw.providerEventType,
+            status: status, reason: reason, receivedAt: raw.receivedAt)
     }
 }

@@ -40,8 +40,9 @@ struct RawWebhookHandler: Sendable {
                         dispositions[id] = try await store.fence(object, canonicalID: id, decided: &decided)
                     }
                 }
-                let decision = try RawWebhookDecision(event, normalization: normalization, dispositions: dispositions, now: now,
-                                                      group: TallyService.normalizer.consumerGroup)
+                let decision = try RawWebhookDecision(
+                    event, normalization: normalization, dispositions: dispositions, now: now,
+                    group: TallyService.normalizer.consumerGroup)
                 if case .failure(let malformed) = normalization {
                     logger.warning("raw webhook could not be normalized", metadata: ["inbox_id": "\(event.data.inboxID)", "reason": "\(malformed.description)"])
                 }

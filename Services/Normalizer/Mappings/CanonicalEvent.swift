@@ -112,8 +112,8 @@ protocol ProviderMapping: Sendable {
 enum CanonicalID {
     static func derive(inboxID: String, position: Int) -> String {
         var bytes = Array(SHA256.hash(data: Data("tally.canonical:\(inboxID)#\(position)".utf8)).prefix(16))
-        bytes[6] = (bytes[6] & 0x0F) | 0x80 // version 8: name-based, application-defined
-        bytes[8] = (bytes[8] & 0x3F) | 0x80 // RFC 9562 variant
+        bytes[6] = (bytes[6] & 0x0F) | 0x80  // version 8: name-based, application-defined
+        bytes[8] = (bytes[8] & 0x3F) | 0x80  // RFC 9562 variant
         let hex = bytes.lowercaseHex
         let parts = [hex.prefix(8), hex.dropFirst(8).prefix(4), hex.dropFirst(12).prefix(4), hex.dropFirst(16).prefix(4), hex.dropFirst(20)]
         return parts.map(String.init).joined(separator: "-")

@@ -85,16 +85,19 @@ struct HotmartMapping: ProviderMapping {
             let payload = try PayloadReading.decode(PurchasePostback.self, body, provider: "hotmart").data
             let amount = try Self.money(payload.purchase.price)
             let millis = payload.purchase.approved_date ?? postback.creation_date
-            return .events([.paymentCaptured(PaymentCaptured(
-                origin: PayloadReading.origin(raw, occurredAt: Self.time(millis)),
-                paymentID: payload.purchase.transaction,
-                amount: amount,
-                fee: nil,
-                customerRef: payload.subscription?.subscriber?.code,
-                orderRef: nil,
-                subscriptionRef: payload.subscription?.subscriber?.code,
-                invoiceRef: nil
-            ))])
+            return .events([
+                .paymentCaptured(
+                    PaymentCaptured(
+                        origin: PayloadReading.origin(raw, occurredAt: Self.time(millis)),
+                        paymentID: payload.purchase.transaction,
+                        amount: amount,
+                        fee: nil,
+                        customerRef: payload.subscription?.subscriber?.code,
+                        orderRef: nil,
+                        subscriptionRef: payload.subscription?.subscriber?.code,
+                        invoiceRef: nil
+                    ))
+            ])
         case "PURCHASE_REFUNDED", "PURCHASE_CHARGEBACK":
             let payload = try PayloadReading.decode(PurchasePostback.self, body, provider: "hotmart").data
             let amount = try Self.money(payload.purchase.price)
@@ -109,11 +112,14 @@ struct HotmartMapping: ProviderMapping {
             // pix expired, or the card was declined.
             let payload = try PayloadReading.decode(PurchasePostback.self, body, provider: "hotmart").data
             let amount = try Self.money(payload.purchase.price)
-            return .events([.paymentFailed(PaymentFailed(
-                origin: PayloadReading.origin(raw, occurredAt: Self.time(postback.creation_date)), paymentID: payload.purchase.transaction,
-                amount: amount, reasonCode: postback.event == "PURCHASE_CANCELED" ? "purchase_canceled" : "payment_delayed",
-                customerRef: payload.subscription?.subscriber?.code, subscriptionRef: payload.subscription?.subscriber?.code, invoiceRef: nil
-            ))])
+            return .events([
+                .paymentFailed(
+                    PaymentFailed(
+                        origin: PayloadReading.origin(raw, occurredAt: Self.time(postback.creation_date)), paymentID: payload.purchase.transaction,
+                        amount: amount, reasonCode: postback.event == "PURCHASE_CANCELED" ? "purchase_canceled" : "payment_delayed",
+                        customerRef: payload.subscription?.subscriber?.code, subscriptionRef: payload.subscription?.subscriber?.code, invoiceRef: nil
+                    ))
+            ])
         case "SUBSCRIPTION_CANCELLATION":
             // The subscriber code is the subscription's id everywhere else Hotmart names it; the
             // plan's price here has no currency, so the state states none.

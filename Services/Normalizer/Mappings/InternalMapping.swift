@@ -58,26 +58,34 @@ struct InternalMapping: ProviderMapping {
             let currency = try PayloadReading.currency(order.currency, provider: "internal")
             func money(_ minor: Int64) -> Money { Money(amountMinor: minor, currency: currency) }
             let lines = order.lines.map {
-                OrderLine(sku: $0.sku, description: $0.description, quantity: $0.quantity, unitPrice: money($0.unit_price_minor),
-                          taxRateBps: $0.tax_rate_bps, tax: money($0.tax_minor), total: money($0.total_minor))
+                OrderLine(
+                    sku: $0.sku, description: $0.description, quantity: $0.quantity, unitPrice: money($0.unit_price_minor),
+                    taxRateBps: $0.tax_rate_bps, tax: money($0.tax_minor), total: money($0.total_minor))
             }
             guard lines.reduce(Int64(0), { $0 + $1.total.amountMinor }) == order.subtotal_minor + order.tax_minor || lines.isEmpty,
-                  order.subtotal_minor + order.tax_minor == order.total_minor else {
+                order.subtotal_minor + order.tax_minor == order.total_minor
+            else {
                 throw MalformedPayload("internal order \(order.order_id) totals do not add up: lines, subtotal + tax and total disagree")
             }
-            return .events([.orderPlaced(OrderPlaced(
-                origin: origin, orderID: order.order_id, customerRef: order.customer_id, lines: lines,
-                subtotal: money(order.subtotal_minor), tax: money(order.tax_minor), total: money(order.total_minor), paymentRef: order.payment_reference
-            ))])
+            return .events([
+                .orderPlaced(
+                    OrderPlaced(
+                        origin: origin, orderID: order.order_id, customerRef: order.customer_id, lines: lines,
+                        subtotal: money(order.subtotal_minor), tax: money(order.tax_minor), total: money(order.total_minor), paymentRef: order.payment_reference
+                    ))
+            ])
         case "order.canceled":
             let cancellation = try PayloadReading.decode(Envelope<Cancellation>.self, body, provider: "internal").data
             return .events([.orderCanceled(OrderCanceled(origin: origin, orderID: cancellation.order_id, reason: cancellation.reason))])
         case "customer.upserted":
             let customer = try PayloadReading.decode(Envelope<Customer>.self, body, provider: "internal").data
-            return .events([.customerUpserted(CustomerUpserted(
-                origin: origin, customerID: customer.customer_id, email: customer.email, name: customer.name,
-                phone: customer.phone, locale: customer.locale, country: customer.country
-            ))])
+            return .events([
+                .customerUpserted(
+                    CustomerUpserted(
+                        origin: origin, customerID: customer.customer_id, email: customer.email, name: customer.name,
+                        phone: customer.phone, locale: customer.locale, country: customer.country
+                    ))
+            ])
         default:
             return .ignored("internal event type \(event.type) is not mapped")
         }

@@ -122,29 +122,36 @@ struct PaddleMapping: ProviderMapping {
             let fee = try totals.fee.map { fee throws(MalformedPayload) in
                 Money(amountMinor: try PayloadReading.minorUnits(fee, provider: "paddle", field: "details.totals.fee"), currency: currency)
             }
-            return .events([.paymentCaptured(PaymentCaptured(
-                origin: PayloadReading.origin(raw, occurredAt: occurredAt),
-                paymentID: transaction.id,
-                amount: Money(amountMinor: try PayloadReading.minorUnits(totals.total, provider: "paddle", field: "details.totals.total"), currency: currency),
-                fee: fee,
-                customerRef: transaction.customer_id,
-                orderRef: nil,
-                subscriptionRef: transaction.subscription_id,
-                invoiceRef: nil
-            ))])
+            return .events([
+                .paymentCaptured(
+                    PaymentCaptured(
+                        origin: PayloadReading.origin(raw, occurredAt: occurredAt),
+                        paymentID: transaction.id,
+                        amount: Money(amountMinor: try PayloadReading.minorUnits(totals.total, provider: "paddle", field: "details.totals.total"), currency: currency),
+                        fee: fee,
+                        customerRef: transaction.customer_id,
+                        orderRef: nil,
+                        subscriptionRef: transaction.subscription_id,
+                        invoiceRef: nil
+                    ))
+            ])
         case "transaction.payment_failed":
             let transaction = try PayloadReading.decode(FailedTransactionNotification.self, body, provider: "paddle").data
             let currency = try PayloadReading.currency(transaction.details.totals.currency_code, provider: "paddle")
             // Each failed attempt is its own fact: the payment id names the transaction and the attempt.
             let failed = transaction.payments?.last(where: { $0.status == "error" || $0.status == "failed" })
-            return .events([.paymentFailed(PaymentFailed(
-                origin: PayloadReading.origin(raw, occurredAt: occurredAt), paymentID: transaction.id,
-                amount: Money(amountMinor: try PayloadReading.minorUnits(transaction.details.totals.total, provider: "paddle", field: "details.totals.total"), currency: currency),
-                reasonCode: failed?.error_code ?? "unknown",
-                customerRef: transaction.customer_id, subscriptionRef: transaction.subscription_id, invoiceRef: transaction.invoice_id
-            ))])
+            return .events([
+                .paymentFailed(
+                    PaymentFailed(
+                        origin: PayloadReading.origin(raw, occurredAt: occurredAt), paymentID: transaction.id,
+                        amount: Money(
+                            amountMinor: try PayloadReading.minorUnits(transaction.details.totals.total, provider: "paddle", field: "details.totals.total"), currency: currency),
+                        reasonCode: failed?.error_code ?? "unknown",
+                        customerRef: transaction.customer_id, subscriptionRef: transaction.subscription_id, invoiceRef: transaction.invoice_id
+                    ))
+            ])
         case "subscription.created", "subscription.activated", "subscription.updated", "subscription.past_due",
-             "subscription.paused", "subscription.resumed", "subscription.canceled":
+            "subscription.paused", "subscription.resumed", "subscription.canceled":
             let subscription = try PayloadReading.decode(SubscriptionNotification.self, body, provider: "paddle").data
             let change: SubscriptionChange
             if notification.event_type == "subscription.created" {
@@ -160,21 +167,27 @@ struct PaddleMapping: ProviderMapping {
             return .events([.subscription(change, try state(subscription), origin: PayloadReading.origin(raw, occurredAt: occurredAt), reason: nil)])
         case "customer.created", "customer.updated":
             let customer = try PayloadReading.decode(CustomerNotification.self, body, provider: "paddle").data
-            return .events([.customerUpserted(CustomerUpserted(
-                origin: PayloadReading.origin(raw, occurredAt: occurredAt), customerID: customer.id, email: customer.email, name: customer.name,
-                phone: nil, locale: customer.locale, country: nil
-            ))])
+            return .events([
+                .customerUpserted(
+                    CustomerUpserted(
+                        origin: PayloadReading.origin(raw, occurredAt: occurredAt), customerID: customer.id, email: customer.email, name: customer.name,
+                        phone: nil, locale: customer.locale, country: nil
+                    ))
+            ])
         case "adjustment.created", "adjustment.updated":
             let adjustment = try PayloadReading.decode(AdjustmentNotification.self, body, provider: "paddle").data
             // Only an approved refund moves money back; credits and pending adjustments do not.
             guard adjustment.action == "refund" else { return .ignored("paddle adjustment action \(adjustment.action) is not a refund") }
             guard adjustment.status == "approved" else { return .ignored("paddle refund \(adjustment.id) is \(adjustment.status), not approved") }
             let currency = try PayloadReading.currency(adjustment.totals.currency_code, provider: "paddle")
-            return .events([.paymentRefunded(PaymentRefunded(
-                origin: PayloadReading.origin(raw, occurredAt: occurredAt), paymentID: adjustment.transaction_id, refundID: adjustment.id,
-                amount: Money(amountMinor: try PayloadReading.minorUnits(adjustment.totals.total, provider: "paddle", field: "data.totals.total"), currency: currency),
-                full: adjustment.type == "full"
-            ))])
+            return .events([
+                .paymentRefunded(
+                    PaymentRefunded(
+                        origin: PayloadReading.origin(raw, occurredAt: occurredAt), paymentID: adjustment.transaction_id, refundID: adjustment.id,
+                        amount: Money(amountMinor: try PayloadReading.minorUnits(adjustment.totals.total, provider: "paddle", field: "data.totals.total"), currency: currency),
+                        full: adjustment.type == "full"
+                    ))
+            ])
         default:
             return .ignored("paddle event type \(notification.event_type) is not mapped")
         }
@@ -187,8 +200,9 @@ struct PaddleMapping: ProviderMapping {
             throw MalformedPayload("paddle subscription \(subscription.id) has an unknown billing interval '\(subscription.billing_cycle.interval)'")
         }
         let unitPrice = try item.price.unit_price.map { price throws(MalformedPayload) in
-            Money(amountMinor: try PayloadReading.minorUnits(price.amount, provider: "paddle", field: "items.price.unit_price.amount"),
-                  currency: try PayloadReading.currency(price.currency_code, provider: "paddle"))
+            Money(
+                amountMinor: try PayloadReading.minorUnits(price.amount, provider: "paddle", field: "items.price.unit_price.amount"),
+                currency: try PayloadReading.currency(price.currency_code, provider: "paddle"))
         }
         var periodEnd: String?
         if let endsAt = subscription.current_billing_period?.ends_at {

@@ -156,18 +156,24 @@ struct StripeMapping: ProviderMapping {
         switch event.type {
         case "payment_intent.succeeded":
             let intent = try object(PaymentIntent.self)
-            return .events([.paymentCaptured(PaymentCaptured(
-                origin: origin, paymentID: intent.id, amount: try money(intent.amount_received, intent.currency), fee: nil,
-                customerRef: intent.customer, orderRef: intent.metadata?["order_id"], subscriptionRef: nil, invoiceRef: intent.invoice
-            ))])
+            return .events([
+                .paymentCaptured(
+                    PaymentCaptured(
+                        origin: origin, paymentID: intent.id, amount: try money(intent.amount_received, intent.currency), fee: nil,
+                        customerRef: intent.customer, orderRef: intent.metadata?["order_id"], subscriptionRef: nil, invoiceRef: intent.invoice
+                    ))
+            ])
         case "payment_intent.payment_failed":
             let intent = try object(PaymentIntent.self)
             let error = intent.last_payment_error
-            return .events([.paymentFailed(PaymentFailed(
-                origin: origin, paymentID: intent.id, amount: try money(intent.amount, intent.currency),
-                reasonCode: error?.decline_code ?? error?.code ?? "unknown",
-                customerRef: intent.customer, subscriptionRef: nil, invoiceRef: intent.invoice
-            ))])
+            return .events([
+                .paymentFailed(
+                    PaymentFailed(
+                        origin: origin, paymentID: intent.id, amount: try money(intent.amount, intent.currency),
+                        reasonCode: error?.decline_code ?? error?.code ?? "unknown",
+                        customerRef: intent.customer, subscriptionRef: nil, invoiceRef: intent.invoice
+                    ))
+            ])
         case "customer.subscription.created":
             let subscription = try object(Subscription.self)
             // An incomplete subscription has not been paid for yet; its activation arrives as an update.
@@ -188,45 +194,63 @@ struct StripeMapping: ProviderMapping {
             return .events([.subscription(.canceled, try state(subscription), origin: origin, reason: subscription.cancellation_details?.reason)])
         case "invoice.paid":
             let invoice = try object(Invoice.self)
-            return .events([.invoicePaid(InvoicePaid(
-                origin: origin, invoiceID: invoice.id, subscriptionRef: invoice.subscription, customerRef: invoice.customer,
-                amountPaid: try money(invoice.amount_paid ?? invoice.amount_due, invoice.currency), paymentRef: invoice.payment_intent,
-                paidAt: PayloadReading.rfc3339(unixSeconds: invoice.status_transitions?.paid_at ?? event.created)
-            ))])
+            return .events([
+                .invoicePaid(
+                    InvoicePaid(
+                        origin: origin, invoiceID: invoice.id, subscriptionRef: invoice.subscription, customerRef: invoice.customer,
+                        amountPaid: try money(invoice.amount_paid ?? invoice.amount_due, invoice.currency), paymentRef: invoice.payment_intent,
+                        paidAt: PayloadReading.rfc3339(unixSeconds: invoice.status_transitions?.paid_at ?? event.created)
+                    ))
+            ])
         case "charge.refunded":
             let charge = try object(Charge.self)
             guard let refund = charge.refunds?.data.max(by: { $0.created < $1.created }) else {
                 throw MalformedPayload("stripe charge.refunded lists no refund")
             }
-            return .events([.paymentRefunded(PaymentRefunded(
-                origin: origin, paymentID: charge.payment_intent ?? charge.id, refundID: refund.id,
-                amount: try money(refund.amount, charge.currency), full: charge.amount_refunded >= charge.amount
-            ))])
+            return .events([
+                .paymentRefunded(
+                    PaymentRefunded(
+                        origin: origin, paymentID: charge.payment_intent ?? charge.id, refundID: refund.id,
+                        amount: try money(refund.amount, charge.currency), full: charge.amount_refunded >= charge.amount
+                    ))
+            ])
         case "charge.dispute.created":
             let dispute = try object(Dispute.self)
-            return .events([.paymentDisputed(PaymentDisputed(
-                origin: origin, paymentID: dispute.payment_intent ?? dispute.charge, disputeID: dispute.id,
-                amount: try money(dispute.amount, dispute.currency), reason: dispute.reason
-            ))])
+            return .events([
+                .paymentDisputed(
+                    PaymentDisputed(
+                        origin: origin, paymentID: dispute.payment_intent ?? dispute.charge, disputeID: dispute.id,
+                        amount: try money(dispute.amount, dispute.currency), reason: dispute.reason
+                    ))
+            ])
         case "payout.paid":
             let payout = try object(Payout.self)
-            return .events([.payoutPaid(PayoutPaid(
-                origin: origin, payoutID: payout.id, amount: try money(payout.amount, payout.currency), fees: nil,
-                arrivalDate: String(PayloadReading.rfc3339(unixSeconds: payout.arrival_date).prefix(10)), paymentRefs: []
-            ))])
+            return .events([
+                .payoutPaid(
+                    PayoutPaid(
+                        origin: origin, payoutID: payout.id, amount: try money(payout.amount, payout.currency), fees: nil,
+                        arrivalDate: String(PayloadReading.rfc3339(unixSeconds: payout.arrival_date).prefix(10)), paymentRefs: []
+                    ))
+            ])
         case "invoice.payment_failed":
             let invoice = try object(Invoice.self)
-            return .events([.invoicePaymentFailed(InvoicePaymentFailed(
-                origin: origin, invoiceID: invoice.id, subscriptionRef: invoice.subscription, customerRef: invoice.customer,
-                amountDue: try money(invoice.amount_due, invoice.currency), attemptCount: invoice.attempt_count,
-                nextRetryAt: invoice.next_payment_attempt.map(PayloadReading.rfc3339(unixSeconds:))
-            ))])
+            return .events([
+                .invoicePaymentFailed(
+                    InvoicePaymentFailed(
+                        origin: origin, invoiceID: invoice.id, subscriptionRef: invoice.subscription, customerRef: invoice.customer,
+                        amountDue: try money(invoice.amount_due, invoice.currency), attemptCount: invoice.attempt_count,
+                        nextRetryAt: invoice.next_payment_attempt.map(PayloadReading.rfc3339(unixSeconds:))
+                    ))
+            ])
         case "customer.created", "customer.updated":
             let customer = try object(Customer.self)
-            return .events([.customerUpserted(CustomerUpserted(
-                origin: origin, customerID: customer.id, email: customer.email, name: customer.name, phone: customer.phone,
-                locale: customer.preferred_locales?.first, country: customer.address?.country
-            ))])
+            return .events([
+                .customerUpserted(
+                    CustomerUpserted(
+                        origin: origin, customerID: customer.id, email: customer.email, name: customer.name, phone: customer.phone,
+                        locale: customer.preferred_locales?.first, country: customer.address?.country
+                    ))
+            ])
         default:
             return .ignored("stripe event type \(event.type) is not mapped")
         }
@@ -261,7 +285,7 @@ struct StripeMapping: ProviderMapping {
         case "past_due" where statusChanged, "unpaid" where statusChanged: return .pastDue
         case "paused" where statusChanged: return .paused
         case "active" where statusChanged && previous?.status == "paused": return .resumed
-        case "active" where statusChanged: return .activated // out of a trial, incomplete or past-due state
+        case "active" where statusChanged: return .activated  // out of a trial, incomplete or past-due state
         default: break
         }
         switch (previous?.pauseCollection, subscription.pause_collection != nil) {

@@ -38,8 +38,9 @@ struct ReportRoutes: Sendable {
         admin.get("reports/freshness") { _, context -> FreshnessList in
             let tenant = try context.requirePrincipal().tenant()
             let providers = try await store.activity(org: tenant).map { activity in
-                Freshness(provider: activity.provider, lastEventAt: activity.lastEventAt, ageSeconds: activity.ageSeconds,
-                          state: freshness.state(ageSeconds: activity.ageSeconds))
+                Freshness(
+                    provider: activity.provider, lastEventAt: activity.lastEventAt, ageSeconds: activity.ageSeconds,
+                    state: freshness.state(ageSeconds: activity.ageSeconds))
             }
             return FreshnessList(providers: providers)
         }

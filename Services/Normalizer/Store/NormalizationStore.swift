@@ -38,13 +38,16 @@ struct PostgresNormalizationStore: NormalizationStore {
     }
 
     private func decide(_ object: FencedObject, canonicalID: String) async throws -> Disposition {
-        for try await earlier in try await connection.query("""
+        for try await earlier in try await connection.query(
+            """
             SELECT disposition FROM \(unescaped: schema.name).lineage WHERE canonical_event_id = \(canonicalID)
-            """, logger: logger).decode(String.self) {
+            """, logger: logger
+        ).decode(String.self) {
             return Disposition(rawValue: earlier) ?? .emitted
         }
         var applied = false
-        for try await _ in try await connection.query("""
+        for try await _ in try await connection.query(
+            """
             INSERT INTO \(unescaped: schema.name).object_versions (org_id, provider, object_kind, object_id, version, canonical_event_id)
             VALUES ((SELECT current_setting('tally.org_id', true)), \(object.provider.rawValue), \(object.kind.rawValue), \(object.objectID),
                     \(object.version)::timestamptz, \(canonicalID))
@@ -52,11 +55,14 @@ struct PostgresNormalizationStore: NormalizationStore {
             SET version = EXCLUDED.version, canonical_event_id = EXCLUDED.canonical_event_id, updated_at = now()
             WHERE object_versions.version <= EXCLUDED.version
             RETURNING 1
-            """, logger: logger) { applied = true }
+            """, logger: logger)
+        { applied = true }
         if !applied {
-            logger.info("state change superseded by a newer provider version", metadata: [
-                "object": "\(object.kind.rawValue):\(object.objectID)", "version": "\(object.version)", "canonical_event_id": "\(canonicalID)",
-            ])
+            logger.info(
+                "state change superseded by a newer provider version",
+                metadata: [
+                    "object": "\(object.kind.rawValue):\(object.objectID)", "version": "\(object.version)", "canonical_event_id": "\(canonicalID)",
+                ])
         }
         return applied ? .emitted : .superseded
     }
@@ -65,7 +71,8 @@ struct PostgresNormalizationStore: NormalizationStore {
         let lineage = decisions.flatMap(\.lineage)
         let org = tenant.rawValue
         if !lineage.isEmpty {
-            try await connection.query("""
+            try await connection.query(
+                """
                 INSERT INTO \(unescaped: schema.name).lineage (canonical_event_id, org_id, source_inbox_id, position, event_type, provider, disposition)
                 SELECT l.id, \(org), l.inbox_id, l.position, l.event_type, l.provider, l.disposition
                 FROM unnest(\(lineage.map(\.canonicalEventID))::text[], \(lineage.map(\.inboxID))::text[], \(lineage.map(\.position))::int4[],
@@ -78,7 +85,8 @@ struct PostgresNormalizationStore: NormalizationStore {
         let outcomes = decisions.map(\.outcome)
         guard !outcomes.isEmpty else { return }
         // An empty reason is stored as NULL: a text array cannot carry NULLs from here.
-        try await connection.query("""
+        try await connection.query(
+            """
             INSERT INTO \(unescaped: schema.name).raw_outcomes (raw_event_id, org_id, source_inbox_id, provider, provider_event_type, outcome, reason, received_at)
             SELECT o.raw_event_id, \(org), o.source_inbox_id, o.provider, o.provider_event_type, o.outcome, NULLIF(o.reason, ''), o.received_at::timestamptz
             FROM unnest(\(outcomes.map(\.rawEventID))::text[], \(outcomes.map(\.inboxID))::text[], \(outcomes.map(\.provider))::text[],

@@ -1,3 +1,4 @@
+import Contracts
 import Foundation
 import Logging
 import PostgresNIO
@@ -50,14 +51,18 @@ struct ReportStore: Sendable {
     func lineage(org: TenantID, inboxID: String) async throws -> Lineage? {
         try await client.withTenantTransaction(org, logger: logger) { connection in
             var lineage = Lineage(inboxID: inboxID, outcome: nil, reason: nil, canonicalEvents: [])
-            for try await (outcome, reason) in try await connection.query("""
+            for try await (outcome, reason) in try await connection.query(
+                """
                 SELECT outcome, reason FROM \(unescaped: schema.name).raw_outcomes WHERE source_inbox_id = \(inboxID) ORDER BY handled_at LIMIT 1
-                """, logger: logger).decode((String, String?).self) {
+                """, logger: logger
+            ).decode((String, String?).self) {
                 (lineage.outcome, lineage.reason) = (outcome, reason)
             }
-            for try await (id, position, type, disposition) in try await connection.query("""
+            for try await (id, position, type, disposition) in try await connection.query(
+                """
                 SELECT canonical_event_id, position, event_type, disposition FROM \(unescaped: schema.name).lineage WHERE source_inbox_id = \(inboxID) ORDER BY position
-                """, logger: logger).decode((String, Int, String, String).self) {
+                """, logger: logger
+            ).decode((String, Int, String, String).self) {
                 lineage.canonicalEvents.append(Lineage.Entry(canonicalEventID: id, position: position, eventType: type, disposition: disposition))
             }
             return lineage.outcome == nil ? nil : lineage
@@ -68,7 +73,8 @@ struct ReportStore: Sendable {
     func delta(org: TenantID, days: Int) async throws -> [DeltaRow] {
         try await client.withTenantTransaction(org, logger: logger) { connection in
             var rows: [DeltaRow] = []
-            for try await row in try await connection.query("""
+            for try await row in try await connection.query(
+                """
                 SELECT to_char(date_trunc('day', received_at AT TIME ZONE 'UTC'), 'YYYY-MM-DD'), provider,
                        count(*)::int,
                        count(*) FILTER (WHERE outcome = 'processed')::int,
@@ -78,9 +84,12 @@ struct ReportStore: Sendable {
                 FROM \(unescaped: schema.name).raw_outcomes
                 WHERE received_at >= now() - \(days)::int * interval '1 day'
                 GROUP BY 1, 2 ORDER BY 1 DESC, 2
-                """, logger: logger).decode((String, String, Int, Int, Int, Int, Int).self) {
-                rows.append(DeltaRow(day: row.0, provider: row.1, received: row.2, processed: row.3, ignored: row.4, superseded: row.5,
-                                     failed: row.6, pending: row.2 - row.3 - row.4 - row.5 - row.6))
+                """, logger: logger
+            ).decode((String, String, Int, Int, Int, Int, Int).self) {
+                rows.append(
+                    DeltaRow(
+                        day: row.0, provider: row.1, received: row.2, processed: row.3, ignored: row.4, superseded: row.5,
+                        failed: row.6, pending: row.2 - row.3 - row.4 - row.5 - row.6))
             }
             return rows
         }
@@ -90,12 +99,13 @@ struct ReportStore: Sendable {
     func activity(org: TenantID) async throws -> [ProviderActivity] {
         try await client.withTenantTransaction(org, logger: logger) { connection in
             var providers: [ProviderActivity] = []
-            for try await (provider, last, age) in try await connection.query("""
-                SELECT provider, to_char(max(received_at) AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
-                       EXTRACT(EPOCH FROM now() - max(received_at))::int
+            for try await (provider, last, age) in try await connection.query(
+                """
+                SELECT provider, max(received_at), EXTRACT(EPOCH FROM now() - max(received_at))::int
                 FROM \(unescaped: schema.name).raw_outcomes GROUP BY provider ORDER BY provider
-                """, logger: logger).decode((String, String, Int).self) {
-                providers.append(ProviderActivity(provider: provider, lastEventAt: last, ageSeconds: age))
+                """, logger: logger
+            ).decode((String, Date, Int).self) {
+                providers.append(ProviderActivity(provider: provider, lastEventAt: RFC3339.string(last), ageSeconds: age))
             }
             return providers
         }

@@ -13,8 +13,9 @@ struct OrderPlacedHandler: Sendable {
 
     func handle(_ event: InboxEvent<OrderPlaced>, orders: some ExpectedOrderStore) async throws -> InboxOutcome {
         guard let placed = ExpectedOrder(event.data, eventID: event.envelope.id) else {
-            throw UndecodableEvent(eventID: event.envelope.id, eventType: OrderPlaced.eventType,
-                                   reason: "origin.occurred_at '\(event.data.origin.occurredAt)' is not an RFC 3339 time")
+            throw UndecodableEvent(
+                eventID: event.envelope.id, eventType: OrderPlaced.eventType,
+                reason: "origin.occurred_at '\(event.data.origin.occurredAt)' is not an RFC 3339 time")
         }
         switch OrderExpectation.decide(recorded: try await orders.order(placed.orderID), placed: placed) {
         case .record(let order):

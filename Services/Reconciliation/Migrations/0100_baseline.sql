@@ -1,5 +1,6 @@
 -- The reconciliation schema: matches, discrepancies and sync runs.
--- Platform tables (outbox, inbox, audit_log) come from the Storage library as versions 1-3;
+-- Platform tables and functions (outbox, inbox, audit_log, enable_tenant_isolation) come from the
+-- Storage library as versions 1-99 (PlatformMigrations.swift);
 -- this service's own tables arrive with its business logic, as migrations numbered from 0101.
 -- The schema name comes from the migration's search_path, so the file does not hard-code it.
 DO $$ BEGIN

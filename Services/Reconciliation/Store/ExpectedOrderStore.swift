@@ -18,7 +18,8 @@ struct PostgresExpectedOrderStore: ExpectedOrderStore {
     let logger: Logger
 
     func order(_ orderID: String) async throws -> ExpectedOrder? {
-        let rows = try await connection.query("""
+        let rows = try await connection.query(
+            """
             SELECT order_id, total_minor, currency, payment_ref, placed_at, source_event_id
             FROM \(unescaped: schema.name).expected_orders WHERE order_id = \(orderID)
             """, logger: logger)
@@ -30,7 +31,8 @@ struct PostgresExpectedOrderStore: ExpectedOrderStore {
     }
 
     func insert(_ order: ExpectedOrder) async throws {
-        try await connection.query("""
+        try await connection.query(
+            """
             INSERT INTO \(unescaped: schema.name).expected_orders (org_id, order_id, total_minor, currency, payment_ref, placed_at, source_event_id)
             VALUES ((SELECT current_setting('tally.org_id', true)), \(order.orderID), \(order.total.amountMinor), \(order.total.currency.rawValue),
                     \(order.paymentRef), \(order.placedAt), \(order.sourceEventID))

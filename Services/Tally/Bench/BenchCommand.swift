@@ -9,10 +9,10 @@ struct BenchCommand: AsyncParsableCommand {
         commandName: "bench",
         abstract: "Send signed Stripe-shaped webhooks to the ingest gateway and report rate, latency and errors.",
         discussion: """
-        With --rate the arrival rate is fixed (open model): latency counts from each request's \
-        due time. With --rate 0 every connection sends as fast as answers come back (closed model), \
-        which measures the most the gateway accepts at that concurrency.
-        """
+            With --rate the arrival rate is fixed (open model): latency counts from each request's \
+            due time. With --rate 0 every connection sends as fast as answers come back (closed model), \
+            which measures the most the gateway accepts at that concurrency.
+            """
     )
 
     @Option(help: "The gateway's base URL.")
@@ -73,8 +73,9 @@ struct BenchCommand: AsyncParsableCommand {
             arrival: rate > 0 ? .fixedRate(perSecond: rate) : .asFastAsPossible,
             warmup: .milliseconds(Int64(warmup * 1000)), duration: .milliseconds(Int64(duration * 1000)),
             connections: connections, duplicateShare: duplicates, timeout: .seconds(timeout))
-        let generator = LoadGenerator(host: url.host!, port: url.port ?? 80, path: "/webhooks/\(source!)",
-                                      webhooks: StripeShapedWebhooks(runID: runID, secret: secret), plan: plan)
+        let generator = LoadGenerator(
+            host: url.host!, port: url.port ?? 80, path: "/webhooks/\(source!)",
+            webhooks: StripeShapedWebhooks(runID: runID, secret: secret), plan: plan)
         let result = try await generator.run()
         json ? printJSON(result) : printTable(result)
     }
@@ -84,8 +85,10 @@ struct BenchCommand: AsyncParsableCommand {
     private func printTable(_ result: LoadResult) {
         print("tally bench: \(offeredDescription), \(connections) connections, \(Int(duplicates * 100))% duplicates, warm-up \(warmup)s, measured \(duration)s, run \(runID)")
         print(String(format: "  accepted   %d of %d due (%.0f/s), %d of them duplicates", result.accepted, result.offered, result.acceptedPerSecond, result.acceptedDuplicates))
-        print(String(format: "  latency    p50 %.2f ms  p95 %.2f ms  p99 %.2f ms  max %.2f ms", result.millis(atPercentile: 50),
-                     result.millis(atPercentile: 95), result.millis(atPercentile: 99), Double(result.latencyMicros.max) / 1000))
+        print(
+            String(
+                format: "  latency    p50 %.2f ms  p95 %.2f ms  p99 %.2f ms  max %.2f ms", result.millis(atPercentile: 50),
+                result.millis(atPercentile: 95), result.millis(atPercentile: 99), Double(result.latencyMicros.max) / 1000))
         let errors = result.errors
         print("  errors     " + (errors.isEmpty ? "none" : errors.sorted { $0.key < $1.key }.map { "\($0.key): \($0.value)" }.joined(separator: ", ")))
     }

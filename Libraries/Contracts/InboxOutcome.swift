@@ -12,10 +12,3 @@ public enum InboxOutcome: String, Sendable, CaseIterable {
     /// The recorded outcome of an event that went to the dead-letter topic.
     public static let deadLettered = "dead-lettered"
 }
-
-/// A batch handler returned a different number of outcomes than it was given events.
-public struct InboxOutcomeCountMismatch: Error, CustomStringConvertible {
-    public let events: Int
-    public let outcomes: Int
-    public var description: String { "the batch handler returned \(outcomes) outcomes for \(events) events" }
-}
