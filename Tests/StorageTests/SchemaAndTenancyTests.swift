@@ -289,3 +289,25 @@ struct MigrationChecksumTests {
         }
     }
 }
+
+extension MigrationChecksumTests {
+    /// A service schema migrated before its baseline's comment was corrected (the record is the
+    /// checksum of the old whole text) still starts: the known earlier text is accepted and the
+    /// record moves to the statement checksum.
+    @Test func aBaselineAppliedBeforeItsCommentWasCorrectedStillStarts() async throws {
+        let current = try #require(try TestService.migrations(of: .billing).first { $0.version == 100 })
+        let earlier = Migration(
+            version: 100, name: current.name,
+            sql: current.sql.replacingOccurrences(
+                of:
+                    "-- Platform tables and functions (outbox, inbox, audit_log, enable_tenant_isolation) come from the\n-- Storage library as versions 1-99 (PlatformMigrations.swift);",
+                with: "-- Platform tables (outbox, inbox, audit_log) come from the Storage library as versions 1-3;"))
+        #expect(ContentHash.sha256Hex(Data(earlier.sql.utf8)) == "c23b47a456a857c04146bfb682ee8eee17787dc0716a2f92b6874c5798e2c9b4", "the text billing shipped before")
+        try await TestDatabase.withService(TestDatabase.uniqueService("baseline"), migrations: [earlier]) { client, schema in
+            let oldRecord = ContentHash.sha256Hex(Data(earlier.sql.utf8))
+            try await client.query("UPDATE \(unescaped: schema.name).schema_migrations SET checksum = \(oldRecord) WHERE version = 100", logger: TestDatabase.logger)
+            #expect(try await MigrationRunner(schema: schema, serviceMigrations: [current]).migrate(client, logger: TestDatabase.logger) == [])
+            #expect(try await client.strings("SELECT checksum FROM \(unescaped: schema.name).schema_migrations WHERE version = 100") == [current.checksum])
+        }
+    }
+}
