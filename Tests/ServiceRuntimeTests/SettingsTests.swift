@@ -18,19 +18,11 @@ struct SettingsTests {
         "TALLY_KAFKA_BROKERS": "127.0.0.1:1", "TALLY_DATABASE_URL": "postgres://tally_billing:pw@127.0.0.1:1/tally", "TALLY_ENV": "test",
     ]
 
-    @Test func aBadServiceSettingStopsTheStartWithExitCode78() async {
+    /// A bad service setting, and a bad shared one (refused before the service's are read).
+    @Test(arguments: [("TALLY_TEST_THRESHOLD", "eleven"), ("TALLY_ENV", "staging")])
+    func aBadSettingStopsTheStartWithExitCode78(variable: String, value: String) async {
         var environment = Self.base
-        environment["TALLY_TEST_THRESHOLD"] = "eleven"
-        let code = await ServiceRunner.run(.billing, settings: NeedsAThreshold.self, environment: EnvironmentReader(environment)) { _ in
-            Issue.record("the definition must not be built with bad settings")
-            return ServiceDefinition(service: .billing, migrationsFolder: nil)
-        }
-        #expect(code == 78)
-    }
-
-    @Test func aBadSharedSettingIsRefusedBeforeTheServiceSettings() async {
-        var environment = Self.base
-        environment["TALLY_ENV"] = "staging"
+        environment[variable] = value
         let code = await ServiceRunner.run(.billing, settings: NeedsAThreshold.self, environment: EnvironmentReader(environment)) { _ in
             Issue.record("the definition must not be built with bad settings")
             return ServiceDefinition(service: .billing, migrationsFolder: nil)

@@ -368,7 +368,10 @@ def main():
                     launch = stack.processes.kill(target)
                     time.sleep(random.uniform(0.2, 1.0))
                     if not stack.processes.relaunch(target, launch):
-                        log(f"{target} did not become healthy after restart")
+                        # Nothing would ever acknowledge the rest: fail now instead of waiting
+                        # for a run that cannot finish.
+                        log(f"FAIL {target} did not become healthy after restart; see its log")
+                        os._exit(1)
                 kills[target] += 1
 
     threads = [threading.Thread(target=sender), threading.Thread(target=killer)]

@@ -30,3 +30,15 @@ def owner(port):
     result = subprocess.run(["ss", "-Hltnp", f"sport = :{port}"], capture_output=True, text=True)
     found = re.search(r"users:\(\([^)]*\)\)", result.stdout)
     return found.group(0) if found else ""
+
+
+def bindable(port):
+    """True when a listener could bind 127.0.0.1:`port` now (with SO_REUSEADDR, as the services
+    bind): nothing listens there and no leftover process still holds the socket."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(("127.0.0.1", port))
+            return True
+        except OSError:
+            return False

@@ -14,7 +14,7 @@ import time
 import urllib.error
 import urllib.request
 
-from . import broker, layout, postgres, processes, tables
+from . import broker, layout, ports, postgres, processes, tables
 from .messages import StackError, say
 from .profiles import Port, port as parse_port
 
@@ -64,7 +64,8 @@ def database_url(name, postgres_port):
 
 def environment(service, postgres_port, broker_port, base=None):
     """The environment a service process gets: `base` (this process's environment by default)
-    plus what ServiceConfiguration reads from the stack. Nothing else is added."""
+    plus what ServiceConfiguration reads from the stack, and Swift's backtracer off unless
+    `base` sets SWIFT_BACKTRACE."""
     environ = dict(os.environ if base is None else base)
     environ.update({
         "TALLY_HTTP_PORT": str(service.port.number),
@@ -74,6 +75,11 @@ def environment(service, postgres_port, broker_port, base=None):
         "TALLY_ENV": "local",
         "LD_LIBRARY_PATH": layout.library_path(environ.get("LD_LIBRARY_PATH", "")),
     })
+    # Swift's crash backtracer runs as a helper process that inherits the service's sockets and
+    # was seen to outlive a killed service for minutes, holding its HTTP port, so a restarted
+    # service could not bind it (the crash test). The crash message itself is still written to
+    # the log. Set SWIFT_BACKTRACE yourself to get backtraces.
+    environ.setdefault("SWIFT_BACKTRACE", "enable=no")
     return environ
 
 
@@ -155,15 +161,25 @@ class ServiceProcesses:
         processes.kill_now(pid)
         return Launch(argv, environ, log_file)
 
-    def relaunch(self, name, launch, seconds=60):
+    def relaunch(self, name, launch, seconds=60, attempts=3):
         """Starts a killed service again exactly as it was launched, records its new pid and
-        waits up to `seconds` for /healthz; True when it answered."""
-        pid = processes.spawn(launch.argv, launch.log_file, launch.environ)
-        self.pidfiles.replace_pid(name, pid)
+        waits up to `seconds` for /healthz; True when it answered.
+
+        A process that crashed can keep its port for a while after `kill -9` (a crash report
+        still being written by a helper process that inherited the socket), so the port is first
+        waited for; a relaunch that exits before it is healthy is tried again, `attempts` in all."""
         port = self.pidfiles.read(name).port
         deadline = time.monotonic() + seconds
-        while time.monotonic() < deadline:
-            if healthy(port):
-                return True
-            time.sleep(0.1)
+        for attempt in range(1, attempts + 1):
+            while not ports.bindable(port) and time.monotonic() < deadline:
+                time.sleep(0.2)
+            pid = processes.spawn(launch.argv, launch.log_file, launch.environ)
+            self.pidfiles.replace_pid(name, pid)
+            while time.monotonic() < deadline and processes.alive(pid):
+                if healthy(port):
+                    return True
+                time.sleep(0.1)
+            if time.monotonic() >= deadline:
+                return False
+            say(f"{name} exited right after its relaunch (attempt {attempt} of {attempts}); trying again")
         return False

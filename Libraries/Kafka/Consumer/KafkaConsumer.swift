@@ -1,4 +1,3 @@
-import CRdKafka
 import Dispatch
 import Foundation
 import Logging
@@ -41,9 +40,7 @@ public final class KafkaConsumer: Sendable {
     public let configuration: KafkaConsumerConfiguration
     private let logger: Logger
     private let context: RdKafkaCallbackContext
-    private let handle: UnsafeHandle
-    /// True while `handle` may be used; cleared, under the lock, right before it is destroyed.
-    private let handleAlive = Mutex(true)
+    private let client: RdKafkaConsumerClient
     private let state: Mutex<State>
     private let spaceAvailable = DispatchSemaphore(value: 0)
     private let batchSettled = DispatchSemaphore(value: 0)
@@ -73,25 +70,9 @@ public final class KafkaConsumer: Sendable {
         self.messageErrors = Counter(label: "kafka_consumer_message_errors_total", dimensions: [("group", configuration.groupID)])
         self.context = RdKafkaCallbackContext(logger: logger, clientID: configuration.client.clientID, clientType: "consumer")
 
-        let config = try RdKafkaConfig(configuration.librdkafkaProperties)
-        context.install(on: config.pointer)
-        rd_kafka_conf_set_rebalance_cb(config.pointer) { handle, error, partitions, _ in
-            RdKafkaCallbackContext.from(handle)?.rebalance?(error, partitions)
-        }
-        let pointer = try makeRdKafkaHandle(type: RD_KAFKA_CONSUMER, config: config)
-        self.handle = UnsafeHandle(pointer: pointer)
-        rd_kafka_poll_set_consumer(pointer)
-
-        let subscription = configuration.topics.map {
-            KafkaTopicPartitionOffset(topic: $0, partition: .unassigned, offset: .invalid)
-        }
-        let subscribeError = TopicPartitionList.with(subscription) { list in rd_kafka_subscribe(pointer, list) }
-        guard subscribeError == RD_KAFKA_RESP_ERR_NO_ERROR else {
-            destroyRdKafkaHandle(pointer)
-            throw KafkaError(.subscription, subscribeError, "subscribing to \(configuration.topics.joined(separator: ","))")
-        }
+        self.client = try RdKafkaConsumerClient(properties: configuration.librdkafkaProperties, context: context, topics: configuration.topics)
         // The callback context only reaches back weakly; the consumer owns the context.
-        context.rebalance = { [weak self] error, partitions in self?.rebalance(error, partitions) }
+        RdKafkaConsumerClient.onRebalance(context) { [weak self] rebalance in self?.rebalance(rebalance) }
         let thread = Thread { [self] in self.pollLoop() }
         thread.name = "kafka-consumer-poll"
         thread.start()
@@ -142,33 +123,12 @@ public final class KafkaConsumer: Sendable {
     /// not stored (the new owner will redeliver, and the application's inbox skips them).
     public func store(_ offsets: [KafkaTopicPartitionOffset]) throws(KafkaError) {
         guard !offsets.isEmpty else { return }
-        let failures: [TopicPartitionList.Element] = try handleAlive.withLock { alive throws(KafkaError) in
-            guard alive else { throw KafkaError(.shutdown, "the consumer is closed") }
-            return TopicPartitionList.with(offsets) { list in
-                let error = rd_kafka_offsets_store(handle.pointer, list)
-                let elements = TopicPartitionList.read(list)
-                if error != RD_KAFKA_RESP_ERR_NO_ERROR, elements.allSatisfy({ $0.error == RD_KAFKA_RESP_ERR_NO_ERROR }) {
-                    return offsets.map { .init(value: $0, error: error) }
-                }
-                return elements.filter { $0.error != RD_KAFKA_RESP_ERR_NO_ERROR }
-            }
-        }
-        guard let first = failures.first else { return }
-        let names = failures.map { "\($0.value.topicPartition)" }.joined(separator: ", ")
-        throw KafkaError(.offsets, first.error, "storing offsets for \(names)")
+        try client.storeOffsets(offsets)
     }
 
     /// Commits the stored offsets now and waits for the broker to confirm.
     public func commit() async throws(KafkaError) {
-        try await BlockingCalls.run { [self] () throws(KafkaError) in
-            try handleAlive.withLock { alive throws(KafkaError) in
-                guard alive else { throw KafkaError(.shutdown, "the consumer is closed") }
-                let error = rd_kafka_commit(handle.pointer, nil, 0)
-                guard error == RD_KAFKA_RESP_ERR_NO_ERROR || error == RD_KAFKA_RESP_ERR__NO_OFFSET else {
-                    throw KafkaError(.offsets, error, "committing offsets")
-                }
-            }
-        }
+        try await BlockingCalls.run { [client] () throws(KafkaError) in try client.commit() }
     }
 
     /// Leaves the group after committing stored offsets, and releases the client.
@@ -217,11 +177,9 @@ public final class KafkaConsumer: Sendable {
 
     private func pollLoop() {
         while state.withLock({ $0.isRunning }) {
-            guard let first = rd_kafka_consumer_poll(handle.pointer, 250) else { continue }
+            guard let first = client.poll(timeout: 250) else { continue }
             take(first)
-            while pollThreadData.assembling.count < configuration.maxBatchSize,
-                let next = rd_kafka_consumer_poll(handle.pointer, 0)
-            {
+            while pollThreadData.assembling.count < configuration.maxBatchSize, let next = client.poll(timeout: 0) {
                 take(next)
             }
             let messages = pollThreadData.assembling
@@ -231,55 +189,18 @@ public final class KafkaConsumer: Sendable {
         finish()
     }
 
-    /// Converts one polled message (or per-message error) and always destroys it.
-    private func take(_ message: UnsafeMutablePointer<rd_kafka_message_t>) {
-        defer { rd_kafka_message_destroy(message) }
-        let error = message.pointee.err
-        guard error == RD_KAFKA_RESP_ERR_NO_ERROR else {
-            if error != RD_KAFKA_RESP_ERR__PARTITION_EOF {
-                messageErrors.increment()
-                logger.warning(
-                    "Kafka consumer skipped an error in place of a message",
-                    metadata: [
-                        "kafka.error": "\(errorName(error))",
-                        "reason": "\(String(cString: rd_kafka_message_errstr(message)))",
-                    ])
-            }
-            return
+    /// Keeps a polled message for the batch being assembled; an error in its place is logged and
+    /// counted, never delivered.
+    private func take(_ polled: RdKafkaConsumerClient.Polled) {
+        switch polled {
+        case .message(let message):
+            pollThreadData.assembling.append(message)
+        case .error(let name, let reason):
+            messageErrors.increment()
+            logger.warning("Kafka consumer skipped an error in place of a message", metadata: ["kafka.error": "\(name)", "reason": "\(reason)"])
+        case .partitionEnd:
+            break
         }
-        pollThreadData.assembling.append(Self.convert(message))
-    }
-
-    private static func convert(_ message: UnsafeMutablePointer<rd_kafka_message_t>) -> KafkaConsumerMessage {
-        let raw = message.pointee
-        func bytes(_ pointer: UnsafeMutableRawPointer?, _ count: Int) -> [UInt8]? {
-            guard let pointer else { return nil }
-            return Array(UnsafeRawBufferPointer(start: pointer, count: count))
-        }
-        var headers: [KafkaHeader] = []
-        var headerList: OpaquePointer? = nil
-        if rd_kafka_message_headers(message, &headerList) == RD_KAFKA_RESP_ERR_NO_ERROR, let headerList {
-            var index = 0
-            var name: UnsafePointer<CChar>? = nil
-            var value: UnsafeRawPointer? = nil
-            var size = 0
-            while rd_kafka_header_get_all(headerList, index, &name, &value, &size) == RD_KAFKA_RESP_ERR_NO_ERROR {
-                let headerValue = value.map { Array(UnsafeRawBufferPointer(start: $0, count: size)) }
-                headers.append(KafkaHeader(key: name.map { String(cString: $0) } ?? "", value: headerValue))
-                index += 1
-            }
-        }
-        var timestampType = RD_KAFKA_TIMESTAMP_NOT_AVAILABLE
-        let milliseconds = rd_kafka_message_timestamp(message, &timestampType)
-        return KafkaConsumerMessage(
-            topic: raw.rkt.map { String(cString: rd_kafka_topic_name($0)) } ?? "",
-            partition: KafkaPartition(raw.partition),
-            offset: KafkaOffset(raw.offset),
-            key: bytes(raw.key, raw.key_len),
-            value: bytes(raw.payload, raw.len),
-            headers: headers,
-            timestamp: milliseconds >= 0 ? Date(timeIntervalSince1970: Double(milliseconds) / 1000) : nil
-        )
     }
 
     /// Hands a batch to a waiting reader or the buffer; blocks this thread while the buffer
@@ -300,22 +221,16 @@ public final class KafkaConsumer: Sendable {
         }
     }
 
-    /// Runs on the poll thread, inside `rd_kafka_consumer_poll` or `rd_kafka_consumer_close`.
-    private func rebalance(_ error: rd_kafka_resp_err_t, _ list: UnsafeMutablePointer<rd_kafka_topic_partition_list_t>?) {
-        let partitions = TopicPartitionList.read(list).map(\.value.topicPartition)
-        let cooperative = String(cString: rd_kafka_rebalance_protocol(handle.pointer)) == "COOPERATIVE"
-        switch error {
-        case RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS:
-            if cooperative {
-                if let failure = rd_kafka_incremental_assign(handle.pointer, list) { logAndDestroy(failure, "incremental assign") }
-            } else {
-                _ = rd_kafka_assign(handle.pointer, list)
-            }
+    /// Runs on the poll thread, inside a poll or the close.
+    private func rebalance(_ rebalance: RdKafkaConsumerClient.Rebalance) {
+        switch rebalance {
+        case .assign(let partitions):
+            if let failure = client.assign(partitions) { logger.error("Kafka assign failed: \(failure)") }
             state.withLock { $0.assigned(partitions) }
             logger.info("Kafka partitions assigned", metadata: ["partitions": "\(partitions.map(\.description).joined(separator: ","))"])
             if let onAssign { Task { await onAssign(partitions) } }
 
-        case RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS:
+        case .revoke(let partitions):
             let revoked = Set(partitions)
             let mustWait = state.withLock { $0.revoking(revoked) }
             pollThreadData.assembling.removeAll { revoked.contains($0.topicPartition) }
@@ -323,27 +238,23 @@ public final class KafkaConsumer: Sendable {
             if let onRevoke {
                 let done = DispatchSemaphore(value: 0)
                 Task {
-                    await onRevoke(partitions); done.signal()
+                    await onRevoke(partitions)
+                    done.signal()
                 }
                 if done.wait(timeout: .now() + .milliseconds(Int(configuration.revokeTimeout.milliseconds))) == .timedOut {
                     logger.warning("Kafka revoke hook did not finish in time; releasing partitions anyway")
                 }
             }
-            let commitError = rd_kafka_commit(handle.pointer, nil, 0)
-            if commitError != RD_KAFKA_RESP_ERR_NO_ERROR, commitError != RD_KAFKA_RESP_ERR__NO_OFFSET {
-                logger.warning("Kafka commit before revoke failed", metadata: ["kafka.error": "\(errorName(commitError))"])
+            if let failure = client.commitBeforeRevoke() {
+                logger.warning("Kafka commit before revoke failed", metadata: ["kafka.error": "\(failure)"])
             }
-            if cooperative {
-                if let failure = rd_kafka_incremental_unassign(handle.pointer, list) { logAndDestroy(failure, "incremental unassign") }
-            } else {
-                _ = rd_kafka_assign(handle.pointer, nil)
-            }
+            if let failure = client.unassign(partitions) { logger.error("Kafka unassign failed: \(failure)") }
             state.withLock { $0.revoked(revoked) }
             logger.info("Kafka partitions revoked", metadata: ["partitions": "\(partitions.map(\.description).joined(separator: ","))"])
 
-        default:
-            logger.error("Kafka rebalance failed", metadata: ["kafka.error": "\(errorName(error))"])
-            _ = rd_kafka_assign(handle.pointer, nil)
+        case .failed(let name):
+            logger.error("Kafka rebalance failed", metadata: ["kafka.error": "\(name)"])
+            _ = client.unassignAll()
             state.withLock { $0.rebalanceFailed() }
         }
     }
@@ -355,21 +266,12 @@ public final class KafkaConsumer: Sendable {
         }
     }
 
-    private func logAndDestroy(_ error: OpaquePointer, _ what: String) {
-        logger.error("Kafka \(what) failed: \(String(cString: rd_kafka_error_string(error)))")
-        rd_kafka_error_destroy(error)
-    }
-
     /// Leaves the group (serving the final revoke), destroys the client and wakes everyone.
     private func finish() {
-        let closeError = rd_kafka_consumer_close(handle.pointer)
-        if closeError != RD_KAFKA_RESP_ERR_NO_ERROR {
-            logger.warning("Kafka consumer close reported an error", metadata: ["kafka.error": "\(errorName(closeError))"])
+        if let closeError = client.close() {
+            logger.warning("Kafka consumer close reported an error", metadata: ["kafka.error": "\(closeError)"])
         }
-        handleAlive.withLock { alive in
-            alive = false
-            destroyRdKafkaHandle(handle.pointer)
-        }
+        client.destroy()
         let (reader, waiters) = state.withLock { $0.finished() }
         reader?.resume(returning: nil)
         for waiter in waiters { waiter.resume() }

@@ -112,3 +112,5 @@ struct InboxRoutes: Sendable {
 }
 
 extension InboxReport: ResponseEncodable {}
+
+extension InboxEntry: ResponseEncodable {}

@@ -103,3 +103,5 @@ struct SourceRoutes: Sendable {
     }
 
 }
+
+extension Source: ResponseEncodable {}

@@ -1,12 +1,11 @@
 import Contracts
 import Foundation
-import Hummingbird
 import Logging
 import PostgresNIO
 import Storage
 
 /// One inbox row as operators see it (the body only on request).
-struct InboxEntry: Codable, Sendable, Equatable, ResponseEncodable {
+struct InboxEntry: Codable, Sendable, Equatable {
     var id: String
     var sourceID: String
     var provider: String

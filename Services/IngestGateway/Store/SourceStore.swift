@@ -1,6 +1,5 @@
 import Contracts
 import Foundation
-import Hummingbird
 import Logging
 import PostgresNIO
 import Storage
@@ -8,7 +7,7 @@ import Synchronization
 import WebhookSignatures
 
 /// A source: one org's webhook endpoint for one provider.
-struct Source: Sendable, Equatable, Codable, ResponseEncodable {
+struct Source: Sendable, Equatable, Codable {
     enum Status: String, Codable, Sendable { case active, disabled }
     var id: String
     var orgID: String
