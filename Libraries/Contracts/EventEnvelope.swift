@@ -21,8 +21,8 @@ public struct EventEnvelope<Payload: EventPayload>: Codable, Sendable, Equatable
     /// Always `Payload.eventType`; decoding refuses any other type.
     public var type: String
     public var specversion: String
-    /// When the fact happened, RFC 3339 UTC.
-    public var time: String
+    /// When the fact happened; written as RFC 3339 UTC with milliseconds.
+    public var time: Date
     /// The aggregate the event is about (the same as the Kafka key).
     public var subject: String
     public var datacontenttype: String
@@ -34,7 +34,7 @@ public struct EventEnvelope<Payload: EventPayload>: Codable, Sendable, Equatable
     public var causationid: String?
     public var data: Payload
 
-    public init(id: String, source: String, time: String, tenant: String, correlationID: String, causationID: String?, data: Payload) {
+    public init(id: String, source: String, time: Date, tenant: String, correlationID: String, causationID: String?, data: Payload) {
         self.id = id
         self.source = source
         self.type = Payload.eventType
@@ -62,7 +62,7 @@ public struct EventEnvelope<Payload: EventPayload>: Codable, Sendable, Equatable
         self.specversion = specversion
         self.id = try container.decode(String.self, forKey: .id)
         self.source = try container.decode(String.self, forKey: .source)
-        self.time = try container.decode(String.self, forKey: .time)
+        self.time = try container.decode(Date.self, forKey: .time)
         self.subject = try container.decode(String.self, forKey: .subject)
         self.datacontenttype = try container.decode(String.self, forKey: .datacontenttype)
         self.tenant = try container.decode(String.self, forKey: .tenant)
@@ -75,14 +75,30 @@ public struct EventEnvelope<Payload: EventPayload>: Codable, Sendable, Equatable
 /// The one JSON form every event is written in: keys sorted, no insignificant whitespace, no
 /// escaped slashes. Producers encode with it; contract fixtures are stored in it byte for byte.
 public enum CanonicalJSON {
+    /// Times (`Date`) are written in `RFC3339`'s one form, UTC with milliseconds.
     public static func encode<T: Encodable>(_ value: T) throws -> [UInt8] {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        encoder.dateEncodingStrategy = .custom { date, encoder in
+            var container = encoder.singleValueContainer()
+            try container.encode(RFC3339.string(date))
+        }
         return Array(try encoder.encode(value))
     }
 
+    /// Times are read from any RFC 3339 text (`RFC3339.parse`); anything else is a decoding
+    /// error naming the field.
     public static func decode<T: Decodable>(_ type: T.Type, from bytes: [UInt8]) throws -> T {
-        try JSONDecoder().decode(type, from: Data(bytes))
+        let decoder = JSONDecoder()
+        decoder.dateDecodingStrategy = .custom { decoder in
+            let container = try decoder.singleValueContainer()
+            let text = try container.decode(String.self)
+            guard let date = RFC3339.parse(text) else {
+                throw DecodingError.dataCorruptedError(in: container, debugDescription: "'\(text)' is not an RFC 3339 time")
+            }
+            return date
+        }
+        return try decoder.decode(type, from: Data(bytes))
     }
 
     /// A flat object of strings (Kafka headers, request headers) in the same form: keys sorted,

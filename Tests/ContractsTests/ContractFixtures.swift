@@ -41,12 +41,12 @@ struct ContractMismatch: Error { let eventType: String }
 let allContracts: [Contract] = [
     .of(
         EventEnvelope(
-            id: "0193f3a2-7c1e-7d4b-9a55-1f2e3d4c5b6a", source: "/tally/ingest-gateway", time: "2026-11-22T08:00:00.123Z",
+            id: "0193f3a2-7c1e-7d4b-9a55-1f2e3d4c5b6a", source: "/tally/ingest-gateway", time: at("2026-11-22T08:00:00.123Z"),
             tenant: "org_01J9Z3ACME", correlationID: "0193f3a2-7c1e-7d4b-9a55-1f2e3d4c5b6a", causationID: nil,
             data: WebhookReceived(
                 inboxID: "0193f3a2-7c1e-7d4b-9a55-1f2e3d4c5b6a", sourceID: "src_01J9Z3K", provider: .stripe,
                 providerEventID: "evt_1QAbc2Def3", providerEventType: "payment_intent.succeeded",
-                receivedAt: "2026-11-22T08:00:00.123Z", trust: .verified, contentType: "application/json",
+                receivedAt: at("2026-11-22T08:00:00.123Z"), trust: .verified, contentType: "application/json",
                 bodyBase64:
                     "eyJpZCI6ImV2dF8xUUFiYzJEZWYzIiwib2JqZWN0IjoiZXZlbnQiLCJ0eXBlIjoicGF5bWVudF9pbnRlbnQuc3VjY2VlZGVkIiwiY3JlYXRlZCI6MTc5NTMzNDQwMCwiZGF0YSI6eyJvYmplY3QiOnsiaWQiOiJwaV8zUUFiYyIsImFtb3VudCI6MTk5OSwiY3VycmVuY3kiOiJ1c2QifX19",
                 bodySHA256: "b3b67cdab292d486cb29d2bb23f8c0a5738c65c0ec00f3559e34e739185df76b"
@@ -54,7 +54,7 @@ let allContracts: [Contract] = [
         )),
     .of(
         EventEnvelope(
-            id: "0193f3a2-8000-7abc-8def-000000000001", source: "/tally/normalizer", time: "2026-11-22T08:00:00.456Z",
+            id: "0193f3a2-8000-7abc-8def-000000000001", source: "/tally/normalizer", time: at("2026-11-22T08:00:00.456Z"),
             tenant: "org_01J9Z3ACME", correlationID: "0193f3a2-7c1e-7d4b-9a55-1f2e3d4c5b6a",
             causationID: "0193f3a2-7c1e-7d4b-9a55-1f2e3d4c5b6a",
             data: WebhookOutcome(
@@ -64,12 +64,12 @@ let allContracts: [Contract] = [
         )),
     .of(
         EventEnvelope(
-            id: "8c7d5e1a-3f2b-8a4c-9d6e-0f1a2b3c4d5e", source: "/tally/normalizer", time: "2026-11-22T08:00:01.000Z",
+            id: "8c7d5e1a-3f2b-8a4c-9d6e-0f1a2b3c4d5e", source: "/tally/normalizer", time: at("2026-11-22T08:00:01.000Z"),
             tenant: "org_01J9Z3ACME", correlationID: "0193f3a2-7c1e-7d4b-9a55-1f2e3d4c5b6a",
             causationID: "0193f3a2-7c1e-7d4b-9a55-1f2e3d4c5b6a",
             data: PaymentCaptured(
                 origin: EventOrigin(
-                    provider: .stripe, providerEventID: "evt_3QAbcLkdIwHu7ix21Tq0aB9x", occurredAt: "2026-11-22T08:00:00.000Z",
+                    provider: .stripe, providerEventID: "evt_3QAbcLkdIwHu7ix21Tq0aB9x", occurredAt: at("2026-11-22T08:00:00.000Z"),
                     sourceInboxID: "0193f3a2-7c1e-7d4b-9a55-1f2e3d4c5b6a", trust: .verified),
                 paymentID: "pi_3QAbcLkdIwHu7ix21vN3dPqR",
                 amount: Money(amountMinor: 4900, currency: CurrencyCode(rawValue: "USD")!),
@@ -96,7 +96,7 @@ let allContracts: [Contract] = [
         canonical(
             InvoicePaymentFailed(
                 origin: stripeOrigin, invoiceID: "in_1QAbgLkdIwHu7ix2nN3oP4qR", subscriptionRef: "sub_1QAbcLkdIwHu7ix2mM1nO2pQ",
-                customerRef: "cus_R2kLmN8pQr5sTu", amountDue: usd(4900), attemptCount: 2, nextRetryAt: "2026-12-25T08:01:40.000Z"), from: stripeOrigin)),
+                customerRef: "cus_R2kLmN8pQr5sTu", amountDue: usd(4900), attemptCount: 2, nextRetryAt: at("2026-12-25T08:01:40.000Z")), from: stripeOrigin)),
     .of(
         canonical(
             PaymentFailed(
@@ -107,7 +107,7 @@ let allContracts: [Contract] = [
             InvoicePaid(
                 origin: stripeOrigin, invoiceID: "in_1QAbcLkdIwHu7ix2bB7cD8eF", subscriptionRef: "sub_1QAbcLkdIwHu7ix2mM1nO2pQ",
                 customerRef: "cus_R2kLmN8pQr5sTu", amountPaid: usd(4900), paymentRef: "pi_3QAbcLkdIwHu7ix21vN3dPqR",
-                paidAt: "2026-11-23T08:00:00.000Z"), from: stripeOrigin)),
+                paidAt: at("2026-11-23T08:00:00.000Z")), from: stripeOrigin)),
     .of(canonical(SubscriptionActivated(origin: stripeOrigin, subscription: proSubscription(status: "active")), from: stripeOrigin)),
     .of(canonical(SubscriptionChanged(origin: stripeOrigin, subscription: proSubscription(status: "active")), from: stripeOrigin)),
     .of(canonical(SubscriptionPastDue(origin: stripeOrigin, subscription: proSubscription(status: "past_due")), from: stripeOrigin)),
@@ -129,10 +129,10 @@ let allContracts: [Contract] = [
 ]
 
 let stripeOrigin = EventOrigin(
-    provider: .stripe, providerEventID: "evt_3QAbdLkdIwHu7ix20Rf1bC2d", occurredAt: "2026-11-23T08:00:00.000Z",
+    provider: .stripe, providerEventID: "evt_3QAbdLkdIwHu7ix20Rf1bC2d", occurredAt: at("2026-11-23T08:00:00.000Z"),
     sourceInboxID: "0193f3a2-9000-7abc-8def-000000000010", trust: .verified)
 let internalOrigin = EventOrigin(
-    provider: .internal, providerEventID: "ord_evt_01JD2W5R8T0V2X4Z6B8D0F2H4K", occurredAt: "2026-11-22T08:00:00.000Z",
+    provider: .internal, providerEventID: "ord_evt_01JD2W5R8T0V2X4Z6B8D0F2H4K", occurredAt: at("2026-11-22T08:00:00.000Z"),
     sourceInboxID: "0193f3a2-9000-7abc-8def-000000000011", trust: .verified)
 
 /// The fixtures' one subscription, at a given provider status.
@@ -140,7 +140,7 @@ func proSubscription(status: String) -> SubscriptionState {
     SubscriptionState(
         subscriptionID: "sub_1QAbcLkdIwHu7ix2mM1nO2pQ", customerRef: "cus_R2kLmN8pQr5sTu", planCode: "pro_monthly",
         interval: BillingInterval(unit: .month, count: 1), quantity: 5, unitPrice: usd(980), providerStatus: status,
-        currentPeriodEnd: "2026-12-24T08:00:00.000Z")
+        currentPeriodEnd: at("2026-12-24T08:00:00.000Z"))
 }
 
 func usd(_ minor: Int64) -> Money { Money(amountMinor: minor, currency: CurrencyCode(rawValue: "USD")!) }
@@ -148,6 +148,12 @@ func usd(_ minor: Int64) -> Money { Money(amountMinor: minor, currency: Currency
 /// The envelope every canonical golden fixture uses around its payload.
 func canonical<P: EventPayload>(_ payload: P, from origin: EventOrigin) -> EventEnvelope<P> {
     EventEnvelope(
-        id: "8c7d5e1a-3f2b-8a4c-9d6e-0f1a2b3c4d60", source: "/tally/normalizer", time: "2026-11-23T08:00:01.000Z",
+        id: "8c7d5e1a-3f2b-8a4c-9d6e-0f1a2b3c4d60", source: "/tally/normalizer", time: at("2026-11-23T08:00:01.000Z"),
         tenant: "org_01J9Z3ACME", correlationID: origin.sourceInboxID, causationID: origin.sourceInboxID, data: payload)
+}
+
+/// A fixture's time, written as the fixtures write it.
+func at(_ text: String) -> Date {
+    guard let date = RFC3339.parse(text) else { preconditionFailure("\(text) is not an RFC 3339 time") }
+    return date
 }

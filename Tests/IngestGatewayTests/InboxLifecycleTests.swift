@@ -317,7 +317,7 @@ struct InboxLifecycleTests {
             func outcome(_ index: Int, _ status: WebhookOutcome.Status, _ reason: String?) throws -> KafkaConsumerMessage {
                 let id = ids[index].uuidString.lowercased()
                 let event = EventEnvelope(
-                    id: "out-\(index)-\(status.rawValue)", source: "/tally/normalizer", time: "2026-11-22T08:00:00.000Z", tenant: Self.org.rawValue,
+                    id: "out-\(index)-\(status.rawValue)", source: "/tally/normalizer", time: Date(), tenant: Self.org.rawValue,
                     correlationID: id, causationID: id,
                     data: WebhookOutcome(inboxID: id, status: status, canonicalEventIDs: status == .processed ? ["c-\(index)"] : [], reason: reason))
                 return KafkaConsumerMessage(

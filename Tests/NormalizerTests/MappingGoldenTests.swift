@@ -26,7 +26,7 @@ struct MappingGoldenTests {
         let provider = WebhookProvider(rawValue: String(fixture.split(separator: "/")[0]))!
         return WebhookReceived(
             inboxID: "0193f3a2-7c1e-7d4b-9a55-1f2e3d4c5b6a", sourceID: "src_fixture", provider: provider,
-            providerEventID: "from-fixture", providerEventType: "from-fixture", receivedAt: "2026-11-22T08:00:00.123Z",
+            providerEventID: "from-fixture", providerEventType: "from-fixture", receivedAt: RFC3339.parse("2026-11-22T08:00:00.123Z")!,
             trust: provider == .hotmart ? .low : .verified, contentType: "application/json",
             bodyBase64: body.base64EncodedString(), bodySHA256: "not-checked-here"
         )

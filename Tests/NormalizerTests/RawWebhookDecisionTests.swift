@@ -30,7 +30,7 @@ struct RawWebhookDecisionTests {
     static func decide(_ event: InboxEvent<WebhookReceived>, dispositions: [String: Disposition] = [:]) throws -> RawWebhookDecision {
         let normalization: Result<Normalization, MalformedPayload>
         do { normalization = .success(try Normalizer().normalize(event.data)) } catch { normalization = .failure(error) }
-        return try RawWebhookDecision(event, normalization: normalization, dispositions: dispositions, now: "2026-11-22T08:00:01.000Z", group: "tally.normalizer")
+        return try RawWebhookDecision(event, normalization: normalization, dispositions: dispositions, now: Date(timeIntervalSince1970: 1_795_000_000), group: "tally.normalizer")
     }
 
     @Test func aMappedPaymentEmitsItsCanonicalEventAndAProcessedOutcome() throws {
@@ -88,7 +88,7 @@ struct RawWebhookDecisionTests {
     /// The fence and the rows in memory, as the PostgreSQL store keeps them.
     final class InMemoryNormalization: NormalizationStore, Sendable {
         struct State {
-            var versions: [String: String] = [:]
+            var versions: [String: Date] = [:]
             var lineage: [String: Disposition] = [:]
             var saved: [RawWebhookDecision] = []
         }
@@ -101,7 +101,7 @@ struct RawWebhookDecisionTests {
             let disposition = state.withLock { state -> Disposition in
                 if let earlier = state.lineage[canonicalID] { return earlier }
                 let key = "\(object.provider.rawValue):\(object.kind.rawValue):\(object.objectID)"
-                guard let current = state.versions[key], let mine = RFC3339.parse(object.version), let stored = RFC3339.parse(current), mine < stored else {
+                guard let stored = state.versions[key], object.version < stored else {
                     state.versions[key] = object.version
                     return .emitted
                 }

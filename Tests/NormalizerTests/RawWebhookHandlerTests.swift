@@ -25,7 +25,7 @@ struct RawWebhookHandlerTests {
         if let body { raw.bodyBase64 = body.base64EncodedString() }
         // Received an hour ago: the reports below count the last days, so a fixed date would
         // fall out of their window as the calendar moves on.
-        raw.receivedAt = RFC3339.string(Date().addingTimeInterval(-3600))
+        raw.receivedAt = Date().addingTimeInterval(-3600)
         let envelope = EventEnvelope(
             id: eventID, source: "/tally/ingest-gateway", time: raw.receivedAt, tenant: "org_acme",
             correlationID: inboxID, causationID: nil, data: raw)

@@ -1,3 +1,5 @@
+import Foundation
+
 /// A provider invoice whose payment attempt failed: what dunning needs. Keyed by invoice.
 public struct InvoicePaymentFailed: EventPayload {
     public static let eventType = "tally.invoice.payment_failed.v1"
@@ -11,9 +13,9 @@ public struct InvoicePaymentFailed: EventPayload {
     /// How many attempts failed so far.
     public var attemptCount: Int
     /// When the provider retries next, RFC 3339; nil when it will not retry.
-    public var nextRetryAt: String?
+    public var nextRetryAt: Date?
 
-    public init(origin: EventOrigin, invoiceID: String, subscriptionRef: String?, customerRef: String?, amountDue: Money, attemptCount: Int, nextRetryAt: String?) {
+    public init(origin: EventOrigin, invoiceID: String, subscriptionRef: String?, customerRef: String?, amountDue: Money, attemptCount: Int, nextRetryAt: Date?) {
         self.origin = origin
         self.invoiceID = invoiceID
         self.subscriptionRef = subscriptionRef
@@ -45,9 +47,9 @@ public struct InvoicePaid: EventPayload {
     /// The payment that settled it, when the provider names one.
     public var paymentRef: String?
     /// When it was paid, RFC 3339.
-    public var paidAt: String
+    public var paidAt: Date
 
-    public init(origin: EventOrigin, invoiceID: String, subscriptionRef: String?, customerRef: String?, amountPaid: Money, paymentRef: String?, paidAt: String) {
+    public init(origin: EventOrigin, invoiceID: String, subscriptionRef: String?, customerRef: String?, amountPaid: Money, paymentRef: String?, paidAt: Date) {
         self.origin = origin
         self.invoiceID = invoiceID
         self.subscriptionRef = subscriptionRef

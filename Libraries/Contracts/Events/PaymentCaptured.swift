@@ -1,16 +1,18 @@
+import Foundation
+
 /// Where a canonical event came from: the provider, its object ids, when it happened there, the
 /// gateway inbox row it was normalized from (lineage) and how far its source proved its origin.
 public struct EventOrigin: Codable, Sendable, Equatable {
     public var provider: WebhookProvider
     /// The provider's own event id.
     public var providerEventID: String
-    /// When the fact happened at the provider, RFC 3339 UTC.
-    public var occurredAt: String
+    /// When the fact happened at the provider.
+    public var occurredAt: Date
     /// The gateway inbox row this event was derived from.
     public var sourceInboxID: String
     public var trust: WebhookTrust
 
-    public init(provider: WebhookProvider, providerEventID: String, occurredAt: String, sourceInboxID: String, trust: WebhookTrust) {
+    public init(provider: WebhookProvider, providerEventID: String, occurredAt: Date, sourceInboxID: String, trust: WebhookTrust) {
         self.provider = provider
         self.providerEventID = providerEventID
         self.occurredAt = occurredAt

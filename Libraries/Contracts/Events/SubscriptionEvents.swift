@@ -1,3 +1,5 @@
+import Foundation
+
 /// How often a subscription bills: every `count` `unit`s (every 1 month, every 3 months).
 public struct BillingInterval: Codable, Sendable, Equatable {
     public enum Unit: String, Codable, Sendable, Equatable { case day, week, month, year }
@@ -25,11 +27,11 @@ public struct SubscriptionState: Codable, Sendable, Equatable {
     /// The provider's own status word (`active`, `past_due`, `paused`, `canceled`, …).
     public var providerStatus: String
     /// The end of the current billing period, RFC 3339; nil when the provider states none.
-    public var currentPeriodEnd: String?
+    public var currentPeriodEnd: Date?
 
     public init(
         subscriptionID: String, customerRef: String?, planCode: String, interval: BillingInterval?, quantity: Int,
-        unitPrice: Money?, providerStatus: String, currentPeriodEnd: String?
+        unitPrice: Money?, providerStatus: String, currentPeriodEnd: Date?
     ) {
         self.subscriptionID = subscriptionID
         self.customerRef = customerRef

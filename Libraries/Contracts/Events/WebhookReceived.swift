@@ -1,3 +1,5 @@
+import Foundation
+
 /// How far a webhook's origin was proven.
 public enum WebhookTrust: String, Codable, Sendable, Equatable {
     /// Signed with a per-source secret and checked (Stripe, Paddle, Standard Webhooks).
@@ -21,7 +23,7 @@ public struct WebhookReceived: EventPayload {
     public var provider: WebhookProvider
     public var providerEventID: String
     public var providerEventType: String
-    public var receivedAt: String
+    public var receivedAt: Date
     public var trust: WebhookTrust
     public var contentType: String
     /// The exact bytes received, base64; signatures were verified over these bytes.
@@ -32,7 +34,7 @@ public struct WebhookReceived: EventPayload {
 
     public init(
         inboxID: String, sourceID: String, provider: WebhookProvider, providerEventID: String, providerEventType: String,
-        receivedAt: String, trust: WebhookTrust, contentType: String, bodyBase64: String, bodySHA256: String, replayID: String? = nil
+        receivedAt: Date, trust: WebhookTrust, contentType: String, bodyBase64: String, bodySHA256: String, replayID: String? = nil
     ) {
         self.inboxID = inboxID
         self.sourceID = sourceID

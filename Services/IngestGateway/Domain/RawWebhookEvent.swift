@@ -26,14 +26,13 @@ enum RawWebhookEvent {
 
     static func envelope(_ webhook: Stored, replayID: String? = nil, publishedAt: Date? = nil) -> EventEnvelope<WebhookReceived> {
         let inboxID = webhook.inboxID.uuidString.lowercased()
-        let receivedAt = RFC3339.string(webhook.receivedAt)
         return EventEnvelope(
             id: replayID.map { "\($0)-\(inboxID)" } ?? inboxID, source: "/tally/ingest-gateway",
-            time: publishedAt.map(RFC3339.string) ?? receivedAt, tenant: webhook.orgID,
+            time: publishedAt ?? webhook.receivedAt, tenant: webhook.orgID,
             correlationID: inboxID, causationID: replayID == nil ? nil : inboxID,
             data: WebhookReceived(
                 inboxID: inboxID, sourceID: webhook.sourceID, provider: webhook.provider, providerEventID: webhook.providerEventID,
-                providerEventType: webhook.providerEventType, receivedAt: receivedAt, trust: webhook.trust, contentType: webhook.contentType,
+                providerEventType: webhook.providerEventType, receivedAt: webhook.receivedAt, trust: webhook.trust, contentType: webhook.contentType,
                 bodyBase64: webhook.bodyBase64, bodySHA256: webhook.bodySHA256, replayID: replayID
             )
         )

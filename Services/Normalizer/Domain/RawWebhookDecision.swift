@@ -29,7 +29,7 @@ struct RawWebhookDecision: Equatable {
         var rawEventID, inboxID, provider, providerEventType: String
         var status: WebhookOutcome.Status
         var reason: String?
-        var receivedAt: String
+        var receivedAt: Date
     }
 
     var lineage: [LineageRow] = []
@@ -55,7 +55,7 @@ struct RawWebhookDecision: Equatable {
     /// canonical id (an id missing there is emitted); `group` names the consumer in a dead letter.
     init(
         _ event: InboxEvent<WebhookReceived>, normalization: Result<Normalization, MalformedPayload>,
-        dispositions: [String: Disposition], now: String, group: String
+        dispositions: [String: Disposition], now: Date, group: String
     ) throws {
         let raw = event.data
         let envelope = event.envelope

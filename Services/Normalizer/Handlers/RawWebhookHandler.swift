@@ -23,7 +23,7 @@ struct RawWebhookHandler: Sendable {
     /// Applies `events` (new raw events, in partition order) and returns their outcomes in order.
     func handle(_ events: [InboxEvent<WebhookReceived>], store: some NormalizationStore) async throws -> [InboxOutcome] {
         var outcomes = [InboxOutcome](repeating: .ignored, count: events.count)
-        let now = RFC3339.string(Date())
+        let now = Date()
         // Row-level security scopes writes to one org at a time: one group per org, each in
         // arrival order (events of one object always belong to one org).
         for group in try events.indices.groupedByTenant({ events[$0].tenant.rawValue }) {

@@ -53,11 +53,11 @@ enum CanonicalEvent: Equatable, Sendable {
     }
 
     /// The outbox form of the event under the given envelope attributes.
-    func outboxMessage(id: String, time: String, tenant: String, correlationID: String, causationID: String) throws -> OutboxMessage {
+    func outboxMessage(id: String, time: Date, tenant: String, correlationID: String, causationID: String) throws -> OutboxMessage {
         try Self.message(payload, id: id, time: time, tenant: tenant, correlationID: correlationID, causationID: causationID)
     }
 
-    private static func message<P: EventPayload>(_ payload: P, id: String, time: String, tenant: String, correlationID: String, causationID: String) throws -> OutboxMessage {
+    private static func message<P: EventPayload>(_ payload: P, id: String, time: Date, tenant: String, correlationID: String, causationID: String) throws -> OutboxMessage {
         try OutboxMessage(EventEnvelope(id: id, source: "/tally/normalizer", time: time, tenant: tenant, correlationID: correlationID, causationID: causationID, data: payload))
     }
 }
@@ -79,13 +79,13 @@ enum SubscriptionChange: String, Sendable, Equatable {
 }
 
 /// A state-bearing provider object and the provider version an event states it at. The version is
-/// when the change happened at the provider (RFC 3339); providers do not deliver in order.
+/// when the change happened at the provider; providers do not deliver in order.
 struct FencedObject: Equatable, Sendable {
     enum Kind: String, Sendable { case subscription, invoice }
     let kind: Kind
     let provider: WebhookProvider
     let objectID: String
-    let version: String
+    let version: Date
 }
 
 /// What a provider payload normalizes to.
@@ -144,11 +144,12 @@ enum PayloadReading {
         return value
     }
 
-    static func rfc3339(unixSeconds: Int64) -> String {
-        RFC3339.string(Date(timeIntervalSince1970: TimeInterval(unixSeconds)))
+    /// The instant `unixSeconds` after the epoch.
+    static func instant(unixSeconds: Int64) -> Date {
+        Date(timeIntervalSince1970: TimeInterval(unixSeconds))
     }
 
-    static func origin(_ raw: WebhookReceived, occurredAt: String) -> EventOrigin {
+    static func origin(_ raw: WebhookReceived, occurredAt: Date) -> EventOrigin {
         EventOrigin(provider: raw.provider, providerEventID: raw.providerEventID, occurredAt: occurredAt, sourceInboxID: raw.inboxID, trust: raw.trust)
     }
 }

@@ -76,7 +76,7 @@ struct HotmartMapping: ProviderMapping {
     }
 
     /// Hotmart times are milliseconds since the epoch.
-    static func time(_ millis: Int64) -> String { RFC3339.string(Date(timeIntervalSince1970: TimeInterval(millis) / 1000)) }
+    static func time(_ millis: Int64) -> Date { Date(timeIntervalSince1970: TimeInterval(millis) / 1000) }
 
     func normalize(_ raw: WebhookReceived, body: [UInt8]) throws(MalformedPayload) -> Normalization {
         let postback = try PayloadReading.decode(Postback.self, body, provider: "hotmart")

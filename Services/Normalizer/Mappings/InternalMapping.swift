@@ -48,7 +48,7 @@ struct InternalMapping: ProviderMapping {
 
     func normalize(_ raw: WebhookReceived, body: [UInt8]) throws(MalformedPayload) -> Normalization {
         let event = try PayloadReading.decode(Event.self, body, provider: "internal")
-        guard let occurredAt = RFC3339.normalize(event.occurred_at) else {
+        guard let occurredAt = RFC3339.parse(event.occurred_at) else {
             throw MalformedPayload("internal payload occurred_at is not an RFC 3339 time: '\(event.occurred_at)'")
         }
         let origin = PayloadReading.origin(raw, occurredAt: occurredAt)

@@ -111,7 +111,7 @@ struct PaddleMapping: ProviderMapping {
 
     func normalize(_ raw: WebhookReceived, body: [UInt8]) throws(MalformedPayload) -> Normalization {
         let notification = try PayloadReading.decode(Notification.self, body, provider: "paddle")
-        guard let occurredAt = RFC3339.normalize(notification.occurred_at) else {
+        guard let occurredAt = RFC3339.parse(notification.occurred_at) else {
             throw MalformedPayload("paddle payload occurred_at is not an RFC 3339 time: '\(notification.occurred_at)'")
         }
         switch notification.event_type {
@@ -204,9 +204,9 @@ struct PaddleMapping: ProviderMapping {
                 amountMinor: try PayloadReading.minorUnits(price.amount, provider: "paddle", field: "items.price.unit_price.amount"),
                 currency: try PayloadReading.currency(price.currency_code, provider: "paddle"))
         }
-        var periodEnd: String?
+        var periodEnd: Date?
         if let endsAt = subscription.current_billing_period?.ends_at {
-            guard let normalized = RFC3339.normalize(endsAt) else { throw MalformedPayload("paddle billing period end is not an RFC 3339 time: '\(endsAt)'") }
+            guard let normalized = RFC3339.parse(endsAt) else { throw MalformedPayload("paddle billing period end is not an RFC 3339 time: '\(endsAt)'") }
             periodEnd = normalized
         }
         return SubscriptionState(

@@ -146,7 +146,7 @@ struct StripeMapping: ProviderMapping {
 
     func normalize(_ raw: WebhookReceived, body: [UInt8]) throws(MalformedPayload) -> Normalization {
         let event = try PayloadReading.decode(Event.self, body, provider: "stripe")
-        let origin = PayloadReading.origin(raw, occurredAt: PayloadReading.rfc3339(unixSeconds: event.created))
+        let origin = PayloadReading.origin(raw, occurredAt: PayloadReading.instant(unixSeconds: event.created))
         func object<T: Decodable>(_ type: T.Type) throws(MalformedPayload) -> T {
             try PayloadReading.decode(Envelope<T>.self, body, provider: "stripe").data.object
         }
@@ -199,7 +199,7 @@ struct StripeMapping: ProviderMapping {
                     InvoicePaid(
                         origin: origin, invoiceID: invoice.id, subscriptionRef: invoice.subscription, customerRef: invoice.customer,
                         amountPaid: try money(invoice.amount_paid ?? invoice.amount_due, invoice.currency), paymentRef: invoice.payment_intent,
-                        paidAt: PayloadReading.rfc3339(unixSeconds: invoice.status_transitions?.paid_at ?? event.created)
+                        paidAt: PayloadReading.instant(unixSeconds: invoice.status_transitions?.paid_at ?? event.created)
                     ))
             ])
         case "charge.refunded":
@@ -229,7 +229,7 @@ struct StripeMapping: ProviderMapping {
                 .payoutPaid(
                     PayoutPaid(
                         origin: origin, payoutID: payout.id, amount: try money(payout.amount, payout.currency), fees: nil,
-                        arrivalDate: String(PayloadReading.rfc3339(unixSeconds: payout.arrival_date).prefix(10)), paymentRefs: []
+                        arrivalDate: String(RFC3339.string(PayloadReading.instant(unixSeconds: payout.arrival_date)).prefix(10)), paymentRefs: []
                     ))
             ])
         case "invoice.payment_failed":
@@ -239,7 +239,7 @@ struct StripeMapping: ProviderMapping {
                     InvoicePaymentFailed(
                         origin: origin, invoiceID: invoice.id, subscriptionRef: invoice.subscription, customerRef: invoice.customer,
                         amountDue: try money(invoice.amount_due, invoice.currency), attemptCount: invoice.attempt_count,
-                        nextRetryAt: invoice.next_payment_attempt.map(PayloadReading.rfc3339(unixSeconds:))
+                        nextRetryAt: invoice.next_payment_attempt.map(PayloadReading.instant(unixSeconds:))
                     ))
             ])
         case "customer.created", "customer.updated":
@@ -271,7 +271,7 @@ struct StripeMapping: ProviderMapping {
             subscriptionID: subscription.id, customerRef: subscription.customer, planCode: item.price.lookup_key ?? item.price.id,
             interval: interval, quantity: item.quantity ?? 1, unitPrice: item.price.unit_amount.map { Money(amountMinor: $0, currency: currency) },
             providerStatus: subscription.status,
-            currentPeriodEnd: (item.current_period_end ?? subscription.current_period_end).map(PayloadReading.rfc3339(unixSeconds:))
+            currentPeriodEnd: (item.current_period_end ?? subscription.current_period_end).map(PayloadReading.instant(unixSeconds:))
         )
     }
 

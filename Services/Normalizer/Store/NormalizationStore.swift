@@ -50,7 +50,7 @@ struct PostgresNormalizationStore: NormalizationStore {
             """
             INSERT INTO \(unescaped: schema.name).object_versions (org_id, provider, object_kind, object_id, version, canonical_event_id)
             VALUES ((SELECT current_setting('tally.org_id', true)), \(object.provider.rawValue), \(object.kind.rawValue), \(object.objectID),
-                    \(object.version)::timestamptz, \(canonicalID))
+                    \(object.version), \(canonicalID))
             ON CONFLICT (org_id, provider, object_kind, object_id) DO UPDATE
             SET version = EXCLUDED.version, canonical_event_id = EXCLUDED.canonical_event_id, updated_at = now()
             WHERE object_versions.version <= EXCLUDED.version
@@ -61,7 +61,7 @@ struct PostgresNormalizationStore: NormalizationStore {
             logger.info(
                 "state change superseded by a newer provider version",
                 metadata: [
-                    "object": "\(object.kind.rawValue):\(object.objectID)", "version": "\(object.version)", "canonical_event_id": "\(canonicalID)",
+                    "object": "\(object.kind.rawValue):\(object.objectID)", "version": "\(RFC3339.string(object.version))", "canonical_event_id": "\(canonicalID)",
                 ])
         }
         return applied ? .emitted : .superseded
@@ -91,7 +91,7 @@ struct PostgresNormalizationStore: NormalizationStore {
             SELECT o.raw_event_id, \(org), o.source_inbox_id, o.provider, o.provider_event_type, o.outcome, NULLIF(o.reason, ''), o.received_at::timestamptz
             FROM unnest(\(outcomes.map(\.rawEventID))::text[], \(outcomes.map(\.inboxID))::text[], \(outcomes.map(\.provider))::text[],
                         \(outcomes.map(\.providerEventType))::text[], \(outcomes.map(\.status.rawValue))::text[],
-                        \(outcomes.map { $0.reason ?? "" })::text[], \(outcomes.map(\.receivedAt))::text[])
+                        \(outcomes.map { $0.reason ?? "" })::text[], \(outcomes.map { RFC3339.string($0.receivedAt) })::text[])
                  AS o(raw_event_id, source_inbox_id, provider, provider_event_type, outcome, reason, received_at)
             ON CONFLICT (raw_event_id) DO NOTHING
             """, logger: logger)

@@ -13,10 +13,9 @@ struct ExpectedOrder: Equatable, Sendable {
     /// The canonical event it was recorded from.
     var sourceEventID: String
 
-    /// The expectation an `order.placed` event states; nil when its time is not RFC 3339.
-    init?(_ placed: OrderPlaced, eventID: String) {
-        guard let placedAt = RFC3339.parse(placed.origin.occurredAt) else { return nil }
-        self.init(orderID: placed.orderID, total: placed.total, paymentRef: placed.paymentRef, placedAt: placedAt, sourceEventID: eventID)
+    /// The expectation an `order.placed` event states.
+    init(_ placed: OrderPlaced, eventID: String) {
+        self.init(orderID: placed.orderID, total: placed.total, paymentRef: placed.paymentRef, placedAt: placed.origin.occurredAt, sourceEventID: eventID)
     }
 
     init(orderID: String, total: Money, paymentRef: String?, placedAt: Date, sourceEventID: String) {

@@ -12,11 +12,7 @@ struct OrderPlacedHandler: Sendable {
     let logger: Logger
 
     func handle(_ event: InboxEvent<OrderPlaced>, orders: some ExpectedOrderStore) async throws -> InboxOutcome {
-        guard let placed = ExpectedOrder(event.data, eventID: event.envelope.id) else {
-            throw UndecodableEvent(
-                eventID: event.envelope.id, eventType: OrderPlaced.eventType,
-                reason: "origin.occurred_at '\(event.data.origin.occurredAt)' is not an RFC 3339 time")
-        }
+        let placed = ExpectedOrder(event.data, eventID: event.envelope.id)
         switch OrderExpectation.decide(recorded: try await orders.order(placed.orderID), placed: placed) {
         case .record(let order):
             try await orders.insert(order)
