@@ -32,6 +32,4 @@ public enum RFC3339 {
         return withFraction.date(from: String(text[..<dot]) + "." + fraction + String(text[zone...]))
     }
 
-    /// Any RFC 3339 time, rewritten in Tally's form; nil when it is not one.
-    public static func normalize(_ text: String) -> String? { parse(text).map(string) }
 }

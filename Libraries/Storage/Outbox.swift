@@ -5,7 +5,8 @@ import Logging
 import PostgresNIO
 
 extension OutboxMessage {
-    var kafkaMessage: KafkaProducerMessage {
+    /// The message as the relay produces it (headers sorted by name).
+    public var kafkaMessage: KafkaProducerMessage {
         KafkaProducerMessage(
             topic: topic,
             key: Array(key.utf8),

@@ -25,10 +25,9 @@ public enum TestEvents {
     /// `event` as the consumer reads it from Kafka: canonical JSON with the `ce_*` headers the
     /// outbox adds, at `offset` of partition `partition` of its topic.
     public static func message<Payload: EventPayload>(_ event: EventEnvelope<Payload>, offset: Int64, partition: Int32 = 0) throws -> KafkaConsumerMessage {
-        let outbox = try OutboxMessage(event)
+        let produced = try OutboxMessage(event).kafkaMessage
         return KafkaConsumerMessage(
-            topic: outbox.topic, partition: .init(partition), offset: .init(offset), key: Array(outbox.key.utf8), value: outbox.payload,
-            headers: outbox.headers.sorted { $0.key < $1.key }.map { KafkaHeader(key: $0.key, string: $0.value) })
+            topic: produced.topic, partition: .init(partition), offset: .init(offset), key: produced.key, value: produced.value, headers: produced.headers)
     }
 
     /// `event` as a typed handler receives it.
