@@ -79,6 +79,11 @@ let allContracts: [Contract] = [
         )),
     .of(
         canonical(
+            PaymentIntentCreated(
+                origin: stripeOrigin, paymentID: "pi_3QAbcLkdIwHu7ix21vN3dPqR", amount: usd(4900), customerRef: "cus_R2kLmN8pQr5sTu",
+                orderRef: "ord_7731", subscriptionRef: nil, invoiceRef: "in_1QAbcLkdIwHu7ix2bB7cD8eF"), from: stripeOrigin)),
+    .of(
+        canonical(
             PaymentRefunded(
                 origin: stripeOrigin, paymentID: "pi_3QAbcLkdIwHu7ix21vN3dPqR", refundID: "re_3QAbdLkdIwHu7ix20pL4mN5o",
                 amount: usd(1500), full: false), from: stripeOrigin)),
@@ -87,6 +92,11 @@ let allContracts: [Contract] = [
             PaymentDisputed(
                 origin: stripeOrigin, paymentID: "pi_3QAbcLkdIwHu7ix21vN3dPqR", disputeID: "dp_1QAbeLkdIwHu7ix2hH9iJ0kL",
                 amount: usd(3400), reason: "fraudulent"), from: stripeOrigin)),
+    .of(
+        canonical(
+            PaymentDisputeClosed(
+                origin: stripeOrigin, paymentID: "pi_3QAbcLkdIwHu7ix21vN3dPqR", disputeID: "dp_1QAbeLkdIwHu7ix2hH9iJ0kL",
+                amount: usd(3400), outcome: .lost), from: stripeOrigin)),
     .of(
         canonical(
             PayoutPaid(
