@@ -101,6 +101,31 @@ struct MappingGoldenTests {
         #expect(Money(major: Decimal(string: "0.5")!, currency: jpy) == nil)
     }
 
+    /// A closed Stripe dispute is an event only when it was decided, won or lost. An inquiry that
+    /// closes `warning_closed` decided nothing and is ignored with the reason; a closed dispute
+    /// without a status is unreadable.
+    @Test func stripeClosedDisputesAreEventsOnlyWhenDecided() throws {
+        var raw = try Self.raw("stripe/charge.dispute.closed.json")
+        let fixture = String(decoding: try Data(contentsOf: Self.providers.appendingPathComponent("stripe/charge.dispute.closed.json")), as: UTF8.self)
+        let lost = #""status": "lost""#
+        #expect(fixture.contains(lost))
+        func closed(_ replacement: String) -> String {
+            Data(fixture.replacingOccurrences(of: lost, with: replacement).utf8).base64EncodedString()
+        }
+
+        raw.bodyBase64 = closed(#""status": "warning_closed""#)
+        let warning = try Normalizer().normalize(raw)
+        #expect(warning == Normalization.ignored("stripe dispute dp_1QAbeLkdIwHu7ix2hH9iJ0kL closed as warning_closed, neither won nor lost"))
+
+        raw.bodyBase64 = closed(#""status": "won""#)
+        guard case .events(let events) = try Normalizer().normalize(raw) else { Issue.record("a won dispute is not mapped"); return }
+        #expect(events.map(\.eventType) == [PaymentDisputeClosed.eventType])
+        #expect((events.first?.payload as? PaymentDisputeClosed)?.outcome == DisputeOutcome.won)
+
+        raw.bodyBase64 = closed(#""status": null"#)
+        #expect(throws: MalformedPayload("stripe payload lacks data.object.status")) { try Normalizer().normalize(raw) }
+    }
+
     /// What a Stripe `customer.subscription.updated` means depends on the new status and on which
     /// fields changed (`previous_attributes`).
     @Test(arguments: [

@@ -6,10 +6,12 @@ import Storage
 /// One canonical event a provider payload maps to. Each case is a contract (schema, fixture,
 /// Codable type in `Contracts`).
 enum CanonicalEvent: Equatable, Sendable {
+    case paymentIntentCreated(PaymentIntentCreated)
     case paymentCaptured(PaymentCaptured)
     case paymentFailed(PaymentFailed)
     case paymentRefunded(PaymentRefunded)
     case paymentDisputed(PaymentDisputed)
+    case paymentDisputeClosed(PaymentDisputeClosed)
     case payoutPaid(PayoutPaid)
     case invoicePaid(InvoicePaid)
     case invoicePaymentFailed(InvoicePaymentFailed)
@@ -21,10 +23,12 @@ enum CanonicalEvent: Equatable, Sendable {
     /// The typed payload, whatever its type.
     var payload: any EventPayload {
         switch self {
+        case .paymentIntentCreated(let payload): payload
         case .paymentCaptured(let payload): payload
         case .paymentFailed(let payload): payload
         case .paymentRefunded(let payload): payload
         case .paymentDisputed(let payload): payload
+        case .paymentDisputeClosed(let payload): payload
         case .payoutPaid(let payload): payload
         case .invoicePaid(let payload): payload
         case .invoicePaymentFailed(let payload): payload
@@ -38,7 +42,8 @@ enum CanonicalEvent: Equatable, Sendable {
     var eventType: String { type(of: payload).eventType }
 
     /// The state-bearing object this event changes, for the ordering fence; nil for additive
-    /// facts (payments, refunds, payouts, orders, customers), which are always emitted once.
+    /// facts (payment intents, payments, refunds, disputes, payouts, orders, customers), which are
+    /// always emitted once.
     var fencedObject: FencedObject? {
         switch self {
         case .subscription(_, let state, let origin, _):

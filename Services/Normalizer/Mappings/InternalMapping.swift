@@ -32,6 +32,15 @@ struct InternalMapping: ProviderMapping {
         let payment_reference: String?
     }
 
+    /// `checkout.started`: the backend started a payment for an amount; nothing is charged yet.
+    struct Checkout: Decodable {
+        let payment_id: String
+        let amount_minor: Int64
+        let currency: String
+        let customer_ref: String?
+        let order_id: String?
+    }
+
     struct Cancellation: Decodable {
         let order_id: String
         let reason: String?
@@ -72,6 +81,16 @@ struct InternalMapping: ProviderMapping {
                     OrderPlaced(
                         origin: origin, orderID: order.order_id, customerRef: order.customer_id, lines: lines,
                         subtotal: money(order.subtotal_minor), tax: money(order.tax_minor), total: money(order.total_minor), paymentRef: order.payment_reference
+                    ))
+            ])
+        case "checkout.started":
+            let checkout = try PayloadReading.decode(Envelope<Checkout>.self, body, provider: "internal").data
+            let currency = try PayloadReading.currency(checkout.currency, provider: "internal")
+            return .events([
+                .paymentIntentCreated(
+                    PaymentIntentCreated(
+                        origin: origin, paymentID: checkout.payment_id, amount: Money(amountMinor: checkout.amount_minor, currency: currency),
+                        customerRef: checkout.customer_ref, orderRef: checkout.order_id, subscriptionRef: nil, invoiceRef: nil
                     ))
             ])
         case "order.canceled":

@@ -111,6 +111,9 @@ struct StripeMapping: ProviderMapping {
         let charge: String
         let payment_intent: String?
         let reason: String?
+        /// `needs_response`, `under_review`, … while open; `won` or `lost` once decided; `warning_closed`
+        /// for an inquiry that closed without becoming a chargeback.
+        let status: String?
     }
 
     struct Payout: Decodable {
@@ -154,6 +157,15 @@ struct StripeMapping: ProviderMapping {
             Money(amountMinor: amount, currency: try PayloadReading.currency(currency, provider: "stripe"))
         }
         switch event.type {
+        case "payment_intent.created":
+            let intent = try object(PaymentIntent.self)
+            return .events([
+                .paymentIntentCreated(
+                    PaymentIntentCreated(
+                        origin: origin, paymentID: intent.id, amount: try money(intent.amount, intent.currency),
+                        customerRef: intent.customer, orderRef: intent.metadata?["order_id"], subscriptionRef: nil, invoiceRef: intent.invoice
+                    ))
+            ])
         case "payment_intent.succeeded":
             let intent = try object(PaymentIntent.self)
             return .events([
@@ -221,6 +233,19 @@ struct StripeMapping: ProviderMapping {
                     PaymentDisputed(
                         origin: origin, paymentID: dispute.payment_intent ?? dispute.charge, disputeID: dispute.id,
                         amount: try money(dispute.amount, dispute.currency), reason: dispute.reason
+                    ))
+            ])
+        case "charge.dispute.closed":
+            let dispute = try object(Dispute.self)
+            guard let status = dispute.status else { throw MalformedPayload("stripe payload lacks data.object.status") }
+            guard let outcome = DisputeOutcome(rawValue: status) else {
+                return .ignored("stripe dispute \(dispute.id) closed as \(status), neither won nor lost")
+            }
+            return .events([
+                .paymentDisputeClosed(
+                    PaymentDisputeClosed(
+                        origin: origin, paymentID: dispute.payment_intent ?? dispute.charge, disputeID: dispute.id,
+                        amount: try money(dispute.amount, dispute.currency), outcome: outcome
                     ))
             ])
         case "payout.paid":
