@@ -6,6 +6,11 @@ import PackageDescription
 /// `make bootstrap` places librdkafka 2.16 here and the rpath makes every binary load it.
 let librdkafkaRuntimeFolder = Context.packageDirectory + "/.deps/librdkafka"
 
+/// What one service needs beyond what every service gets: finance calls providers' refund APIs.
+let extraServiceDependencies: [String: [Target.Dependency]] = [
+    "Finance": [.product(name: "AsyncHTTPClient", package: "async-http-client")]
+]
+
 /// The seven services: one executable each, named as in `ops/services.txt`.
 let services: [(target: String, executable: String)] = [
     ("IngestGateway", "ingest-gateway"),
@@ -39,6 +44,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift.git", from: "0.2.0"),
+        .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
+        .package(url: "https://github.com/x-sheep/swift-property-based.git", from: "2.0.1"),
     ],
     targets: [
         // MARK: librdkafka
@@ -174,6 +181,19 @@ let package = Package(
             path: "Tests/ReconciliationTests"
         ),
         .testTarget(
+            name: "FinanceTests",
+            dependencies: [
+                "Finance", "Contracts", "Storage", "Kafka", "ServiceRuntime", "TallyTestSupport",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "PropertyBased", package: "swift-property-based"),
+            ],
+            path: "Tests/FinanceTests"
+        ),
+        .testTarget(
             name: "ServiceRuntimeTests",
             dependencies: ["ServiceRuntime", "Contracts", .product(name: "HummingbirdTesting", package: "hummingbird")],
             path: "Tests/ServiceRuntimeTests"
@@ -212,7 +232,7 @@ package.targets += services.map { service in
             .product(name: "Crypto", package: "swift-crypto"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "Metrics", package: "swift-metrics"),
-        ],
+        ] + (extraServiceDependencies[service.target] ?? []),
         path: "Services/\(service.target)",
         resources: [.copy("Migrations")]
     )

@@ -20,7 +20,7 @@ public struct TallyTopic: Hashable, Sendable, CustomStringConvertible {
     public static let entitlements = TallyTopic(name: "tally.billing.entitlements.v1", partitions: 3, key: "subscription id")
     public static let notificationRequests = TallyTopic(name: "tally.notifications.requests.v1", partitions: 3, key: "dedupe key")
     public static let notificationDeliveries = TallyTopic(name: "tally.notifications.deliveries.v1", partitions: 3, key: "delivery id")
-    public static let ledgerPostings = TallyTopic(name: "tally.finance.ledger-postings.v1", partitions: 6, key: "ledger account id")
+    public static let ledgerPostings = TallyTopic(name: "tally.finance.ledger-postings.v1", partitions: 6, key: "org id")
     public static let financeInvoices = TallyTopic(name: "tally.finance.invoices.v1", partitions: 3, key: "invoice id")
     public static let privacyCommands = TallyTopic(name: "tally.privacy.commands.v1", partitions: 3, key: "privacy request id")
     public static let privacyResults = TallyTopic(name: "tally.privacy.results.v1", partitions: 3, key: "privacy request id")

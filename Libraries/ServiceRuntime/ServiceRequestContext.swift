@@ -21,3 +21,12 @@ public struct ServiceRequestContext: RequestContext {
         return principal
     }
 }
+
+extension ServiceRequestContext {
+    /// The request's correlation id (`X-Correlation-ID`, set by the router's correlation
+    /// middleware): what answers, log lines and audit rows name the request by.
+    public var correlationID: String? {
+        guard case .string(let value) = logger[metadataKey: "correlation_id"] else { return nil }
+        return value
+    }
+}

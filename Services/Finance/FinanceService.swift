@@ -1,26 +1,77 @@
+import AsyncHTTPClient
 import Contracts
 import Foundation
+import Logging
+import PostgresNIO
 import ServiceRuntime
 import Storage
 
-/// The finance service: owns the double-entry ledger, invoices with tax snapshots, payments, refunds, credit notes.
+/// The finance service: owns the double-entry ledger, payments, refunds and payouts.
 ///
-/// This is the service's wiring: its schema and migrations, the topics its consumer group reads,
-/// and its routes. It registers no event types yet: until its handlers arrive with its business
-/// logic, every consumed event is recorded in the inbox as `ignored` with its type, so the
-/// group's offsets still only move after a database commit.
+/// - `Domain/`: the ledger's rules (`Postings`, `LedgerIdempotency`, `LedgerSeal`), the payment
+///   decider (`PaymentBook`), payouts, refund requests (`RefundRules`), the consistency check
+///   (`LedgerVerification`) and the hledger journal (`Journal`). Pure.
+/// - `Handlers/`: the canonical payment and payout events, in the inbox's transaction.
+/// - `Refunds/`: the provider refund clients (Stripe over HTTP; offline without credentials).
+/// - `Store/`: every SQL statement.
+/// - `Routes/`: the admin API (`contracts/openapi/finance.yaml`).
 @main
 struct FinanceService {
     /// The service's schema, consumer and routes; `main` and the tests both build it here.
-    static func definition() -> ServiceDefinition {
+    static func definition(settings: FinanceSettings, refunds: ProviderRefundClients? = nil, now: @escaping @Sendable () -> Date = { Date() }) -> ServiceDefinition {
         ServiceDefinition(
             service: .finance,
             migrationsFolder: Bundle.module.url(forResource: "Migrations", withExtension: nil),
-            consumer: { _ in ConsumerDefinition(topics: [.payments, .orders, .payouts, .subscriptions], handlers: InboxEventHandlers()) }
+            consumer: { dependencies in
+                ConsumerDefinition(topics: [.payments, .orders, .payouts, .subscriptions], handlers: handlers(dependencies, now: now))
+            },
+            routes: { _, admin, dependencies in
+                let queries = FinanceQueries(client: dependencies.client, schema: dependencies.schema, logger: dependencies.logger)
+                LedgerRoutes(queries: queries, audit: dependencies.audit, now: now).add(to: admin)
+                PaymentRoutes(queries: queries).add(to: admin)
+                PayoutRoutes(queries: queries).add(to: admin)
+                let clients = refunds ?? ProviderRefundClients(settings: settings.refunds, httpClient: HTTPClient.shared, logger: dependencies.logger)
+                RefundRoutes(
+                    desk: RefundDesk(queries: queries, audit: dependencies.audit, clients: clients, logger: dependencies.logger, now: now)
+                ).add(to: admin)
+            }
         )
     }
 
+    /// The typed handlers of the consumed events.
+    static func handlers(_ dependencies: ServiceDependencies, now: @escaping @Sendable () -> Date) -> InboxEventHandlers {
+        let payments = PaymentEventsHandler(logger: dependencies.logger, now: now)
+        let payouts = PayoutPaidHandler(logger: dependencies.logger, now: now)
+        let schema = dependencies.schema
+        let logger = dependencies.logger
+        var handlers = InboxEventHandlers()
+        func onPayment<P: EventPayload>(_ type: P.Type, _ fact: @escaping @Sendable (P) -> PaymentFact) {
+            handlers.on(
+                type,
+                each: { event, connection in
+                    try await connection.setTenant(event.tenant, logger: logger)
+                    let arrival = PaymentEventsHandler.Arrival(
+                        fact: fact(event.data), eventID: event.envelope.id, tenant: event.tenant, correlationID: event.envelope.correlationid,
+                        envelope: event.metadata.value)
+                    return try await payments.handle(arrival, store: PostgresFinanceStore(schema: schema, connection: connection, logger: logger))
+                })
+        }
+        onPayment(PaymentIntentCreated.self, PaymentFact.intentCreated)
+        onPayment(PaymentCaptured.self, PaymentFact.captured)
+        onPayment(PaymentFailed.self, PaymentFact.failed)
+        onPayment(PaymentRefunded.self, PaymentFact.refunded)
+        onPayment(PaymentDisputed.self, PaymentFact.disputed)
+        onPayment(PaymentDisputeClosed.self, PaymentFact.disputeClosed)
+        handlers.on(
+            PayoutPaid.self,
+            each: { event, connection in
+                try await connection.setTenant(event.tenant, logger: logger)
+                return try await payouts.handle(event, store: PostgresFinanceStore(schema: schema, connection: connection, logger: logger))
+            })
+        return handlers
+    }
+
     static func main() async {
-        exit(await ServiceRunner.run(.finance) { _ in definition() })
+        exit(await ServiceRunner.run(.finance, settings: FinanceSettings.self) { settings in definition(settings: settings) })
     }
 }
