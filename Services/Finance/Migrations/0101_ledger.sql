@@ -66,9 +66,13 @@ CREATE INDEX ledger_entries_statement ON ledger_entries (org_id, account, curren
 SELECT enable_tenant_isolation('ledger_entries', operator_read => true);
 
 -- Written once: no UPDATE, DELETE or TRUNCATE for the service's role, and a trigger for everyone.
+-- The one column grant is what PostgreSQL's foreign-key checks need (they lock the referenced
+-- transaction row FOR KEY SHARE, which takes UPDATE on some column); `id` is an identity column
+-- that cannot be set, and the trigger refuses the statement anyway.
 REVOKE UPDATE, DELETE, TRUNCATE ON ledger_transactions, ledger_entries FROM CURRENT_USER;
+GRANT UPDATE (id) ON ledger_transactions TO CURRENT_USER;
 
-CREATE FUNCTION ledger_rows_are_immutable() RETURNS trigger LANGUAGE plpgsql AS $fn$
+CREATE FUNCTION ledger_rows_are_immutable() RETURNS trigger LANGUAGE plpgsql SET search_path FROM CURRENT AS $fn$
 BEGIN
     RAISE EXCEPTION 'ledger rows are immutable: % on % refused; post a reversal instead', TG_OP, TG_TABLE_NAME
         USING ERRCODE = 'restrict_violation';
@@ -83,7 +87,7 @@ CREATE TRIGGER ledger_entries_no_truncate BEFORE TRUNCATE ON ledger_entries
     FOR EACH STATEMENT EXECUTE FUNCTION ledger_rows_are_immutable();
 
 -- Double entry, checked at commit for every transaction that gained entries (or none).
-CREATE FUNCTION ledger_transaction_balances() RETURNS trigger LANGUAGE plpgsql AS $fn$
+CREATE FUNCTION ledger_transaction_balances() RETURNS trigger LANGUAGE plpgsql SET search_path FROM CURRENT AS $fn$
 DECLARE
     target bigint;
     entry_count integer;

@@ -51,6 +51,16 @@ struct FinanceQueries: Sendable {
         try await client.withTenantTransaction(org, logger: logger, body)
     }
 
+    /// A tenant transaction whose statements all read one snapshot (REPEATABLE READ), for the
+    /// reads that must agree with each other: the consistency check and the journal.
+    func inTenantSnapshot<Result: Sendable>(_ org: TenantID, _ body: (PostgresConnection) async throws -> Result) async throws -> Result {
+        try await client.withTransaction(logger: logger) { connection in
+            try await connection.query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY", logger: logger)
+            try await connection.setTenant(org, logger: logger)
+            return try await body(connection)
+        }
+    }
+
     // MARK: Ledger
 
     func accounts(org: TenantID) async throws -> [(code: String, kind: String, createdAt: Date)] {
@@ -180,8 +190,7 @@ struct FinanceQueries: Sendable {
 
     /// Everything the consistency check reads, in one snapshot.
     func verification(org: TenantID, now: Date) async throws -> LedgerVerification {
-        try await inTenant(org) { connection in
-            try await connection.query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ", logger: logger)
+        try await inTenantSnapshot(org) { connection in
             let transactions = try await LedgerRows.transactions(where: "true", [], schema: schema, connection: connection, logger: logger)
             let payments = try await PaymentRows.select(where: "true", [], schema: schema, connection: connection, logger: logger)
             var open: [LedgerVerification.OpenConflict] = []
@@ -194,8 +203,7 @@ struct FinanceQueries: Sendable {
 
     /// The journal of transactions posted in [from, to), with the balances before `from`.
     func journal(org: TenantID, from: Date?, to: Date?, now: Date) async throws -> String {
-        try await inTenant(org) { connection in
-            try await connection.query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ", logger: logger)
+        try await inTenantSnapshot(org) { connection in
             let opening = from == nil ? [] : try await balances(asOf: nil, before: from, connection: connection)
             let transactions = try await LedgerRows.transactions(
                 where: "($1::timestamptz IS NULL OR t.posted_at >= $1) AND ($2::timestamptz IS NULL OR t.posted_at < $2)", [.time(from), .time(to)], schema: schema,
