@@ -41,6 +41,23 @@ struct ContractMismatch: Error { let eventType: String }
 let allContracts: [Contract] = [
     .of(
         EventEnvelope(
+            id: "ledger-5f0c1d2e3a4b5c6d7e8f901a2b3c4d5e", source: "/tally/finance", time: at("2026-11-22T08:00:02.000Z"), tenant: "org_01J9Z3ACME",
+            correlationID: "0193f3a2-7c1e-7d4b-9a55-1f2e3d4c5b6a", causationID: "8c7d5e1a-3f2b-8a4c-9d6e-0f1a2b3c4d5e",
+            data: LedgerTransactionPosted(
+                ledger: "org_01J9Z3ACME", transactionID: 41, sequence: 7, key: "stripe:pi_3QAbcLkdIwHu7ix21vN3dPqR:capture", kind: "capture",
+                payment: LedgerPaymentReference(provider: .stripe, paymentID: "pi_3QAbcLkdIwHu7ix21vN3dPqR"), reverses: nil,
+                causeEventID: "8c7d5e1a-3f2b-8a4c-9d6e-0f1a2b3c4d5e", causeEventType: "tally.payment.captured.v1", occurredAt: at("2026-11-22T08:00:00.000Z"),
+                postedAt: at("2026-11-22T08:00:02.000Z"),
+                entries: [
+                    LedgerPostingEntry(account: "provider:stripe:clearing", currency: CurrencyCode(rawValue: "USD")!, amountMinor: 4728),
+                    LedgerPostingEntry(account: "expenses:provider_fees", currency: CurrencyCode(rawValue: "USD")!, amountMinor: 172),
+                    LedgerPostingEntry(account: "income:revenue", currency: CurrencyCode(rawValue: "USD")!, amountMinor: -4900),
+                ],
+                contentSHA256: "3b1f4c0e9a8d7c6b5a4f3e2d1c0b9a8f7e6d5c4b3a29180f7e6d5c4b3a291807",
+                chainSHA256: "9e8d7c6b5a4f3e2d1c0b9a8f7e6d5c4b3a29180f7e6d5c4b3a2918073b1f4c0e")
+        )),
+    .of(
+        EventEnvelope(
             id: "0193f3a2-7c1e-7d4b-9a55-1f2e3d4c5b6a", source: "/tally/ingest-gateway", time: at("2026-11-22T08:00:00.123Z"),
             tenant: "org_01J9Z3ACME", correlationID: "0193f3a2-7c1e-7d4b-9a55-1f2e3d4c5b6a", causationID: nil,
             data: WebhookReceived(
