@@ -3,13 +3,16 @@ import Foundation
 import Kafka
 import Logging
 
-/// `tally`, the operator CLI: topics, consumer lag and offset replay.
+/// `tally`, the operator CLI: topics, consumer lag, offset replay, health, the books and refunds.
 @main
 struct TallyCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "tally",
         abstract: "Operate a Tally deployment: topics, consumer groups, lag, replay and health.",
-        subcommands: [TopicsCommand.self, BenchCommand.self, GroupsCommand.self, LagCommand.self, ReplayCommand.self, DoctorCommand.self, TokenCommand.self, VersionCommand.self]
+        subcommands: [
+            TopicsCommand.self, BenchCommand.self, GroupsCommand.self, LagCommand.self, ReplayCommand.self, DoctorCommand.self, TokenCommand.self, VerifyCommand.self,
+            RefundsCommand.self, VersionCommand.self,
+        ]
     )
 }
 

@@ -10,7 +10,10 @@ Phases, in one run against the running stack (`make bench` starts it from a rele
 4. end to end: `tally bench --rate 1000`, then, from the databases, commit → broker latency of
    the gateway's outbox relay and webhook accepted → canonical event published by the normalizer,
    and PostgreSQL's work per webhook across the pipeline (WAL bytes, rows written, transactions);
-5. the reference again, to show how far the machine's speed drifted during the run.
+5. finance: its consumer paused (SIGSTOP) while a burst of captures queues up in Kafka, then
+   resumed: the ledger postings per second it reaches draining the backlog (saturation) and its
+   CPU per posting; plus its CPU per event during the end-to-end phase's steady load;
+6. the reference again, to show how far the machine's speed drifted during the run.
 
 Every number printed is measured in this run; targets are printed next to them.
 """
@@ -245,6 +248,50 @@ def work_per_webhook(admin_url, before, after, source):
             "transactions": round((after["commits"] - before["commits"]) / stored, 1)}
 
 
+def process_ticks(pid):
+    """CPU clock ticks (user + system) one process has used so far."""
+    fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+    return int(fields[11]) + int(fields[12])
+
+
+def finance_consumer(args, org):
+    """Finance's consumer at saturation: a backlog of captures built while it is paused, then
+    drained. None when finance is not running."""
+    pid = PidFiles(args.pids_dir).running("finance")
+    if not pid:
+        say(f"finance: skipped (not running per {args.pids_dir})")
+        return None
+    count_sql = f"SELECT count(*) FROM finance.ledger_transactions WHERE org_id = '{org}'"
+    baseline = int(psql(args.admin_url, count_sql)[0][0])
+    source, secret = create_source(args.gateway, org, "bench finance")
+    say(f"finance: its consumer paused while {args.seconds}s of captures queue up, then resumed and timed until every one is posted")
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        burst = load(args.tally, args.gateway, source, secret, 0, args.clients, args.seconds, args.warmup, 0)
+        wait_drained(args.admin_url, source)
+        [[expected]] = psql(args.admin_url, f"SELECT count(*) FROM ingest_gateway.webhook_inbox WHERE source_id = '{source}'")
+        expected = int(expected)
+    finally:
+        ticks, machine_before, started = process_ticks(pid), cpu_ticks(), time.time()
+        os.kill(pid, signal.SIGCONT)
+    deadline = started + 600
+    posted = 0
+    while time.time() < deadline:
+        posted = int(psql(args.admin_url, count_sql)[0][0]) - baseline
+        if posted >= expected:
+            break
+        time.sleep(0.2)
+    elapsed = time.time() - started
+    used = (process_ticks(pid) - ticks) / os.sysconf("SC_CLK_TCK")
+    everything = sum(cores for _, cores in cpu_by_process(machine_before, cpu_ticks(), elapsed)) * elapsed
+    result = {"events": expected, "posted": posted, "seconds": round(elapsed, 2), "per_s": round(posted / elapsed, 1),
+              "finance_cpu_ms_per_event": round(used * 1000 / max(posted, 1), 3), "all_cpu_ms_per_event": round(everything * 1000 / max(posted, 1), 3),
+              "burst_accepted_per_s": burst["accepted_per_s"]}
+    say(f"  {posted} of {expected} postings in {elapsed:.1f}s = {result['per_s']:.0f}/s; finance {result['finance_cpu_ms_per_event']} ms CPU per event "
+        f"(everything, PostgreSQL included: {result['all_cpu_ms_per_event']} ms)")
+    return result
+
+
 def machine():
     cpu = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")), platform.processor())
     memory = next((int(line.split()[1]) // 1024 // 1024 for line in open("/proc/meminfo") if line.startswith("MemTotal")), 0)
@@ -324,6 +371,11 @@ def main():
     say(f"  PostgreSQL work per stored webhook, whole pipeline ({work['webhooks']} webhooks): {work['wal_bytes']} bytes of WAL, "
         f"{work['rows']} rows written ({work['hot_updates']} of them HOT updates), {work['transactions']} transactions")
 
+    finance = finance_consumer(args, org)
+    settle(args.admin_url)
+    finance_steady = steady["cpu_cores"].get("finance", 0) * 1000 / max(steady["accepted_per_s"], 1)
+    say(f"  at {args.e2e_rate:.0f}/s steady (end-to-end phase): finance used {steady['cpu_cores'].get('finance', 0):.2f} cores = {finance_steady:.3f} ms CPU per event")
+
     # The same reference once more: this virtual machine's speed drifts (pgbench measured from
     # about 3,400 to 13,000 tps on the same build within an hour), and a run whose two references
     # differ much was taken on a machine that changed under it.
@@ -345,7 +397,12 @@ def main():
          canonical["p99_ms"] <= 250 and canonical["count"] > 0),
         (f"PostgreSQL work per webhook at {args.e2e_rate:.0f}/s", f"{work['wal_bytes']} B of WAL, {work['rows']} rows written, {work['transactions']} transactions",
          "(information)", True),
+        (f"finance CPU per event at {args.e2e_rate:.0f}/s steady", f"{finance_steady:.3f} ms", "(information)", True),
     ]
+    if finance:
+        rows.append(("finance consumer at saturation (draining a backlog)",
+                     f"{finance['per_s']:.0f} postings/s, {finance['finance_cpu_ms_per_event']} ms finance CPU per event "
+                     f"({finance['all_cpu_ms_per_event']} ms all processes)", "(information)", finance["posted"] >= finance["events"]))
     print()
     print(f"| measure | this run ({started}) | target | met |")
     print("|---|---|---|---|")
@@ -356,6 +413,7 @@ def main():
             "started": started, "machine": machine(), "reference_tps": reference_tps, "reference_latency_ms": reference_latency,
             "closing_reference_tps": closing_tps,
             "throughput": throughput, "gateway_alone": alone, "peak": peak, "latency": latency, "steady": steady, "relay": relay, "canonical": canonical, "work_per_webhook": work,
+            "finance": finance, "finance_steady_cpu_ms_per_event": finance_steady,
         }, indent=2))
 
 

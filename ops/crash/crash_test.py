@@ -2,8 +2,8 @@
 
 A sender acts like a provider: it posts N signed Stripe-shaped webhooks (plus a share of duplicate
 deliveries) at a fixed rate, and retries anything not answered 2xx later with the same event id.
-Meanwhile a killer, at random moments, `kill -9`s and restarts the ingest gateway and the
-normalizer, stops PostgreSQL with an immediate shutdown and starts it again, and kills the test
+Meanwhile a killer, at random moments, `kill -9`s and restarts the ingest gateway, the
+normalizer and finance, stops PostgreSQL with an immediate shutdown and starts it again, and kills the test
 consumer. The test consumer applies canonical payment events through its own inbox (SQLite), so
 its effects happen once even when Kafka redelivers.
 
@@ -12,7 +12,9 @@ When everything has drained, the checker asserts:
 - every inbox row reached the raw topic;
 - every raw event has exactly one outcome;
 - every canonical event was applied exactly once by the test consumer;
-- no inbox row is left pending or published.
+- no inbox row is left pending or published;
+- finance posted every captured payment exactly once (one capture transaction per payment,
+  each caused by one of the run's canonical events), and its ledger verifies.
 
 Negative control: the same checker runs over a consumer with an injected fault (it commits its
 Kafka offsets before applying, then crashes mid-batch) and must report the loss.
@@ -165,7 +167,7 @@ def psql(admin_url, sql):
     raise RuntimeError(f"psql failed: {result.stderr}")
 
 
-def check_run(checks, label, admin_url, source_id, org, acknowledged, db_path, expect_clean=True):
+def check_run(checks, label, admin_url, source_id, org, acknowledged, db_path, expect_clean=True, finance=None):
     """The checker. Returns True when every assertion holds."""
     ok = True
 
@@ -209,6 +211,16 @@ def check_run(checks, label, admin_url, source_id, org, acknowledged, db_path, e
     twice = sorted(e for e, n in applied.items() if n > 1)
     verify(f"all {len(expected)} canonical events were applied exactly once by the test consumer", not lost and not twice,
            {"lost": len(lost), "twice": len(twice), "examples": (lost + twice)[:5]})
+    if finance:
+        posted = psql(admin_url, f"SELECT cause_event_id, count(*) OVER (PARTITION BY payment_id) FROM finance.ledger_transactions "
+                                 f"WHERE org_id = '{org}' AND kind = 'capture'")
+        causes = {cause for cause, _ in posted}
+        verify(f"finance posted all {len(inbox_ids)} captures exactly once",
+               len(posted) == len(inbox_ids) and causes <= expected and all(n == "1" for _, n in posted),
+               {"posted": len(posted), "foreign causes": sorted(causes - expected)[:5]})
+        status, verified, _ = call("GET", f"{finance}/admin/orgs/{org}/ledger/verify", headers={"Authorization": f"Bearer {token(org, 'viewer')}"})
+        verify("the finance ledger verifies after the drain", status == 200 and verified.get("ok") is True,
+               (status, (verified or {}).get("first_failure")))
     return ok
 
 
@@ -345,7 +357,7 @@ def main():
                 time.sleep(0.1)
         state["done"] = True
 
-    kills = {"ingest-gateway": 0, "normalizer": 0, "postgres": 0, "test consumer": 0}
+    kills = {"ingest-gateway": 0, "normalizer": 0, "finance": 0, "postgres": 0, "test consumer": 0}
 
     def killer():
         targets = list(kills)
@@ -394,9 +406,11 @@ def main():
         consumer.ensure_running()
         return inbox_count(f"{workdir}/consumer.db")
     wait_until(lambda: consumer_count() >= len(ids), 180)
+    finance = service_url("finance", urls["finance"])
+    wait_until(lambda: int(psql(admin_url, f"SELECT count(*) FROM finance.ledger_transactions WHERE org_id = '{org}'")[0][0]) >= len(ids), 180)
     time.sleep(2)  # let any redelivery after the last kill arrive before counting
     consumer.kill()
-    check_run(checks, "crash run", admin_url, source_id, org, acknowledged, f"{workdir}/consumer.db")
+    check_run(checks, "crash run", admin_url, source_id, org, acknowledged, f"{workdir}/consumer.db", finance=finance)
 
     # Negative control: the same checker over a consumer that stores its offset before applying.
     faulty = ConsumerProcess(f"{workdir}/faulty.db", f"crash-faulty-{org}", org, fault="offset-before-apply")
