@@ -23,7 +23,10 @@ struct FinanceService {
             service: .finance,
             migrationsFolder: Bundle.module.url(forResource: "Migrations", withExtension: nil),
             consumer: { dependencies in
-                ConsumerDefinition(topics: [.payments, .orders, .payouts, .subscriptions], handlers: handlers(dependencies, now: now))
+                ConsumerDefinition(topics: [.payments, .payouts], handlers: handlers(dependencies, now: now))
+            },
+            backgroundServices: { dependencies in
+                [FinanceMetrics(client: dependencies.client, schema: dependencies.schema, logger: dependencies.logger)]
             },
             routes: { _, admin, dependencies in
                 let queries = FinanceQueries(client: dependencies.client, schema: dependencies.schema, logger: dependencies.logger)

@@ -10,7 +10,8 @@ SIGTERM). Its steps and their order:
   3. end to end, unless the build failed, TALLY_SKIP_E2E=1 or `only` is given: every built
      service on the test stack (ports + TALLY_TEST_PORT_OFFSET), /readyz, every
      ops/e2e/*_acceptance.py with `--service name=url ...`, then the short crash test;
-  4. ops/test-contracts.sh (skipped with `only`);
+  4. ops/test-contracts.sh and the alert rules (`promtool test rules` on every
+     ops/prometheus/*.tests.yml) (skipped with `only`);
   5. the Swift sources against `.swift-format` (`swift format lint --strict`; skipped with `only`).
 It prints `test summary: <step>=<outcome> ... -> PASS` or `-> FAIL (exit N)` and returns the
 exit status: the Swift steps' status when they failed, else the first failing later step's.
@@ -109,6 +110,9 @@ def _test_steps(stack, only):
             rc = rc or code
         else:
             summary.append("contracts=absent")
+        code = alert_rules()
+        summary.append("alerts=ok" if code == 0 else f"alerts=failed({code})")
+        rc = rc or code
         code = format_lint()
         summary.append("format=ok" if code == 0 else f"format=failed({code})")
         rc = rc or code
@@ -119,6 +123,20 @@ def _test_steps(stack, only):
 
 
 FORMATTED = ["Package.swift", "Libraries", "Services", "Tests"]
+
+
+def alert_rules():
+    """Every rule file in ops/prometheus is valid (`promtool check rules`) and every alert behaves
+    as its unit tests say (`promtool test rules`, which also fails on an alert that fires when
+    a test expects none)."""
+    folder = layout.ROOT / "ops" / "prometheus"
+    rules = sorted(str(path) for path in folder.glob("*.rules.yml"))
+    tests = sorted(str(path) for path in folder.glob("*.tests.yml"))
+    if not rules:
+        return 0
+    say("running: promtool check rules, promtool test rules")
+    code = subprocess.run(["promtool", "check", "rules", *rules], cwd=folder).returncode
+    return code or subprocess.run(["promtool", "test", "rules", *tests], cwd=folder).returncode
 
 
 def format_lint():

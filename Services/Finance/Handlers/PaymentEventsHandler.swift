@@ -59,13 +59,13 @@ struct PaymentEventsHandler: Sendable {
                 try LedgerPublication.message(posted, tenant: arrival.tenant, correlationID: arrival.correlationID, causationID: arrival.eventID, now: time))
             try await store.save(decision.record, at: time)
             if case .refunded(let refunded) = fact { try await settleRefund(refunded, payment: payment, transactionID: posted.id, store: store) }
-            Counter(label: "tally_finance_transactions_posted_total", dimensions: [("kind", transaction.kind.rawValue)]).increment()
+            Counter(label: "finance_transactions_posted_total", dimensions: [("kind", transaction.kind.rawValue)]).increment()
         case .hold(let reason):
             if !held {
                 try await store.hold(
                     HeldEvent(eventID: arrival.eventID, eventType: fact.eventType, payment: payment, reason: reason, occurredAt: fact.origin.occurredAt, envelope: arrival.envelope)
                 )
-                Counter(label: "tally_finance_events_held_total", dimensions: [("reason", reason.rawValue)]).increment()
+                Counter(label: "finance_events_held_total", dimensions: [("reason", reason.rawValue)]).increment()
                 logger.info("event held", metadata: ["event_id": "\(arrival.eventID)", "payment": "\(payment)", "reason": "\(reason.rawValue)"])
             }
             try await store.recordTimeline(
@@ -73,7 +73,7 @@ struct PaymentEventsHandler: Sendable {
             return Applied(inbox: .applied, changedPayment: false, stillHeld: true)
         case .refuse(let conflict):
             try await store.recordConflict(conflict)
-            Counter(label: "tally_finance_conflicts_total", dimensions: [("code", conflict.code.rawValue)]).increment()
+            Counter(label: "finance_conflicts_total", dimensions: [("code", conflict.code.rawValue)]).increment()
             logger.warning(
                 "ledger refused a fact", metadata: ["event_id": "\(arrival.eventID)", "key": "\(conflict.key)", "code": "\(conflict.code.rawValue)", "field": "\(conflict.field)"])
         case .none:
@@ -112,7 +112,7 @@ struct PaymentEventsHandler: Sendable {
         if let matched { try await store.update(RefundRules.settled(matched, refundID: refunded.refundID, now: now())) }
         try await store.recordProviderRefund(payment, refundID: refunded.refundID, amount: refunded.amount, requestID: matched?.id, transactionID: transactionID)
         if matched == nil {
-            Counter(label: "tally_finance_provider_initiated_refunds_total").increment()
+            Counter(label: "finance_provider_initiated_refunds_total").increment()
             logger.notice("provider-initiated refund posted", metadata: ["payment": "\(payment)", "refund_id": "\(refunded.refundID)"])
         }
     }

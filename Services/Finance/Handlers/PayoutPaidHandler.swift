@@ -19,7 +19,7 @@ struct PayoutPaidHandler: Sendable {
             return .ignored
         case .refuse(let conflict):
             try await store.recordConflict(conflict)
-            Counter(label: "tally_finance_conflicts_total", dimensions: [("code", conflict.code.rawValue)]).increment()
+            Counter(label: "finance_conflicts_total", dimensions: [("code", conflict.code.rawValue)]).increment()
             logger.warning("ledger refused a payout", metadata: ["event_id": "\(event.envelope.id)", "key": "\(conflict.key)", "field": "\(conflict.field)"])
             return .applied
         case .record(var payout, let proposal):
@@ -29,7 +29,7 @@ struct PayoutPaidHandler: Sendable {
             try await store.insert(payout)
             try await store.enqueue(
                 try LedgerPublication.message(posted, tenant: event.tenant, correlationID: event.envelope.correlationid, causationID: event.envelope.id, now: time))
-            Counter(label: "tally_finance_transactions_posted_total", dimensions: [("kind", proposal.kind.rawValue)]).increment()
+            Counter(label: "finance_transactions_posted_total", dimensions: [("kind", proposal.kind.rawValue)]).increment()
             return .applied
         }
     }
