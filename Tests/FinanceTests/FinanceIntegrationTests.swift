@@ -220,3 +220,13 @@ struct FinanceIntegrationTests {
         }
     }
 }
+
+@Suite("Finance OpenAPI document")
+struct FinanceOpenAPITests {
+    @Test func everyRouteIsDocumentedAndEveryDocumentedOperationExists() throws {
+        let documented = try OpenAPIAgreement.documentedOperations(of: .finance)
+        let routed = try OpenAPIAgreement.routedOperations(of: FinanceIntegrationTests.definition())
+        #expect(documented.contains("POST /admin/orgs/{org}/refunds/{id}/approve"))
+        #expect(routed == documented, "routed only: \(routed.subtracting(documented).sorted()); documented only: \(documented.subtracting(routed).sorted())")
+    }
+}

@@ -25,12 +25,12 @@ struct PaymentRoutes: Sendable {
                 payments: rows.map { PaymentBody(record: $0.record, updatedAt: $0.updatedAt, timeline: nil) },
                 nextCursor: rows.count == limit ? rows.last.map { $0.record.key.description } : nil)
         }
-        admin.get("payments/:provider/:paymentID") { _, context -> PaymentBody in
+        admin.get("payments/:provider/:payment_id") { _, context -> PaymentBody in
             let org = try context.requirePrincipal().tenant()
             guard let provider = context.parameters.get("provider").flatMap(WebhookProvider.init(rawValue:)) else {
                 throw RequestInput.invalid("provider", "must be one of \(WebhookProvider.allCases.map(\.rawValue).joined(separator: ", "))")
             }
-            let paymentID = try RequestInput.text(context.parameters.get("paymentID"), field: "payment_id", maxCharacters: 200) ?? ""
+            let paymentID = try RequestInput.text(context.parameters.get("payment_id"), field: "payment_id", maxCharacters: 200) ?? ""
             guard let found = try await queries.payment(org: org, PaymentKey(provider: provider, paymentID: paymentID)) else {
                 throw Problem.notFound("no \(provider.rawValue) payment \(paymentID) in this org")
             }
