@@ -27,8 +27,9 @@ REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)"
 DEPS_DIR="$REPO/.deps"
 WHEELS_DIR="$DEPS_DIR/wheels"
 
-# Debian packages the build and the stack need (checked with dpkg, installed only when missing).
-APT_PACKAGES=(librdkafka-dev pkg-config postgresql curl iproute2)
+# Debian packages the build and the stack need (checked with dpkg, installed only when missing);
+# hledger reads the finance journal in ops/e2e/finance_acceptance.py.
+APT_PACKAGES=(librdkafka-dev pkg-config postgresql curl iproute2 hledger)
 
 # Python packages the tests need (pip requirement specs; "name" or "name==version").
 PYTHON_TEST_PACKAGES=(jsonschema==4.26.0 PyYAML==6.0.3 openapi-spec-validator==0.9.0 stripe==16.1.0 standardwebhooks==1.1.0 svix==2.9.1 paddle-python-sdk==1.16.1 confluent-kafka==2.16.1 schemathesis==4.32.5)
