@@ -27,7 +27,9 @@ REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)"
 DEPS_DIR="$REPO/.deps"
 WHEELS_DIR="$DEPS_DIR/wheels"
 
-# Debian packages the build and the stack need (checked with dpkg, installed only when missing).
+# Debian packages the build and the stack need (checked with dpkg, installed only when missing);
+# hledger reads the finance journal in ops/e2e/finance_acceptance.py, promtool (in prometheus)
+# tests the alert rules in ops/prometheus.
 APT_PACKAGES=(librdkafka-dev pkg-config postgresql curl iproute2 hledger prometheus)
 
 # Python packages the tests need (pip requirement specs; "name" or "name==version").

@@ -57,12 +57,13 @@ class Checks:
         sys.exit(0 if passed == len(self.results) else 1)
 
 
-def token(org, role="admin"):
-    """An HS256 admin token for `org` with `role`, signed with the stack's admin secret."""
+def token(org, role="admin", subject="e2e"):
+    """An HS256 admin token for `org` with `role`, signed with the stack's admin secret; `subject`
+    is the `sub` claim, the person the service records as the actor."""
     def b64(data):
         return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
     header = b64(json.dumps({"alg": "HS256", "typ": "JWT"}).encode())
-    claims = b64(json.dumps({"sub": "e2e", "org": org, "role": role, "exp": int(time.time()) + 3600}).encode())
+    claims = b64(json.dumps({"sub": subject, "org": org, "role": role, "exp": int(time.time()) + 3600}).encode())
     signature = hmac.new(SECRET.encode(), f"{header}.{claims}".encode(), hashlib.sha256).digest()
     return f"{header}.{claims}.{b64(signature)}"
 
