@@ -141,7 +141,7 @@ struct FinanceIntegrationTests {
                     }
                 }
                 #expect(String(reflecting: unbalanced).contains("does not balance"))
-                // Tampering behind the service's back (triggers off, as only a superuser can) is caught by the chain.
+                // Tampering behind the service's back (triggers off, as the table's owner or a superuser can) is caught by the chain.
                 try await admin.query(PostgresQuery(unsafeSQL: "ALTER TABLE \(s).ledger_transactions DISABLE TRIGGER ledger_transactions_immutable"), logger: TestDatabase.logger)
                 try await admin.query(PostgresQuery(unsafeSQL: "UPDATE \(s).ledger_transactions SET occurred_at = occurred_at - interval '1 day'"), logger: TestDatabase.logger)
             }
@@ -191,6 +191,10 @@ struct FinanceIntegrationTests {
                 let approved = try await call(.post, "refunds/\(id)/approve", finance)
                 #expect(approved.0 == .ok && approved.1.contains(#""status":"offline""#), "\(approved.1)")
                 #expect(try await call(.post, "refunds/\(id)/reject", finance).0 == .conflict, "decided already")
+                let pending = try await call(.get, "refunds?status=pending_approval", viewer)
+                let other = try #require(pending.1.firstMatch(of: /"id":"(rfr_[0-9a-f]+)"/).map { String($0.1) })
+                let withdrawn = try await call(.post, "refunds/\(other)/reject", samAsFinance, #"{"reason":"asked by mistake"}"#)
+                #expect(withdrawn.0 == .ok && withdrawn.1.contains(#""status":"rejected""#), "the requester may withdraw their own: \(withdrawn.1)")
                 let replay = try await call(.post, "refunds/replay-offline", finance)
                 #expect(replay.0 == .ok && replay.1.contains(#""still_offline":1"#), "\(replay.1)")
             }
@@ -211,7 +215,9 @@ struct FinanceIntegrationTests {
                 try TestEvents.message(try Self.payout("evt_p1", payout: "po_1", minor: 7_000), offset: 2),
             ])
             let queries = FinanceQueries(client: client, schema: schema, logger: TestDatabase.logger)
-            let (opening, lines) = try await queries.statement(org: Self.acme, account: "provider:stripe:clearing", currency: Books.usd, from: nil, to: nil, after: 1, limit: 10)
+            let (opening, lines) = try #require(
+                try await queries.statement(org: Self.acme, account: "provider:stripe:clearing", currency: Books.usd, from: nil, to: nil, after: 1, limit: 10))
+            #expect(try await queries.statement(org: Self.acme, account: "assets:bank:paddle", currency: Books.usd, from: nil, to: nil, after: 0, limit: 10) == nil)
             #expect(opening == 10_000, "the balance before the page")
             #expect(lines.map(\.amountMinor) == [-2_500, -7_000])
             let journal = try await queries.journal(org: Self.acme, from: nil, to: nil, now: Date())

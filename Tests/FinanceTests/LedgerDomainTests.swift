@@ -74,6 +74,12 @@ struct LedgerRuleTests {
         removed.remove(at: 1)
         let gap = LedgerVerification(transactions: removed, payments: [], openConflicts: [], now: Books.start, hash: ContentHash.sha256Hex)
         #expect(gap.checks.first { $0.name == "hash_chain_intact" }?.ok == false)
+        let all = books.transactions
+        let head = LedgerVerification.Head(sequence: all.last!.sequence, chainHash: all.last!.chainHash)
+        let whole = LedgerVerification(transactions: all, payments: [], openConflicts: [], head: head, now: Books.start, hash: ContentHash.sha256Hex)
+        #expect(whole.checks.first { $0.name == "hash_chain_intact" }?.ok == true)
+        let newestRemoved = LedgerVerification(transactions: Array(all.dropLast()), payments: [], openConflicts: [], head: head, now: Books.start, hash: ContentHash.sha256Hex)
+        #expect(newestRemoved.checks.first { $0.name == "hash_chain_intact" }?.ok == false, "the newest transaction removed: the head says more")
     }
 
     @Test func staleConflictsFailTheCheck() {

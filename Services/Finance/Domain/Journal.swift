@@ -16,7 +16,7 @@ enum Journal {
         var minor: Int64
     }
 
-    static func render(org: String, opening: [Balance], transactions: [PostedTransaction], periodEnd: Date, generatedAt: Date) -> String {
+    static func render(org: String, opening: [Balance], transactions: [PostedTransaction], periodStart: Date?, periodEnd: Date, generatedAt: Date) -> String {
         let ordered = transactions.sorted { $0.sequence < $1.sequence }
         var accounts = Set(opening.map(\.account))
         var currencies = Set(opening.map(\.currency))
@@ -28,7 +28,9 @@ enum Journal {
             "; Tally ledger of org \(org), exported \(RFC3339.string(generatedAt))", "; amounts are the ledger's integer minor units written with each currency's decimals", "",
         ]
         for currency in currencies.sorted(by: { $0.rawValue < $1.rawValue }) {
-            lines.append("commodity \(amount(1000 * power(currency.minorUnitExponent), currency))")
+            // hledger wants a decimal mark in the directive even for a currency without decimals.
+            let sample = amount(1000 * power(currency.minorUnitExponent), currency)
+            lines.append("commodity \(currency.minorUnitExponent == 0 ? sample.replacingOccurrences(of: " ", with: ". ") : sample)")
         }
         lines.append("")
         for account in accounts.sorted() {
@@ -40,8 +42,8 @@ enum Journal {
             balances[name, default: Balance(account: account, currency: currency, minor: 0)].minor += minor
         }
         let nonZeroOpening = opening.filter { $0.minor != 0 }
-        if !nonZeroOpening.isEmpty, let first = ordered.first {
-            lines += ["", "\(day(first.postedAt)) opening balances"]
+        if !nonZeroOpening.isEmpty, let openingDay = periodStart ?? ordered.first?.postedAt {
+            lines += ["", "\(day(openingDay)) opening balances"]
             for balance in nonZeroOpening.sorted(by: { ($0.account, $0.currency.rawValue) < ($1.account, $1.currency.rawValue) }) {
                 lines.append("    \(balance.account)    \(amount(balance.minor, balance.currency))")
                 add(balance.account, balance.currency, balance.minor)
@@ -55,7 +57,7 @@ enum Journal {
                 add(entry.account, entry.currency, entry.amountMinor)
             }
         }
-        let closingDay = day(max(periodEnd, ordered.last?.postedAt ?? periodEnd))
+        let closingDay = day([periodEnd, periodStart, ordered.last?.postedAt].compactMap { $0 }.max() ?? periodEnd)
         if !balances.isEmpty {
             lines += ["", "\(closingDay) closing balance assertions"]
             for balance in balances.values.sorted(by: { ($0.account, $0.currency.rawValue) < ($1.account, $1.currency.rawValue) }) {

@@ -27,12 +27,18 @@ struct LedgerVerification: Hashable, Sendable {
     /// How old an unresolved conflict may be before the books count as unchecked.
     static let conflictAge: TimeInterval = 24 * 3600
 
-    init(transactions: [PostedTransaction], payments: [PaymentRecord], openConflicts: [OpenConflict], now: Date, hash: LedgerSeal.Hash) {
+    /// Where the org's chain head says the ledger ends (`ledger_heads`); nil when not known.
+    struct Head: Hashable, Sendable {
+        var sequence: Int64
+        var chainHash: String
+    }
+
+    init(transactions: [PostedTransaction], payments: [PaymentRecord], openConflicts: [OpenConflict], head: Head? = nil, now: Date, hash: LedgerSeal.Hash) {
         let ordered = transactions.sorted { $0.sequence < $1.sequence }
         transactionCount = ordered.count
         checks = [
             Self.balanced(ordered), Self.trialBalance(ordered), Self.paymentsMatch(ordered, payments), Self.refundsWithinCaptures(ordered, payments),
-            Self.chain(ordered, hash: hash), Self.staleConflicts(openConflicts, now: now),
+            Self.chain(ordered, head: head, hash: hash), Self.staleConflicts(openConflicts, now: now),
         ]
     }
 
@@ -89,7 +95,9 @@ struct LedgerVerification: Hashable, Sendable {
         return Check(name: "refunds_within_captures", ok: true, detail: "no payment refunds more than it captured", item: nil)
     }
 
-    private static func chain(_ transactions: [PostedTransaction], hash: LedgerSeal.Hash) -> Check {
+    /// Every link recomputed from the genesis; the last one must be the head the ledger
+    /// recorded, so removing the newest transactions is caught too.
+    private static func chain(_ transactions: [PostedTransaction], head: Head?, hash: LedgerSeal.Hash) -> Check {
         var previous = LedgerSeal.genesis
         for (index, transaction) in transactions.enumerated() {
             guard transaction.sequence == Int64(index + 1) else {
@@ -110,7 +118,14 @@ struct LedgerVerification: Hashable, Sendable {
             }
             previous = chained
         }
-        return Check(name: "hash_chain_intact", ok: true, detail: "\(transactions.count) links verified", item: nil)
+        if let head, head.sequence != Int64(transactions.count) || head.chainHash != previous {
+            return Check(
+                name: "hash_chain_intact", ok: false,
+                detail:
+                    "the ledger's head is sequence \(head.sequence) but the transactions end at \(transactions.count): transactions are missing or were added around the service",
+                item: transactions.last.map { "\($0.id)" })
+        }
+        return Check(name: "hash_chain_intact", ok: true, detail: "\(transactions.count) links verified up to the recorded head", item: nil)
     }
 
     private static func staleConflicts(_ conflicts: [OpenConflict], now: Date) -> Check {

@@ -1,7 +1,7 @@
 import Contracts
 import Foundation
 
-/// The posting each fact makes (debit +, credit −). `docs/finance.md` shows the same table.
+/// The posting each fact makes (debit +, credit −). `docs/architecture.md` (Finance) shows the same table.
 ///
 /// | fact | entries |
 /// |---|---|

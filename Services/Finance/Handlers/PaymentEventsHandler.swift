@@ -51,6 +51,7 @@ struct PaymentEventsHandler: Sendable {
         let decision = PaymentBook.decide(record: record, fact: fact, proposal: proposal, recorded: recorded)
         let time = now()
         var transactionID: Int64?
+        var note = decision.note
         switch decision.action {
         case .post(let transaction):
             let posted = try await store.post(transaction, postedAt: LedgerSeal.truncated(time))
@@ -58,7 +59,10 @@ struct PaymentEventsHandler: Sendable {
             try await store.enqueue(
                 try LedgerPublication.message(posted, tenant: arrival.tenant, correlationID: arrival.correlationID, causationID: arrival.eventID, now: time))
             try await store.save(decision.record, at: time)
-            if case .refunded(let refunded) = fact { try await settleRefund(refunded, payment: payment, transactionID: posted.id, store: store) }
+            if case .refunded(let refunded) = fact {
+                let request = try await settleRefund(refunded, payment: payment, transactionID: posted.id, store: store)
+                note = [note, request.map { "settles refund request \($0)" } ?? "provider-initiated: no refund request"].compactMap { $0 }.joined(separator: "; ")
+            }
             Counter(label: "finance_transactions_posted_total", dimensions: [("kind", transaction.kind.rawValue)]).increment()
         case .hold(let reason):
             if !held {
@@ -80,7 +84,7 @@ struct PaymentEventsHandler: Sendable {
             if decision.record != (record ?? PaymentRecord(key: payment)) || record == nil { try await store.save(decision.record, at: time) }
         }
         try await store.recordTimeline(
-            payment, eventID: arrival.eventID, eventType: fact.eventType, occurredAt: fact.origin.occurredAt, transactionID: transactionID, note: decision.note)
+            payment, eventID: arrival.eventID, eventType: fact.eventType, occurredAt: fact.origin.occurredAt, transactionID: transactionID, note: note)
         let changed = transactionID != nil
         let repeatOnly = !changed && decision.record == (record ?? PaymentRecord(key: payment)) && record != nil
         if case .refuse = decision.action { return Applied(inbox: .applied, changedPayment: false, stillHeld: false) }
@@ -105,8 +109,9 @@ struct PaymentEventsHandler: Sendable {
         }
     }
 
-    /// Links a provider refund to the person's request it settles, or records it as provider-initiated.
-    private func settleRefund(_ refunded: PaymentRefunded, payment: PaymentKey, transactionID: Int64, store: some FinanceStore) async throws {
+    /// Links a provider refund to the person's request it settles, or records it as
+    /// provider-initiated; the id of the request it settled.
+    private func settleRefund(_ refunded: PaymentRefunded, payment: PaymentKey, transactionID: Int64, store: some FinanceStore) async throws -> String? {
         let requests = try await store.refundRequests(of: payment)
         let matched = RefundRules.match(refundID: refunded.refundID, amount: refunded.amount, among: requests)
         if let matched { try await store.update(RefundRules.settled(matched, refundID: refunded.refundID, now: now())) }
@@ -115,6 +120,7 @@ struct PaymentEventsHandler: Sendable {
             Counter(label: "finance_provider_initiated_refunds_total").increment()
             logger.notice("provider-initiated refund posted", metadata: ["payment": "\(payment)", "refund_id": "\(refunded.refundID)"])
         }
+        return matched?.id
     }
 }
 

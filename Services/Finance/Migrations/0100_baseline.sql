@@ -1,4 +1,4 @@
--- The finance schema: the double-entry ledger, invoices with tax snapshots, payments, refunds, credit notes.
+-- The finance schema: the double-entry ledger, payments, refunds and payouts (invoices and credit notes come with Finance II).
 -- Platform tables and functions (outbox, inbox, audit_log, enable_tenant_isolation) come from the
 -- Storage library as versions 1-99 (PlatformMigrations.swift);
 -- this service's own tables arrive with its business logic, as migrations numbered from 0101.

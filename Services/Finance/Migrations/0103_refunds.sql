@@ -16,7 +16,8 @@ CREATE TABLE refund_requests (
     updated_at timestamptz NOT NULL,
     PRIMARY KEY (org_id, id),
     FOREIGN KEY (org_id, provider, payment_id) REFERENCES payments (org_id, provider, payment_id),
-    CHECK (decided_by IS NULL OR decided_by <> requested_by)
+    -- Four eyes: nobody approves their own request (withdrawing it, a rejection, is theirs to do).
+    CHECK (decided_by IS NULL OR decided_by <> requested_by OR status = 'rejected')
 );
 CREATE INDEX refund_requests_by_payment ON refund_requests (org_id, provider, payment_id);
 CREATE INDEX refund_requests_by_status ON refund_requests (org_id, status, created_at, id);

@@ -30,9 +30,11 @@ struct LedgerRoutes: Sendable {
             guard let currency = CurrencyCode(rawValue: currencyText) else { throw RequestInput.invalid("currency", "must be an ISO 4217 code such as USD") }
             let after = try request.queryInteger("after", default: Int64(0), range: 0...Int64.max)
             let limit = try RouteInput.limit(request)
-            let (opening, lines) = try await queries.statement(
-                org: org, account: account, currency: currency, from: try RouteInput.time(request, "from"), to: try RouteInput.time(request, "to"), after: after,
-                limit: limit)
+            guard
+                let (opening, lines) = try await queries.statement(
+                    org: org, account: account, currency: currency, from: try RouteInput.time(request, "from"), to: try RouteInput.time(request, "to"), after: after,
+                    limit: limit)
+            else { throw Problem.notFound("the org's chart of accounts has no account \(account)") }
             var running = opening
             let entries = lines.map { line in
                 running += line.amountMinor
@@ -54,8 +56,10 @@ struct LedgerRoutes: Sendable {
         }
         admin.get("ledger/transactions/:id") { _, context -> TransactionBody in
             let org = try context.requirePrincipal().tenant()
-            guard let id = context.parameters.get("id").flatMap(Int64.init), id > 0 else { throw RequestInput.invalid("id", "must be a positive whole number") }
-            guard let transaction = try await queries.transaction(org: org, id: id) else { throw Problem.notFound("no ledger transaction \(id) in this org") }
+            // An id that is not a transaction number names no transaction: 404 like any unknown id.
+            guard let id = context.parameters.get("id").flatMap(Int64.init), id > 0, let transaction = try await queries.transaction(org: org, id: id) else {
+                throw Problem.notFound("no such ledger transaction in this org")
+            }
             return TransactionBody(transaction)
         }
         admin.get("ledger/conflicts") { request, context -> ConflictList in
@@ -70,8 +74,8 @@ struct LedgerRoutes: Sendable {
         admin.post("ledger/conflicts/:id/resolve") { request, context -> ConflictBody in
             let principal = try context.requirePrincipal()
             try RouteInput.require(principal, [.owner, .finance], to: "resolving a ledger conflict")
-            guard let id = context.parameters.get("id").flatMap(Int64.init), id > 0 else { throw RequestInput.invalid("id", "must be a positive whole number") }
             let input = try await RouteInput.body(ResolveRequest.self, from: request, allowed: ["note"])
+            guard let id = context.parameters.get("id").flatMap(Int64.init), id > 0 else { throw Problem.notFound("no such ledger conflict in this org") }
             guard let note = try RequestInput.text(input.note, field: "note", maxCharacters: 500) else { throw RequestInput.invalid("note", "must be 1 to 500 characters") }
             switch try await queries.resolveConflict(
                 org: try principal.tenant(), id: id, note: note, actor: principal.subject, correlationID: context.correlationID, audit: audit, now: now())
@@ -90,7 +94,7 @@ struct LedgerRoutes: Sendable {
             let org = try context.requirePrincipal().tenant()
             let from = try RouteInput.time(request, "from")
             let to = try RouteInput.time(request, "to")
-            if let from, let to, from >= to { throw RequestInput.invalid("to", "must be after from") }
+            // A period that ends before it starts holds no transactions (the journal still opens with the balances).
             let text = try await queries.journal(org: org, from: from, to: to, now: now())
             return Response(
                 status: .ok, headers: [.contentType: "text/plain; charset=utf-8"], body: ResponseBody(byteBuffer: ByteBuffer(string: text)))

@@ -92,8 +92,11 @@ struct RefundRoutes: Sendable {
         RefundDesk.Actor(subject: principal.subject, correlationID: context.correlationID)
     }
 
+    /// The request id in the path; one no request could have (too long, NUL) is unknown: 404.
     private static func id(_ context: ServiceRequestContext) throws -> String {
-        guard let id = try RequestInput.text(context.parameters.get("id"), field: "id", maxCharacters: 100) else { throw RequestInput.invalid("id", "is required") }
+        guard let id = try? RequestInput.text(context.parameters.get("id"), field: "id", maxCharacters: 100) else {
+            throw Problem.notFound("no such refund request in this org")
+        }
         return id
     }
 

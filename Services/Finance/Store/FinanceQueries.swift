@@ -94,13 +94,16 @@ struct FinanceQueries: Sendable {
     }
 
     /// A page of one account's entries in one currency, in posting order after sequence `after`,
-    /// with the balance before the page's first entry.
+    /// with the balance before the page's first entry; nil when the org's chart has no such account.
     func statement(
         org: TenantID, account: String, currency: CurrencyCode, from: Date?, to: Date?, after: Int64, limit: Int
-    ) async throws -> (
-        opening: Int64, lines: [StatementLine]
-    ) {
+    ) async throws -> (opening: Int64, lines: [StatementLine])? {
         try await inTenant(org) { connection in
+            var known = false
+            for try await _ in try await connection.query(
+                "SELECT 1 FROM \(unescaped: schema.name).accounts WHERE code = \(account)", logger: logger
+            ).decode(Int.self) { known = true }
+            guard known else { return nil }
             var lines: [StatementLine] = []
             for try await (id, sequence, postedAt, key, kind, amount) in try await connection.query(
                 """
@@ -197,7 +200,11 @@ struct FinanceQueries: Sendable {
             for try await (id, key, createdAt) in try await connection.query(
                 "SELECT id, key, created_at FROM \(unescaped: schema.name).ledger_conflicts WHERE resolved_at IS NULL ORDER BY id", logger: logger
             ).decode((Int64, String, Date).self) { open.append(LedgerVerification.OpenConflict(id: id, key: key, createdAt: createdAt)) }
-            return LedgerVerification(transactions: transactions, payments: payments, openConflicts: open, now: now, hash: ContentHash.sha256Hex)
+            var head = LedgerVerification.Head(sequence: 0, chainHash: LedgerSeal.genesis)
+            for try await (sequence, chain) in try await connection.query(
+                "SELECT sequence, chain_sha256 FROM \(unescaped: schema.name).ledger_heads", logger: logger
+            ).decode((Int64, String).self) { head = LedgerVerification.Head(sequence: sequence, chainHash: chain) }
+            return LedgerVerification(transactions: transactions, payments: payments, openConflicts: open, head: head, now: now, hash: ContentHash.sha256Hex)
         }
     }
 
@@ -210,7 +217,7 @@ struct FinanceQueries: Sendable {
                 connection: connection, logger: logger)
             return Journal.render(
                 org: org.rawValue, opening: opening.map { Journal.Balance(account: $0.account, currency: $0.currency, minor: $0.balanceMinor) },
-                transactions: transactions, periodEnd: to ?? now, generatedAt: now)
+                transactions: transactions, periodStart: from, periodEnd: to ?? now, generatedAt: now)
         }
     }
 
