@@ -103,7 +103,7 @@ struct VerifyCommand: AsyncParsableCommand {
                 try await connection.query("SELECT set_config('tally.scope', 'operator', true)", logger: logger)
                 var orgs: [String] = []
                 for try await org in try await connection.query(
-                    PostgresQuery(unsafeSQL: "SELECT DISTINCT org_id FROM \(TallyService.finance.schema).ledger_transactions ORDER BY org_id"), logger: logger
+                    PostgresQuery(unsafeSQL: "SELECT org_id FROM \(TallyService.finance.schema).ledger_heads ORDER BY org_id"), logger: logger
                 ).decode(String.self) { orgs.append(org) }
                 return orgs
             }

@@ -151,7 +151,7 @@ struct FinanceQueries: Sendable {
             """
             SELECT id, key, code, field, recorded, offered, cause_event_id, created_at, resolved_at, resolved_by, resolution_note
             FROM \(unescaped: schema.name).ledger_conflicts
-            WHERE id > \(after) AND (\(status) = 'all' OR (\(status) = 'open') = (resolved_at IS NULL))
+            WHERE org_id = current_setting('tally.org_id', true) AND id > \(after) AND (\(status) = 'all' OR (\(status) = 'open') = (resolved_at IS NULL))
             ORDER BY id LIMIT \(limit)
             """, logger: logger
         ).decode((Int64, String, String, String, String, String, String, Date, Date?, String?, String?).self) {
@@ -178,7 +178,7 @@ struct FinanceQueries: Sendable {
             try await connection.query(
                 """
                 UPDATE \(unescaped: schema.name).ledger_conflicts SET resolved_at = \(now), resolved_by = \(actor), resolution_note = \(note)
-                WHERE id = \(id) AND resolved_at IS NULL
+                WHERE org_id = current_setting('tally.org_id', true) AND id = \(id) AND resolved_at IS NULL
                 """, logger: logger)
             var after = before
             after.resolvedAt = now
@@ -198,11 +198,12 @@ struct FinanceQueries: Sendable {
             let payments = try await PaymentRows.select(where: "true", [], schema: schema, connection: connection, logger: logger)
             var open: [LedgerVerification.OpenConflict] = []
             for try await (id, key, createdAt) in try await connection.query(
-                "SELECT id, key, created_at FROM \(unescaped: schema.name).ledger_conflicts WHERE resolved_at IS NULL ORDER BY id", logger: logger
+                "SELECT id, key, created_at FROM \(unescaped: schema.name).ledger_conflicts WHERE org_id = current_setting('tally.org_id', true) AND resolved_at IS NULL ORDER BY id",
+                logger: logger
             ).decode((Int64, String, Date).self) { open.append(LedgerVerification.OpenConflict(id: id, key: key, createdAt: createdAt)) }
             var head = LedgerVerification.Head(sequence: 0, chainHash: LedgerSeal.genesis)
             for try await (sequence, chain) in try await connection.query(
-                "SELECT sequence, chain_sha256 FROM \(unescaped: schema.name).ledger_heads", logger: logger
+                "SELECT sequence, chain_sha256 FROM \(unescaped: schema.name).ledger_heads WHERE org_id = current_setting('tally.org_id', true)", logger: logger
             ).decode((Int64, String).self) { head = LedgerVerification.Head(sequence: sequence, chainHash: chain) }
             return LedgerVerification(transactions: transactions, payments: payments, openConflicts: open, head: head, now: now, hash: ContentHash.sha256Hex)
         }

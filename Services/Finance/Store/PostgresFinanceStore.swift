@@ -135,7 +135,8 @@ struct PostgresFinanceStore: FinanceStore {
         for try await (eventID, eventType, reason, occurredAt, envelope) in try await connection.query(
             """
             SELECT event_id, event_type, reason, occurred_at, envelope FROM \(unescaped: schema.name).held_events
-            WHERE provider = \(payment.provider.rawValue) AND payment_id = \(payment.paymentID) AND released_at IS NULL
+            WHERE org_id = current_setting('tally.org_id', true) AND provider = \(payment.provider.rawValue) AND payment_id = \(payment.paymentID)
+              AND released_at IS NULL
             ORDER BY occurred_at, event_id
             """, logger: logger
         ).decode((String, String, String, Date, ByteBuffer).self) {
@@ -148,7 +149,10 @@ struct PostgresFinanceStore: FinanceStore {
 
     func release(eventID: String, at time: Date) async throws {
         try await connection.query(
-            "UPDATE \(unescaped: schema.name).held_events SET released_at = \(time) WHERE event_id = \(eventID) AND released_at IS NULL", logger: logger)
+            """
+            UPDATE \(unescaped: schema.name).held_events SET released_at = \(time)
+            WHERE org_id = current_setting('tally.org_id', true) AND event_id = \(eventID) AND released_at IS NULL
+            """, logger: logger)
     }
 
     // MARK: Refunds
