@@ -181,7 +181,7 @@ struct PaymentPropertyTests {
     }
 
     @Test func theBooksAlwaysBalanceAndAReplayChangesNothing() async {
-        await propertyCheck(count: 150, input: Gen.int(in: 0...1_000_000).array(of: 1...30)) { seeds in
+        await propertyCheck(count: 80, input: Gen.int(in: 0...1_000_000).array(of: 1...30)) { seeds in
             let history = Self.history(seeds)
             let books = InMemoryBooks()
             do {
@@ -205,7 +205,7 @@ struct PaymentPropertyTests {
     }
 
     @Test func theOrderOfArrivalDoesNotChangeTheBalances() async {
-        await propertyCheck(count: 100, input: Gen.int(in: 0...1_000_000).array(of: 1...25)) { seeds in
+        await propertyCheck(count: 50, input: Gen.int(in: 0...1_000_000).array(of: 1...25)) { seeds in
             let history = Self.history(seeds)
             var inOrder = history
             inOrder.facts.sort { $0.1.origin.occurredAt < $1.1.origin.occurredAt }

@@ -42,7 +42,9 @@ elif command == "paddle-verify":
             self.headers = headers
             self.body = payload
 
-    ok = Verifier().verify(Request({"Paddle-Signature": args[1]}, body), Secret(args[0]))
+    # The SDK's default tolerance is 5 s; a loaded test machine can take that long to start
+    # this process after the header was signed. The signature is what is checked here.
+    ok = Verifier(maximum_variance=120).verify(Request({"Paddle-Signature": args[1]}, body), Secret(args[0]))
     sys.exit(0 if ok else 1)
 else:
     sys.exit(f"unknown command {command}")
