@@ -36,8 +36,9 @@ struct LedgerVerification: Hashable, Sendable {
     init(transactions: [PostedTransaction], payments: [PaymentRecord], openConflicts: [OpenConflict], head: Head? = nil, now: Date, hash: LedgerSeal.Hash) {
         let ordered = transactions.sorted { $0.sequence < $1.sequence }
         transactionCount = ordered.count
+        let byPayment = Self.entriesByPayment(ordered)
         checks = [
-            Self.balanced(ordered), Self.trialBalance(ordered), Self.paymentsMatch(ordered, payments), Self.refundsWithinCaptures(ordered, payments),
+            Self.balanced(ordered), Self.trialBalance(ordered), Self.paymentsMatch(byPayment, payments), Self.refundsWithinCaptures(byPayment),
             Self.chain(ordered, head: head, hash: hash), Self.staleConflicts(openConflicts, now: now),
         ]
     }
@@ -63,9 +64,14 @@ struct LedgerVerification: Hashable, Sendable {
 
     /// Each payment's record states what its transactions hold: captured = −revenue,
     /// refunded = refunds, open disputes = the open-disputes balance.
-    private static func paymentsMatch(_ transactions: [PostedTransaction], _ payments: [PaymentRecord]) -> Check {
+    /// Every payment's entries, across its transactions.
+    private static func entriesByPayment(_ transactions: [PostedTransaction]) -> [PaymentKey: [LedgerEntry]] {
         var byPayment: [PaymentKey: [LedgerEntry]] = [:]
         for transaction in transactions { if let payment = transaction.proposal.payment { byPayment[payment, default: []] += transaction.entries } }
+        return byPayment
+    }
+
+    private static func paymentsMatch(_ byPayment: [PaymentKey: [LedgerEntry]], _ payments: [PaymentRecord]) -> Check {
         for payment in payments.sorted(by: { $0.key.description < $1.key.description }) {
             let entries = byPayment[payment.key] ?? []
             let stated: [(String, Int64, Int64)] = [
@@ -82,9 +88,7 @@ struct LedgerVerification: Hashable, Sendable {
         return Check(name: "payments_match_ledger", ok: true, detail: "\(payments.count) payments agree with their transactions", item: nil)
     }
 
-    private static func refundsWithinCaptures(_ transactions: [PostedTransaction], _ payments: [PaymentRecord]) -> Check {
-        var byPayment: [PaymentKey: [LedgerEntry]] = [:]
-        for transaction in transactions { if let payment = transaction.proposal.payment { byPayment[payment, default: []] += transaction.entries } }
+    private static func refundsWithinCaptures(_ byPayment: [PaymentKey: [LedgerEntry]]) -> Check {
         for (payment, entries) in byPayment.sorted(by: { $0.key.description < $1.key.description }) {
             let captured = -LedgerMath.total(entries, account: .revenue)
             let refunded = LedgerMath.total(entries, account: .refunds)

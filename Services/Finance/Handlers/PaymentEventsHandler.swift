@@ -50,6 +50,8 @@ struct PaymentEventsHandler: Sendable {
         if let proposal { recorded = try await store.transaction(key: proposal.key) }
         let decision = PaymentBook.decide(record: record, fact: fact, proposal: proposal, recorded: recorded)
         let time = now()
+        // A known payment whose record the event leaves as it was (a repeat, a late intent).
+        let recordUnchanged = record == decision.record
         var transactionID: Int64?
         var note = decision.note
         switch decision.action {
@@ -81,14 +83,13 @@ struct PaymentEventsHandler: Sendable {
             logger.warning(
                 "ledger refused a fact", metadata: ["event_id": "\(arrival.eventID)", "key": "\(conflict.key)", "code": "\(conflict.code.rawValue)", "field": "\(conflict.field)"])
         case .none:
-            if decision.record != (record ?? PaymentRecord(key: payment)) || record == nil { try await store.save(decision.record, at: time) }
+            if !recordUnchanged { try await store.save(decision.record, at: time) }
         }
         try await store.recordTimeline(
             payment, eventID: arrival.eventID, eventType: fact.eventType, occurredAt: fact.origin.occurredAt, transactionID: transactionID, note: note)
-        let changed = transactionID != nil
-        let repeatOnly = !changed && decision.record == (record ?? PaymentRecord(key: payment)) && record != nil
         if case .refuse = decision.action { return Applied(inbox: .applied, changedPayment: false, stillHeld: false) }
-        return Applied(inbox: repeatOnly ? .ignored : .applied, changedPayment: changed, stillHeld: false)
+        let posted = transactionID != nil
+        return Applied(inbox: !posted && recordUnchanged ? .ignored : .applied, changedPayment: posted, stillHeld: false)
     }
 
     /// Decides the payment's held events again, oldest fact first, until none moves.

@@ -77,12 +77,8 @@ struct RefundRoutes: Sendable {
         admin.post("refunds/:id/reject") { request, context -> RefundBody in
             let principal = try context.requirePrincipal()
             try RouteInput.require(principal, [.owner, .admin, .finance], to: "rejecting a refund")
-            let buffer = try await request.body.collect(upTo: 16 * 1024)
-            var reason: String?
-            if buffer.readableBytes > 0 {
-                let input = try await RouteInput.body(RejectRequest.self, from: Request(head: request.head, body: .init(buffer: buffer)), allowed: ["reason"])
-                reason = try RequestInput.text(input.reason, field: "reason", maxCharacters: 200)
-            }
+            let input = try await RouteInput.optionalBody(RejectRequest.self, from: request, allowed: ["reason"])
+            let reason = try RequestInput.text(input?.reason, field: "reason", maxCharacters: 200)
             return RefundBody(
                 request: try Self.answer(try await desk.reject(org: try principal.tenant(), id: try Self.id(context), reason: reason, by: actor(principal, context))))
         }

@@ -8,7 +8,16 @@ enum RouteInput {
     /// Decodes a JSON object body of at most 16 KiB whose keys are all in `allowed`; anything
     /// else is refused with 400 naming the field.
     static func body<T: Decodable>(_ type: T.Type, from request: Request, allowed: Set<String>) async throws -> T {
+        try decode(type, from: try await request.body.collect(upTo: 16 * 1024), allowed: allowed)
+    }
+
+    /// An optional body: nil when the request has none, else read as `body` reads it.
+    static func optionalBody<T: Decodable>(_ type: T.Type, from request: Request, allowed: Set<String>) async throws -> T? {
         let buffer = try await request.body.collect(upTo: 16 * 1024)
+        return buffer.readableBytes == 0 ? nil : try decode(type, from: buffer, allowed: allowed)
+    }
+
+    private static func decode<T: Decodable>(_ type: T.Type, from buffer: ByteBuffer, allowed: Set<String>) throws -> T {
         let data = Data(buffer: buffer)
         guard let object = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else {
             throw Problem.badRequest("the body must be a JSON object")
