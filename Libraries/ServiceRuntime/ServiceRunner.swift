@@ -157,6 +157,7 @@ public enum ServiceRouter {
         OperationalRoutes.add(to: router, checks: checks, registry: registry)
         let adminGroup = router.group("admin/orgs/:org").add(middleware: AdminAuthMiddleware(tokens: AdminTokens(secret: dependencies.configuration.adminTokenSecret)))
         AuditRoutes.add(to: adminGroup, dependencies: dependencies)
+        JobRoutes.add(to: router, dependencies: dependencies)
         definition.routes(router, adminGroup, dependencies)
         return router
     }

@@ -7,4 +7,9 @@ public enum ContentHash {
     public static func sha256Hex(_ bytes: some DataProtocol) -> String {
         SHA256.hash(data: bytes).lowercaseHex
     }
+
+    /// The SHA-256 of some bytes.
+    public static func sha256(_ bytes: some DataProtocol) -> [UInt8] {
+        Array(SHA256.hash(data: bytes))
+    }
 }

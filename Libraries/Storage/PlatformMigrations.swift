@@ -97,5 +97,19 @@ enum PlatformMigrations {
             sql: """
                 SELECT enable_tenant_isolation('audit_log');
                 """),
+        Migration(
+            version: 9, name: "platform_job_heartbeats",
+            sql: """
+                -- One row per time-driven job of the service (not per org: a job serves every org):
+                -- when it last ran, last succeeded, and how many runs in a row failed.
+                CREATE TABLE job_heartbeats (
+                    job text PRIMARY KEY,
+                    last_run_at timestamptz NOT NULL,
+                    last_success_at timestamptz,
+                    consecutive_failures integer NOT NULL DEFAULT 0,
+                    last_error text,
+                    runs bigint NOT NULL DEFAULT 0
+                );
+                """),
     ]
 }

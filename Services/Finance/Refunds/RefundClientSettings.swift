@@ -68,21 +68,3 @@ struct RefundClientSettings: Sendable, Equatable, CustomStringConvertible {
         return String(trimmed)
     }
 }
-
-/// A secret (an API key) that never prints: its description, debug description and mirror are
-/// all redacted, so logging or dumping a value that holds one does not leak it.
-struct RedactedSecret: Sendable, Equatable, CustomStringConvertible, CustomDebugStringConvertible, CustomReflectable {
-    /// The secret itself; read it only to send it where it belongs.
-    let value: String
-
-    init(_ value: String) { self.value = value }
-
-    var description: String { "[redacted]" }
-    var debugDescription: String { "[redacted]" }
-    var customMirror: Mirror { Mirror(self, unlabeledChildren: [String]()) }
-
-    /// `text` with every occurrence of the secret replaced by `[redacted]`.
-    func scrub(_ text: String) -> String {
-        value.isEmpty ? text : text.replacingOccurrences(of: value, with: "[redacted]")
-    }
-}

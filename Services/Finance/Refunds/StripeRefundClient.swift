@@ -1,3 +1,4 @@
+import ServiceRuntime
 import AsyncHTTPClient
 import Contracts
 import Foundation

@@ -20,7 +20,7 @@ struct LedgerRoutes: Sendable {
         }
         admin.get("ledger/balances") { request, context -> BalanceList in
             let org = try context.requirePrincipal().tenant()
-            let asOf = try RouteInput.time(request, "as_of")
+            let asOf = try RequestInput.time(request, "as_of")
             return BalanceList(asOf: asOf.map(RFC3339.string), balances: try await queries.balances(org: org, asOf: asOf).map(BalanceList.Line.init))
         }
         admin.get("ledger/accounts/:account/statement") { request, context -> Statement in
@@ -29,10 +29,10 @@ struct LedgerRoutes: Sendable {
             guard let currencyText = try request.queryText("currency", maxCharacters: 3) else { throw RequestInput.invalid("currency", "is required") }
             guard let currency = CurrencyCode(rawValue: currencyText) else { throw RequestInput.invalid("currency", "must be an ISO 4217 code such as USD") }
             let after = try request.queryInteger("after", default: Int64(0), range: 0...Int64.max)
-            let limit = try RouteInput.limit(request)
+            let limit = try RequestInput.limit(request)
             guard
                 let (opening, lines) = try await queries.statement(
-                    org: org, account: account, currency: currency, from: try RouteInput.time(request, "from"), to: try RouteInput.time(request, "to"), after: after,
+                    org: org, account: account, currency: currency, from: try RequestInput.time(request, "from"), to: try RequestInput.time(request, "to"), after: after,
                     limit: limit)
             else { throw Problem.notFound("the org's chart of accounts has no account \(account)") }
             var running = opening
@@ -49,7 +49,7 @@ struct LedgerRoutes: Sendable {
         admin.get("ledger/transactions") { request, context -> TransactionList in
             let org = try context.requirePrincipal().tenant()
             let after = try request.queryInteger("after", default: Int64(0), range: 0...Int64.max)
-            let limit = try RouteInput.limit(request)
+            let limit = try RequestInput.limit(request)
             let transactions = try await queries.transactions(org: org, after: after, limit: limit)
             return TransactionList(
                 transactions: transactions.map(TransactionBody.init), nextCursor: transactions.count == limit ? transactions.last.map { "\($0.sequence)" } : nil)
@@ -67,14 +67,14 @@ struct LedgerRoutes: Sendable {
             let status = try request.queryText("status", maxCharacters: 10) ?? "open"
             guard ["open", "resolved", "all"].contains(status) else { throw RequestInput.invalid("status", "must be open, resolved or all") }
             let after = try request.queryInteger("after", default: Int64(0), range: 0...Int64.max)
-            let limit = try RouteInput.limit(request)
+            let limit = try RequestInput.limit(request)
             let rows = try await queries.conflicts(org: org, status: status, after: after, limit: limit)
             return ConflictList(conflicts: rows.map(ConflictBody.init), nextCursor: rows.count == limit ? rows.last.map { "\($0.id)" } : nil)
         }
         admin.post("ledger/conflicts/:id/resolve") { request, context -> ConflictBody in
             let principal = try context.requirePrincipal()
-            try RouteInput.require(principal, [.owner, .finance], to: "resolving a ledger conflict")
-            let input = try await RouteInput.body(ResolveRequest.self, from: request, allowed: ["note"])
+            try RequestInput.require(principal, [.owner, .finance], to: "resolving a ledger conflict")
+            let input = try await RequestInput.body(ResolveRequest.self, from: request, allowed: ["note"])
             guard let id = context.parameters.get("id").flatMap(Int64.init), id > 0 else { throw Problem.notFound("no such ledger conflict in this org") }
             guard let note = try RequestInput.text(input.note, field: "note", maxCharacters: 500) else { throw RequestInput.invalid("note", "must be 1 to 500 characters") }
             switch try await queries.resolveConflict(
@@ -92,8 +92,8 @@ struct LedgerRoutes: Sendable {
         }
         admin.get("ledger/journal") { request, context -> Response in
             let org = try context.requirePrincipal().tenant()
-            let from = try RouteInput.time(request, "from")
-            let to = try RouteInput.time(request, "to")
+            let from = try RequestInput.time(request, "from")
+            let to = try RequestInput.time(request, "to")
             // A period that ends before it starts holds no transactions (the journal still opens with the balances).
             let text = try await queries.journal(org: org, from: from, to: to, now: now())
             return Response(

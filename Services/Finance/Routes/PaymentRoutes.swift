@@ -19,7 +19,7 @@ struct PaymentRoutes: Sendable {
                 return status
             }
             let after = try request.queryText("after", maxCharacters: 400)
-            let limit = try RouteInput.limit(request)
+            let limit = try RequestInput.limit(request)
             let rows = try await queries.payments(org: org, status: status, after: after, limit: limit)
             return PaymentList(
                 payments: rows.map { PaymentBody(record: $0.record, updatedAt: $0.updatedAt, timeline: nil) },

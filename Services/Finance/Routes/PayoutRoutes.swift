@@ -13,15 +13,15 @@ struct PayoutRoutes: Sendable {
         admin.get("payouts") { request, context -> PayoutList in
             let org = try context.requirePrincipal().tenant()
             let after = try request.queryText("after", maxCharacters: 400)
-            let limit = try RouteInput.limit(request)
+            let limit = try RequestInput.limit(request)
             let payouts = try await queries.payouts(org: org, from: nil, to: nil, after: after, limit: limit)
             return PayoutList(
                 payouts: payouts.map(PayoutBody.init), nextCursor: payouts.count == limit ? payouts.last.map { "\($0.provider.rawValue):\($0.payoutID)" } : nil)
         }
         admin.get("payouts/report") { request, context -> PayoutReportBody in
             let org = try context.requirePrincipal().tenant()
-            guard let from = try RouteInput.time(request, "from") else { throw RequestInput.invalid("from", "is required") }
-            guard let to = try RouteInput.time(request, "to") else { throw RequestInput.invalid("to", "is required") }
+            guard let from = try RequestInput.time(request, "from") else { throw RequestInput.invalid("from", "is required") }
+            guard let to = try RequestInput.time(request, "to") else { throw RequestInput.invalid("to", "is required") }
             // [from, to) with to at or before from is an empty period: an empty report.
             // A report covers what one page of rows can hold; a larger period is refused, not cut.
             let payouts = try await queries.payouts(org: org, from: from, to: to, after: nil, limit: 100_001)

@@ -25,8 +25,8 @@ struct RefundRoutes: Sendable {
     func add(to admin: RouterGroup<ServiceRequestContext>) {
         admin.post("refunds") { request, context -> EditedResponse<RefundBody> in
             let principal = try context.requirePrincipal()
-            try RouteInput.require(principal, [.owner, .admin, .finance, .support], to: "requesting a refund")
-            let input = try await RouteInput.body(CreateRequest.self, from: request, allowed: ["payment_id", "provider", "amount_minor", "reason"])
+            try RequestInput.require(principal, [.owner, .admin, .finance, .support], to: "requesting a refund")
+            let input = try await RequestInput.body(CreateRequest.self, from: request, allowed: ["payment_id", "provider", "amount_minor", "reason"])
             guard let paymentID = try RequestInput.text(input.paymentID, field: "payment_id", maxCharacters: 200) else {
                 throw RequestInput.invalid("payment_id", "must be 1 to 200 characters")
             }
@@ -51,13 +51,13 @@ struct RefundRoutes: Sendable {
                 return status
             }
             let after = try request.queryText("after", maxCharacters: 100)
-            let limit = try RouteInput.limit(request)
+            let limit = try RequestInput.limit(request)
             let requests = try await desk.list(org: org, status: status, after: after, limit: limit)
             return RefundList(refunds: requests.map(RefundBody.init), nextCursor: requests.count == limit ? requests.last?.id : nil)
         }
         admin.post("refunds/replay-offline") { _, context -> ReplayBody in
             let principal = try context.requirePrincipal()
-            try RouteInput.require(principal, [.owner, .admin, .finance], to: "replaying offline refunds")
+            try RequestInput.require(principal, [.owner, .admin, .finance], to: "replaying offline refunds")
             let results = try await desk.replayOffline(org: try principal.tenant(), by: actor(principal, context))
             return ReplayBody(
                 submitted: results.filter { $0.status == .submitted || $0.status == .succeeded }.count, stillOffline: results.filter { $0.status == .offline }.count,
@@ -71,13 +71,13 @@ struct RefundRoutes: Sendable {
         }
         admin.post("refunds/:id/approve") { _, context -> RefundBody in
             let principal = try context.requirePrincipal()
-            try RouteInput.require(principal, [.owner, .finance], to: "approving a refund")
+            try RequestInput.require(principal, [.owner, .finance], to: "approving a refund")
             return RefundBody(request: try Self.answer(try await desk.approve(org: try principal.tenant(), id: try Self.id(context), by: actor(principal, context))))
         }
         admin.post("refunds/:id/reject") { request, context -> RefundBody in
             let principal = try context.requirePrincipal()
-            try RouteInput.require(principal, [.owner, .admin, .finance], to: "rejecting a refund")
-            let input = try await RouteInput.optionalBody(RejectRequest.self, from: request, allowed: ["reason"])
+            try RequestInput.require(principal, [.owner, .admin, .finance], to: "rejecting a refund")
+            let input = try await RequestInput.optionalBody(RejectRequest.self, from: request, allowed: ["reason"])
             let reason = try RequestInput.text(input?.reason, field: "reason", maxCharacters: 200)
             return RefundBody(
                 request: try Self.answer(try await desk.reject(org: try principal.tenant(), id: try Self.id(context), reason: reason, by: actor(principal, context))))
