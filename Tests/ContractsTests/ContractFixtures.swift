@@ -153,7 +153,32 @@ let allContracts: [Contract] = [
             CustomerUpserted(
                 origin: internalOrigin, customerID: "cust_4410", email: "ana.silva@example.com", name: "Ana Silva",
                 phone: "+5511987654321", locale: "pt-BR", country: "BR"), from: internalOrigin)),
+    .of(
+        EventEnvelope(
+            id: "notification-2c4744cd702991bc2c36e06b40d438e1", source: "/tally/billing", time: at("2026-11-23T08:00:02.000Z"), tenant: "org_01J9Z3ACME",
+            correlationID: "0193f3a2-9000-7abc-8def-000000000010", causationID: "8c7d5e1a-3f2b-8a4c-9d6e-0f1a2b3c4d60",
+            data: NotificationRequested(
+                dedupeKey: dunningDedupeKey, templateKey: "dunning.payment_failed", channels: [.email, .whatsapp],
+                recipient: NotificationRecipient(customer: dunnedCustomer), locale: "pt-BR",
+                variables: [
+                    "amount": "R$ 149,90", "due_date": "30/11/2026", "invoice_number": "QTALLY-0042",
+                    "pay_url": "https://invoice.stripe.com/i/acct_1QTally/in_1QTallyInv",
+                ],
+                notBefore: at("2026-11-23T11:00:00.000Z"), causeType: "tally.invoice.payment_failed.v1")
+        )),
+    .of(
+        EventEnvelope(
+            id: "delivery-058dfe0298d11ec6355c4cde67fedb08", source: "/tally/notifications", time: at("2026-11-23T11:05:14.000Z"),
+            tenant: "org_01J9Z3ACME", correlationID: "0193f3a2-9000-7abc-8def-000000000010", causationID: "notification-2c4744cd702991bc2c36e06b40d438e1",
+            data: NotificationDelivery(
+                deliveryID: "0193f3a2-b000-7abc-8def-000000000030", dedupeKey: dunningDedupeKey, templateKey: "dunning.payment_failed", status: .sent,
+                channel: .email, provider: "smtp:primary", attempts: 2, offline: false, reason: nil, nextAttemptAt: nil, customer: dunnedCustomer)
+        )),
 ]
+
+/// The notification fixtures' one request: the first dunning email of an invoice.
+let dunningDedupeKey = "invoice:in_1QTallyInv:dunning:payment_failed"
+let dunnedCustomer = CustomerReference(provider: .stripe, customerID: "cus_QTally123")
 
 let stripeOrigin = EventOrigin(
     provider: .stripe, providerEventID: "evt_3QAbdLkdIwHu7ix20Rf1bC2d", occurredAt: at("2026-11-23T08:00:00.000Z"),
