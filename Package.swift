@@ -6,9 +6,18 @@ import PackageDescription
 /// `make bootstrap` places librdkafka 2.16 here and the rpath makes every binary load it.
 let librdkafkaRuntimeFolder = Context.packageDirectory + "/.deps/librdkafka"
 
-/// What one service needs beyond what every service gets: finance calls providers' refund APIs.
+/// What one service needs beyond what every service gets: finance calls providers' refund APIs;
+/// notifications speaks SMTP on SwiftNIO (with STARTTLS) and calls HTTP endpoints.
 let extraServiceDependencies: [String: [Target.Dependency]] = [
-    "Finance": [.product(name: "AsyncHTTPClient", package: "async-http-client")]
+    "Finance": [.product(name: "AsyncHTTPClient", package: "async-http-client")],
+    "Notifications": [
+        .product(name: "AsyncHTTPClient", package: "async-http-client"),
+        .product(name: "NIOCore", package: "swift-nio"),
+        .product(name: "NIOPosix", package: "swift-nio"),
+        .product(name: "NIOHTTP1", package: "swift-nio"),
+        .product(name: "NIOSSL", package: "swift-nio-ssl"),
+        .product(name: "NIOTLS", package: "swift-nio"),
+    ],
 ]
 
 /// The seven services: one executable each, named as in `ops/services.txt`.
@@ -45,6 +54,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift.git", from: "0.2.0"),
         .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
+        .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
         .package(url: "https://github.com/x-sheep/swift-property-based.git", from: "2.0.1"),
     ],
     targets: [
@@ -192,6 +202,23 @@ let package = Package(
                 .product(name: "PropertyBased", package: "swift-property-based"),
             ],
             path: "Tests/FinanceTests"
+        ),
+        .testTarget(
+            name: "NotificationsTests",
+            dependencies: [
+                "Notifications", "Contracts", "Storage", "Kafka", "ServiceRuntime", "TallyTestSupport",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "PropertyBased", package: "swift-property-based"),
+            ],
+            path: "Tests/NotificationsTests"
         ),
         .testTarget(
             name: "ServiceRuntimeTests",

@@ -80,6 +80,7 @@ struct DoctorCommand: AsyncParsableCommand {
                             version = value
                         }
                         findings.append(Finding(check: "schema \(schema)", ok: version != nil, detail: version.map { "migrated to version \($0)" } ?? "no migrations applied"))
+                        findings += try await jobFindings(schema: schema, client: client, logger: logger)
                     } catch {
                         findings.append(Finding(check: "schema \(schema)", ok: false, detail: "not migrated (the service has not started yet?)"))
                     }
@@ -89,6 +90,27 @@ struct DoctorCommand: AsyncParsableCommand {
                 return [Finding(check: "database", ok: false, detail: "\(error)")]
             }
         }
+    }
+
+    /// One finding per time-driven job of the schema (`job_heartbeats`, platform migration 9): a
+    /// job is healthy when its last run succeeded within the last two minutes.
+    private func jobFindings(schema: String, client: PostgresClient, logger: Logger) async throws -> [Finding] {
+        var findings: [Finding] = []
+        let rows = try await client.query(
+            PostgresQuery(
+                unsafeSQL: """
+                    SELECT job, coalesce(extract(epoch FROM now() - last_success_at), -1)::float8, consecutive_failures, coalesce(last_error, '')
+                      FROM \(schema).job_heartbeats ORDER BY job
+                    """), logger: logger)
+        for try await (job, age, failures, error) in rows.decode((String, Double, Int, String).self) {
+            let healthy = age >= 0 && age < 120 && failures == 0
+            let detail =
+                age < 0
+                ? "never succeeded; \(failures) failures in a row, last: \(error)"
+                : "last success \(Int(age)) s ago" + (failures > 0 ? ", \(failures) failures since, last: \(error)" : "")
+            findings.append(Finding(check: "job \(job)", ok: healthy, detail: detail))
+        }
+        return findings
     }
 
     private func checkServices() async -> [Finding] {

@@ -102,9 +102,10 @@ struct AddressGuardTests {
     }
 
     @Test func everyRefusedClassIsCovered() {
-        #expect(Set(RefusedAddressClass.allCases.map(\.rawValue)) == [
-            "loopback", "private", "link_local", "cgnat", "multicast", "metadata", "unspecified", "reserved", "broadcast",
-        ])
+        #expect(
+            Set(RefusedAddressClass.allCases.map(\.rawValue)) == [
+                "loopback", "private", "link_local", "cgnat", "multicast", "metadata", "unspecified", "reserved", "broadcast",
+            ])
     }
 
     // MARK: The address parser

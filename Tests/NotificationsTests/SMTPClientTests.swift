@@ -1,6 +1,7 @@
 import Foundation
 import NIOCore
 import NIOPosix
+import ServiceRuntime
 import Testing
 
 @testable import Notifications
@@ -19,7 +20,7 @@ struct SMTPClientTests {
         greetingTimeout: Duration = .seconds(15)
     ) -> SMTPRelay {
         SMTPRelay(
-            name: "primary", host: host, port: port, tls: tls, username: username, password: password.map(SMTPPassword.init), heloName: "tally.test",
+            name: "primary", host: host, port: port, tls: tls, username: username, password: password.map(RedactedSecret.init), heloName: "tally.test",
             trustRootsPEMFile: trust,
             timeouts: SMTPRelay.Timeouts(connect: .seconds(10), greeting: greetingTimeout, command: .seconds(15), dataEnd: .seconds(30)))
     }

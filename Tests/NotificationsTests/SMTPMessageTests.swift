@@ -1,4 +1,5 @@
 import Foundation
+import ServiceRuntime
 import Testing
 
 @testable import Notifications
@@ -343,7 +344,7 @@ struct SMTPMessageTests {
     // MARK: What a detail may say
 
     @Test func detailsNeverCarryAddressesOrCredentials() {
-        let password = SMTPPassword("s3cret-Pa55")
+        let password = RedactedSecret("s3cret-Pa55")
         let redactor = SMTPDetailRedactor(username: "mailer@tally.example", password: password)
         let plainBlob = SMTPAuthBlob.plain(username: "mailer@tally.example", password: "s3cret-Pa55")
         let lines = [
@@ -365,7 +366,7 @@ struct SMTPMessageTests {
     }
 
     @Test func relaySettingsNeverPrintThePassword() {
-        let relay = SMTPRelay(name: "primary", host: "smtp.example.com", username: "mailer", password: SMTPPassword("s3cret-Pa55"), heloName: "tally.example")
+        let relay = SMTPRelay(name: "primary", host: "smtp.example.com", username: "mailer", password: RedactedSecret("s3cret-Pa55"), heloName: "tally.example")
         let fields = Mirror(reflecting: relay).children.map { $0.value }
         let texts = [String(describing: relay), String(reflecting: relay), "\(relay.password as Any)", String(describing: fields)]
         for text in texts {

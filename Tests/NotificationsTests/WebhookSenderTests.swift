@@ -15,7 +15,9 @@ struct WebhookSenderTests {
     static let deliveryID = "dlv_01JTALLYWEBHOOK0000000001"
     static let body = Array(#"{"type":"invoice.payment_failed","data":{"invoice_id":"in_123","amount":"R$ 10,00","note":"café ☕️ a+b/?#"}}"#.utf8)
 
-    static func sender(timeout: Duration = .seconds(5), resolver: any HostResolving = SystemHostResolver(), logger: Logger = Logger(label: "webhook-tests"))
+    static func sender(
+        timeout: Duration = .seconds(5), resolver: any HostResolving = SystemHostResolver(), logger: Logger = Logger(label: "webhook-tests")
+    )
         -> WebhookSender
     {
         WebhookSender(settings: WebhookSenderSettings(timeout: timeout, allowLoopbackHTTP: true), hostResolver: resolver, logger: logger)

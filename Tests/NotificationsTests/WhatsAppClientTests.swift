@@ -15,7 +15,8 @@ struct WhatsAppClientTests {
     static let phoneNumberID = "106540352242922"
     static let number = "+5511987654321"
     static let path = "/v21.0/\(phoneNumberID)/messages"
-    static let accepted = #"{"messaging_product":"whatsapp","contacts":[{"input":"5511987654321","wa_id":"5511987654321"}],"messages":[{"id":"wamid.HBgLNTUxMTk4NzY1NDMyMRUCABEYEjQ1"}]}"#
+    static let accepted =
+        #"{"messaging_product":"whatsapp","contacts":[{"input":"5511987654321","wa_id":"5511987654321"}],"messages":[{"id":"wamid.HBgLNTUxMTk4NzY1NDMyMRUCABEYEjQ1"}]}"#
 
     /// Runs `body` with a Meta stand-in answering `answer` and a live client pointed at it.
     static func withMeta<T>(
@@ -91,10 +92,14 @@ struct WhatsAppClientTests {
     // MARK: How answers are read
 
     @Test(arguments: [
-        (400, #"{"error":{"message":"(#131030) Recipient phone number not in allowed list","type":"OAuthException","code":131030,"fbtrace_id":"AbC123"}}"#,
-         AttemptOutcome.permanent, "meta_error_code=131030 fbtrace_id=AbC123" as String?),
-        (401, #"{"error":{"message":"Error validating access token","type":"OAuthException","code":190,"error_subcode":463}}"#,
-         .permanent, "meta_error_code=190 subcode=463"),
+        (
+            400, #"{"error":{"message":"(#131030) Recipient phone number not in allowed list","type":"OAuthException","code":131030,"fbtrace_id":"AbC123"}}"#,
+            AttemptOutcome.permanent, "meta_error_code=131030 fbtrace_id=AbC123" as String?
+        ),
+        (
+            401, #"{"error":{"message":"Error validating access token","type":"OAuthException","code":190,"error_subcode":463}}"#,
+            .permanent, "meta_error_code=190 subcode=463"
+        ),
         (400, #"{"error":{"message":"(#130429) Rate limit hit","type":"OAuthException","code":130429}}"#, .transient, "meta_error_code=130429"),
         (400, #"{"error":{"message":"(#131056) pair rate limit hit","code":"131056"}}"#, .transient, "meta_error_code=131056"),
         (429, #"{"error":{"message":"Too many calls","code":80007}}"#, .transient, "meta_error_code=80007"),

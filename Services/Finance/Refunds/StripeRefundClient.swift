@@ -1,8 +1,8 @@
-import ServiceRuntime
 import AsyncHTTPClient
 import Contracts
 import Foundation
 import Logging
+import ServiceRuntime
 
 /// Submits refunds to Stripe's Refunds API: `POST {baseURL}/v1/refunds`.
 ///

@@ -68,7 +68,9 @@ struct SMTPConnection: Sendable {
 
     /// Sends `command` (a line with its CRLF, or the whole dot-stuffed message) and waits up to
     /// `timeout` for the reply. With `tlsUpgrade`, a 2xx reply is returned only once TLS is up.
-    func exchange(_ step: SMTPStep, _ command: ByteBuffer, timeout: Duration, tlsUpgrade: SMTPTLSUpgrade? = nil) async throws(SMTPConversationFailure)
+    func exchange(
+        _ step: SMTPStep, _ command: ByteBuffer, timeout: Duration, tlsUpgrade: SMTPTLSUpgrade? = nil
+    ) async throws(SMTPConversationFailure)
         -> SMTPReply
     {
         let handler = self.handler

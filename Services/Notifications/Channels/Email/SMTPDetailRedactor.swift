@@ -1,4 +1,5 @@
 import Foundation
+import ServiceRuntime
 
 /// Turns a server's reply line into an `AttemptResult.detail` that is safe to store and show.
 ///
@@ -12,7 +13,7 @@ struct SMTPDetailRedactor: Sendable {
     /// Exact strings never to repeat: the credentials and their base64 forms as AUTH sends them.
     private let secrets: [String]
 
-    init(username: String?, password: SMTPPassword?) {
+    init(username: String?, password: RedactedSecret?) {
         var secrets: [String] = []
         if let password {
             secrets += [password.value, SMTPAuthBlob.login(password.value)]

@@ -1,27 +1,7 @@
 import Foundation
 import NIOCore
 import NIOSSL
-
-/// An SMTP password that never prints: its description, debug description and mirror are all
-/// `[redacted]`, so logging or dumping a relay does not leak it.
-///
-/// Stands in for ServiceRuntime's `RedactedSecret` until that type is public there; it has the
-/// same shape (`value`, `scrub(_:)`), so switching is a rename.
-struct SMTPPassword: Sendable, Equatable, CustomStringConvertible, CustomDebugStringConvertible, CustomReflectable {
-    /// The secret itself; read it only to send it in AUTH.
-    let value: String
-
-    init(_ value: String) { self.value = value }
-
-    var description: String { "[redacted]" }
-    var debugDescription: String { "[redacted]" }
-    var customMirror: Mirror { Mirror(self, unlabeledChildren: [String]()) }
-
-    /// `text` with every occurrence of the secret replaced by `[redacted]`.
-    func scrub(_ text: String) -> String {
-        value.isEmpty ? text : text.replacingOccurrences(of: value, with: "[redacted]")
-    }
-}
+import ServiceRuntime
 
 /// One SMTP relay the email channel can send through, as configured by the operator.
 ///
@@ -67,7 +47,7 @@ struct SMTPRelay: Sendable, Equatable, CustomStringConvertible {
     /// TLS, or to a loopback relay (as Go's `net/smtp` does): otherwise the attempt ends
     /// `permanent` / `auth_requires_tls` before anything secret leaves the process.
     var username: String?
-    var password: SMTPPassword?
+    var password: RedactedSecret?
     /// The name this client gives in EHLO/HELO: a host name or an address literal.
     var heloName: String
     /// A PEM file of CA certificates to trust instead of the system's (tests use a self-signed
@@ -76,7 +56,7 @@ struct SMTPRelay: Sendable, Equatable, CustomStringConvertible {
     var timeouts: Timeouts
 
     init(
-        name: String, host: String, port: Int = 587, tls: TLSMode = .requireStartTLS, username: String? = nil, password: SMTPPassword? = nil,
+        name: String, host: String, port: Int = 587, tls: TLSMode = .requireStartTLS, username: String? = nil, password: RedactedSecret? = nil,
         heloName: String, trustRootsPEMFile: String? = nil, timeouts: Timeouts = Timeouts()
     ) {
         self.name = name

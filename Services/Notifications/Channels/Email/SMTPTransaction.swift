@@ -1,5 +1,6 @@
 import NIOCore
 import NIOSSL
+import ServiceRuntime
 
 /// Ends a conversation early with the attempt's result.
 struct SMTPStop: Error {
@@ -139,7 +140,7 @@ struct SMTPTransaction: Sendable {
     }
 
     /// AUTH PLAIN when offered, else AUTH LOGIN; only over TLS or to a loopback relay.
-    private func authenticate(username: String, password: SMTPPassword, mechanisms: Set<String>, secured: Bool) async throws(SMTPStop) {
+    private func authenticate(username: String, password: RedactedSecret, mechanisms: Set<String>, secured: Bool) async throws(SMTPStop) {
         guard secured || relay.isLoopback else {
             throw SMTPStop(
                 result: results.decided(.permanent, reason: "auth_requires_tls", detail: "credentials are only sent over TLS; the connection is not encrypted"))

@@ -1,5 +1,6 @@
-import Crypto
 import Foundation
+import ServiceRuntime
+import WebhookSignatures
 
 /// Signs webhook deliveries the Standard Webhooks way (<https://www.standardwebhooks.com>), which
 /// the `standardwebhooks` SDKs and Svix verify: `webhook-signature: v1,<base64 HMAC-SHA256>` over
@@ -28,10 +29,10 @@ enum StandardWebhookSignature {
     }
 }
 
-/// The key of a `whsec_` secret, ready to sign with. Its description never shows the key.
+/// A `whsec_` secret checked to be usable, ready to sign with (the signing itself is the one the
+/// gateway verifies with: `StandardWebhooksVerifier.sign`). Its description never shows the key.
 struct WebhookSigningKey: Sendable, CustomStringConvertible, CustomDebugStringConvertible, CustomReflectable {
-    /// The key bytes (swift-crypto's `SymmetricKey` is not `Sendable`, so it is made per signature).
-    private let keyBytes: [UInt8]
+    private let secret: RedactedSecret
 
     /// Nil unless `secret` is base64 (padding optional) of 16 to 64 bytes, after an optional `whsec_`.
     init?(secret: String) {
@@ -40,15 +41,12 @@ struct WebhookSigningKey: Sendable, CustomStringConvertible, CustomDebugStringCo
         let remainder = encoded.utf8.count % 4
         if remainder == 2 || remainder == 3 { encoded += String(repeating: "=", count: 4 - remainder) }
         guard let raw = Data(base64Encoded: encoded), (16...64).contains(raw.count) else { return nil }
-        keyBytes = Array(raw)
+        self.secret = RedactedSecret(StandardWebhookSignature.secretPrefix + encoded)
     }
 
     /// `v1,<base64 HMAC-SHA256(key, "{id}.{timestamp}.{body}")>`.
     func signature(id: String, timestamp: Int64, body: [UInt8]) -> String {
-        var content = Data("\(id).\(timestamp).".utf8)
-        content.append(contentsOf: body)
-        let code = HMAC<SHA256>.authenticationCode(for: content, using: SymmetricKey(data: keyBytes))
-        return "v1," + Data(code).base64EncodedString()
+        StandardWebhooksVerifier.sign(id: id, timestamp: Date(timeIntervalSince1970: TimeInterval(timestamp)), body: body, secret: secret.value) ?? ""
     }
 
     var description: String { "WebhookSigningKey([redacted])" }
