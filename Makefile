@@ -25,6 +25,7 @@ help: ## list the targets and the knobs
 	@echo "Knobs (environment variables; defaults in brackets):"
 	@echo "  ports, local stack   TALLY_PG_PORT [55432]  TALLY_KAFKA_PORT [19092]"
 	@echo "                       TALLY_<SERVICE>_PORT [ops/services.txt, 8081-8087], e.g. TALLY_INGEST_GATEWAY_PORT"
+	@echo "                       TALLY_SMTP_SINK_PORT [2525]  TALLY_SMTP_FALLBACK_SINK_PORT [2526] (sidecars, ops/sidecars.txt)"
 	@echo "  ports, test stack    TALLY_TEST_PG_PORT [56432]  TALLY_TEST_KAFKA_PORT [29092]"
 	@echo "                       TALLY_TEST_PORT_OFFSET [10000]: test services listen on their port + this"
 	@echo "  build                TALLY_BUILD_CONFIG [debug]  TALLY_SKIP_BUILD=1 (up, build, check, test: use the built binaries)"

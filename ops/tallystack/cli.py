@@ -1,7 +1,7 @@
 """The commands ops/stack.sh delegates to: `python3 -m tallystack COMMAND [ARGS]` (PYTHONPATH=ops).
 
     build              swift build (TALLY_BUILD_CONFIG=debug|release; TALLY_SKIP_BUILD=1 skips)
-    up                 build, then PostgreSQL, broker, topics and every built service (profile "local")
+    up                 build, then PostgreSQL, broker, topics, sidecars and every built service (profile "local")
     down               stop what "up" started, by pid file (profile "local")
     status             components, pids, ports and health; exit 1 when something expected is unhealthy
     logs [NAME]        tail -F the local stack's logs (all, or one component)

@@ -7,8 +7,9 @@ SIGTERM). Its steps and their order:
   2. `swift build --build-tests` and `swift test` (TALLY_SKIP_BUILD=1 adds --skip-build and skips
      the build; TALLY_SKIP_SWIFT_TESTS=1 skips both; TALLY_TEST_ARGS is appended; `only` adds
      `--filter <target>`) with the integration environment (`swift.integration_environment`);
-  3. end to end, unless the build failed, TALLY_SKIP_E2E=1 or `only` is given: every built
-     service on the test stack (ports + TALLY_TEST_PORT_OFFSET), /readyz, every
+  3. end to end, unless the build failed, TALLY_SKIP_E2E=1 or `only` is given: the sidecars
+     (ops/sidecars.txt) and every built service on the test stack (ports +
+     TALLY_TEST_PORT_OFFSET, each with its ops/service-environment.txt settings), /readyz, every
      ops/e2e/*_acceptance.py with `--service name=url ...`, then the short crash test;
   4. ops/test-contracts.sh and the alert rules (`promtool test rules` on every
      ops/prometheus/*.tests.yml) (skipped with `only`);
@@ -147,10 +148,10 @@ def format_lint():
 
 
 def end_to_end(stack, postgres_port, broker_port):
-    """Starts every built service on the test stack, waits (90 s in all) for each /readyz, runs
-    the acceptance scripts and the short crash test against them, and stops the services
-    again; returns 0, or the exit status of the last script that failed (1 when a service did
-    not become ready)."""
+    """Starts the sidecars and every built service on the test stack, waits (90 s in all) for
+    each /readyz, runs the acceptance scripts and the short crash test against them, and stops
+    the services and sidecars again; returns 0, or the exit status of the last script that
+    failed (1 when a service did not become ready)."""
     bindir = swift.bin_dir()
     catalog = stack.services()
     stack.preflight(bindir)

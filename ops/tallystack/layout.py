@@ -14,6 +14,8 @@ RUN_ROOT = ROOT / ".run"
 
 SERVICES_FILE = ROOT / "ops" / "services.txt"
 TOPICS_FILE = ROOT / "ops" / "topics.txt"
+SIDECARS_FILE = ROOT / "ops" / "sidecars.txt"
+SERVICE_ENVIRONMENT_FILE = ROOT / "ops" / "service-environment.txt"
 CONTRACT_TESTS = ROOT / "ops" / "test-contracts.sh"
 E2E_DIR = ROOT / "ops" / "e2e"
 CRASH_TEST = ROOT / "ops" / "crash" / "crash_test.py"

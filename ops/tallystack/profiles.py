@@ -4,6 +4,7 @@ A profile fixes the ports and the `.run/<profile>/` directory of one stack:
 
     .run/<profile>/logs/<component>.log   every component's output (postgres.log may be a link)
     .run/<profile>/pids/<component>.pid   see `pidfiles`
+    .run/<profile>/data/<component>/      what a sidecar keeps (see `sidecars`), e.g. a Maildir
     .run/<profile>/pg.location            where PostgreSQL's directory is (see `postgres`)
     .run/<profile>/pg/{data,sock}         PostgreSQL's data and socket, unless moved to /tmp
 
@@ -51,6 +52,10 @@ class Profile:
     @property
     def pids(self) -> pathlib.Path:
         return self.run_dir / "pids"
+
+    @property
+    def data(self) -> pathlib.Path:
+        return self.run_dir / "data"
 
     def log_file(self, component) -> pathlib.Path:
         return self.logs / f"{component}.log"

@@ -5,6 +5,10 @@ TALLY_<NAME>_PORT when set (NAME upper-cased, "-" as "_"), else the file's, plus
 offset (TALLY_TEST_PORT_OFFSET on the test profile). A service is started only when its
 executable exists in the SwiftPM bin directory; it is recorded in the pid files under its name
 with the executable's path as the match string.
+
+What one service needs beyond what every service gets (its SMTP relays, a test setting) is in
+ops/service-environment.txt, per profile (`configured_environment`): defaults that a variable
+already set in the caller's environment overrides.
 """
 import dataclasses
 import os
@@ -14,7 +18,7 @@ import time
 import urllib.error
 import urllib.request
 
-from . import broker, layout, ports, postgres, processes, tables
+from . import broker, layout, ports, postgres, processes, sidecars, tables
 from .messages import StackError, say
 from .profiles import Port, port as parse_port
 
@@ -62,11 +66,49 @@ def database_url(name, postgres_port):
     return f"postgres://tally_{name.replace('-', '_')}:local-{name}@{postgres.HOST}:{postgres_port}/{postgres.DATABASE}"
 
 
-def environment(service, postgres_port, broker_port, base=None):
-    """The environment a service process gets: `base` (this process's environment by default)
-    plus what ServiceConfiguration reads from the stack, and Swift's backtracer off unless
-    `base` sets SWIFT_BACKTRACE."""
+def configured_environment(profile, name, environ=None):
+    """The variables ops/service-environment.txt sets for service `name` on `profile`, with
+    `{<sidecar>.port}` and `{data}` expanded; a StackError names a bad line (an unknown sidecar,
+    a malformed assignment, a profile that does not exist). An absent file sets nothing."""
+    from .profiles import NAMES
+    path = layout.SERVICE_ENVIRONMENT_FILE
+    if not path.is_file():
+        return {}
+    sidecar_ports = sidecars.ports_by_name(profile, environ)
+    values = {}
+    for number, fields in tables.read_rows(path, maxsplit=2):
+        where = f"{path}:{number}"
+        if len(fields) != 3 or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*=.*", fields[2]):
+            raise StackError(f"{where}: expected <service> <profiles> <VARIABLE>=<value>")
+        service, wanted, assignment = fields
+        profile_names = None if wanted == "all" else tuple(wanted.split(","))
+        unknown = [candidate for candidate in profile_names or () if candidate not in NAMES]
+        if unknown:
+            raise StackError(f"{where}: unknown profile '{unknown[0]}' (one of: all, {', '.join(NAMES)})")
+        if service != name or (profile_names is not None and profile.name not in profile_names):
+            continue
+        variable, value = assignment.split("=", 1)
+
+        def expand(match):
+            placeholder = match.group(1)
+            if placeholder == "data":
+                return str(profile.data)
+            sidecar = placeholder.removesuffix(".port")
+            if placeholder.endswith(".port") and sidecar in sidecar_ports:
+                return str(sidecar_ports[sidecar])
+            raise StackError(f"{where}: unknown placeholder {{{placeholder}}} (a sidecar's {{<name>.port}}, or {{data}})")
+        values[variable] = re.sub(r"\{([^}]*)\}", expand, value.strip())
+    return values
+
+
+def environment(service, postgres_port, broker_port, base=None, configured=None):
+    """The environment a service process gets: `base` (this process's environment by default),
+    then `configured` (the service's variables of ops/service-environment.txt) for each variable
+    `base` does not set, then what ServiceConfiguration reads from the stack, and Swift's
+    backtracer off unless `base` sets SWIFT_BACKTRACE."""
     environ = dict(os.environ if base is None else base)
+    for variable, value in (configured or {}).items():
+        environ.setdefault(variable, value)
     environ.update({
         "TALLY_HTTP_PORT": str(service.port.number),
         "TALLY_KAFKA_BROKERS": broker.bootstrap_servers(broker_port),
@@ -139,7 +181,8 @@ class ServiceProcesses:
             say(f"{service.name}: not built yet, skipped")
             return False
         log_file = self.profile.log_file(service.name)
-        pid = processes.spawn([str(path)], log_file, environment(service, postgres_port, broker_port))
+        configured = configured_environment(self.profile, service.name)
+        pid = processes.spawn([str(path)], log_file, environment(service, postgres_port, broker_port, configured=configured))
         self.pidfiles.write(service.name, pid, service.port.number, path)
         say(f"started {service.name} (pid {pid}, port {service.port.number}, log {log_file})")
         return True
@@ -148,9 +191,9 @@ class ServiceProcesses:
         """Stops the service if it is ours and forgets its pid."""
         self.pidfiles.stop(name)
 
-    def kill(self, name):
-        """`kill -9` of a running service (the crash test's fault); returns how it was
-        launched, for `relaunch`. A StackError when it is not running."""
+    def launch_of(self, name):
+        """How the running service was launched (argv, environment, log file), read from /proc.
+        A StackError when it is not running."""
         pid = self.running(name)
         if pid is None:
             raise StackError(f"{name} is not running")
@@ -158,8 +201,35 @@ class ServiceProcesses:
                        pathlib.Path(f"/proc/{pid}/environ").read_bytes().decode(errors="replace").split("\0") if "=" in item)
         argv = [argument for argument in pathlib.Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace").split("\0") if argument]
         log_file = os.readlink(f"/proc/{pid}/fd/1")
-        processes.kill_now(pid)
         return Launch(argv, environ, log_file)
+
+    def kill(self, name):
+        """`kill -9` of a running service (the crash test's fault); returns how it was
+        launched, for `relaunch`. A StackError when it is not running."""
+        launch = self.launch_of(name)
+        processes.kill_now(self.running(name))
+        return launch
+
+    def restart(self, name, changes=None, launch=None, seconds=60):
+        """Stops the running service (SIGTERM, then SIGKILL after TALLY_STOP_TIMEOUT) and starts
+        it again on the same port and log with `launch` (how it runs now when None), its
+        environment changed by `changes` ({variable: value}; a value of None removes the
+        variable). Waits up to `seconds` for /healthz. Returns how it ran before this call, so
+        `restart(name, launch=previous)` restores it exactly. A StackError when it is not
+        running or does not become healthy (its last log lines are in the message)."""
+        previous = self.launch_of(name)
+        base = launch or previous
+        environ = dict(base.environ)
+        for variable, value in (changes or {}).items():
+            if value is None:
+                environ.pop(variable, None)
+            else:
+                environ[variable] = str(value)
+        processes.stop(name, self.running(name))
+        if not self.relaunch(name, Launch(list(base.argv), environ, base.log_file), seconds=seconds):
+            raise StackError(f"{name} did not become healthy after its restart; last log lines:\n"
+                             + processes.tail(base.log_file, 15))
+        return previous
 
     def relaunch(self, name, launch, seconds=60, attempts=3):
         """Starts a killed service again exactly as it was launched, records its new pid and

@@ -4,8 +4,10 @@ Guarantees:
 - `preflight` fails (one line per problem) before anything starts when a port this stack is
   about to bind is taken by another process or configured twice; ports held by this stack's
   own running components are fine.
+- Sidecars (ops/sidecars.txt, see `sidecars`) start before the services and stop after them.
 - `down` stops exactly what the pid files record and what is ours (see `pidfiles`): services in
-  reverse catalog order, then any other recorded component, the broker, PostgreSQL last.
+  reverse catalog order, then the sidecars, then any other recorded component, the broker,
+  PostgreSQL last.
 """
 import glob
 import os
@@ -14,7 +16,7 @@ import shutil
 import sys
 import time
 
-from . import layout, ports, processes, profiles, services, settings, swift
+from . import layout, ports, processes, profiles, services, settings, sidecars, swift
 from .broker import Broker
 from .messages import StackError, say, warn
 from .pidfiles import PidFiles
@@ -30,6 +32,7 @@ class Stack:
         self.postgres = Postgres(profile, self.pidfiles)
         self.broker = Broker(profile, self.pidfiles)
         self.processes = services.ServiceProcesses(profile, self.pidfiles)
+        self.sidecars = sidecars.SidecarProcesses(profile, self.pidfiles)
         self._port_warnings_shown = False
 
     @classmethod
@@ -67,6 +70,9 @@ class Stack:
         if broker_running and not self._port_warnings_shown and self.broker.port != wanted.number:
             warn(f"broker is running on port {self.broker.port}, not {wanted.number}; run 'down' then 'up' to move it")
         check("broker", wanted, broker_running)
+        for sidecar in sidecars.catalog(self.profile):
+            if sidecar.script.is_file():
+                check(sidecar.name, sidecar.port, self.sidecars.running(sidecar.name) is not None)
         if bindir is not None:
             for service in self.services():
                 if services.executable(bindir, service.name):
@@ -78,13 +84,15 @@ class Stack:
     # --- up and down ----------------------------------------------------------------------
 
     def start_services(self, bindir, postgres_port, broker_port):
-        """Starts every built service that is not running; returns the names it started."""
+        """Starts the sidecars, then every built service that is not running; returns the names
+        of the services it started."""
+        self.sidecars.start_all()
         return [service.name for service in self.services()
                 if self.processes.start(service, bindir, postgres_port, broker_port)]
 
     def up(self, config=None):
-        """PostgreSQL, the broker with its topics and every built service (building first unless
-        TALLY_SKIP_BUILD=1); waits TALLY_HEALTH_TIMEOUT seconds for /healthz. Returns 1 when a
+        """PostgreSQL, the broker with its topics, the sidecars and every built service (building
+        first unless TALLY_SKIP_BUILD=1); waits TALLY_HEALTH_TIMEOUT seconds for /healthz. Returns 1 when a
         service exited right after its start, else 0 (one still starting is only a warning)."""
         self.preflight(swift.bin_dir(config))  # fail fast, before a possibly long build
         swift.build(config)
@@ -126,9 +134,11 @@ class Stack:
         return failed
 
     def stop_services(self):
-        """Stops the catalog's services in reverse order (those recorded and ours)."""
+        """Stops the catalog's services in reverse order (those recorded and ours), then the
+        sidecars."""
         for name in reversed(services.names()):
             self.processes.stop(name)
+        self.sidecars.stop_all()
 
     def down(self):
         """Stops everything this profile's pid files record (see the module docstring)."""
@@ -148,7 +158,7 @@ class Stack:
         """Prints every component with pid, port, state and health; returns 1 when something
         expected is not healthy (a service that is not built is not expected)."""
         catalog = self.services()
-        row = "{:<16} {:<8} {:<6} {:<10} {}"
+        row = "{:<20} {:<8} {:<6} {:<10} {}"
         print(row.format("COMPONENT", "PID", "PORT", "STATE", "HEALTH"))
         bad = False
         if self.postgres.running():
@@ -168,6 +178,18 @@ class Stack:
             health = "-"
             print(row.format("broker", "-", self.profile.broker_port.number, "stopped", health))
         bad |= health != "healthy"
+        for sidecar in sidecars.catalog(self.profile):
+            pid = self.sidecars.running(sidecar.name)
+            if pid:
+                health = "healthy" if ports.accepting(sidecar.port.number) else "unhealthy"
+                print(row.format(sidecar.name, pid, sidecar.port.number, "running", health))
+                bad |= health != "healthy"
+            elif self.pidfiles.read(sidecar.name).pid is not None:
+                print(row.format(sidecar.name, "-", sidecar.port.number, "stopped", "exited (see logs)"))
+                bad = True
+            elif sidecar.script.is_file():
+                print(row.format(sidecar.name, "-", sidecar.port.number, "stopped", "not started"))
+                bad = True
         bindir = swift.bin_dir()
         for service in catalog:
             pid = self.processes.running(service.name)
