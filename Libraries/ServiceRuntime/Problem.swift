@@ -30,16 +30,15 @@ public struct Problem: Error, Codable, Sendable, Equatable {
     public static func forbidden(_ detail: String) -> Problem { Problem(type: "forbidden", title: "Not allowed", status: .forbidden, detail: detail) }
     public static func badRequest(_ detail: String) -> Problem { Problem(type: "bad-request", title: "Bad request", status: .badRequest, detail: detail) }
 
-    /// The HTTP response carrying this problem.
+    /// The HTTP response carrying this problem; a `retry_after` extension (whole seconds) is also
+    /// sent as the `Retry-After` header.
     public var response: Response {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         let body = (try? encoder.encode(self)) ?? Data(#"{"status":500,"title":"Internal error","type":"about:blank"}"#.utf8)
-        return Response(
-            status: HTTPResponse.Status(code: status),
-            headers: [.contentType: "application/problem+json"],
-            body: .init(byteBuffer: ByteBuffer(bytes: body))
-        )
+        var headers: HTTPFields = [.contentType: "application/problem+json"]
+        if let seconds = extensions?["retry_after"], let value = Int(seconds), value >= 0 { headers[.retryAfter] = String(value) }
+        return Response(status: HTTPResponse.Status(code: status), headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: body)))
     }
 }
 

@@ -5,7 +5,8 @@ import PostgresNIO
 
 /// What a time-driven job reports after each run, kept in the service's `job_heartbeats` table
 /// (platform migration 9) and exported as metrics, so a job that stopped running or keeps
-/// failing is visible (`GET /admin/jobs/status`, alert `JobHeartbeatStale`).
+/// failing is visible (`GET /admin/jobs/status`, `tally doctor`, and each job's staleness alert,
+/// e.g. `NotificationsWorkerStale`).
 ///
 /// Metrics, labelled by job name only: `job_runs_total{job,outcome}`,
 /// `job_last_success_timestamp_seconds{job}`, `job_consecutive_failures{job}`.

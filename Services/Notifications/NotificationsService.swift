@@ -45,6 +45,7 @@ struct NotificationsService {
                 let queries = NotificationQueries(client: dependencies.client, schema: dependencies.schema, logger: dependencies.logger)
                 DeliveryRoutes(queries: queries, audit: dependencies.audit, now: now).add(to: admin)
                 TemplateRoutes(catalog: catalog).add(to: admin)
+                ContactRoutes(queries: queries, audit: dependencies.audit, now: now).add(to: admin)
                 let resolver = EndpointResolver(addressGuard: AddressGuard(allowLoopbackHTTP: settings.webhooks.allowLoopbackHTTP))
                 EndpointRoutes(queries: queries, audit: dependencies.audit, resolver: resolver, now: now).add(to: admin)
                 RequestRoutes(queries: queries, audit: dependencies.audit, handler: NotificationRequestedHandler(catalog: catalog, logger: dependencies.logger, now: now))

@@ -43,7 +43,9 @@ struct NotificationsSettings: ServiceSettings, CustomStringConvertible {
         self.from = from
         var relays: [SMTPRelay] = []
         for (prefix, name) in [("TALLY_SMTP_", "primary"), ("TALLY_SMTP_FALLBACK_", "fallback")] {
-            if let relay = try SMTPRelay(environment: environment, prefix: prefix, name: name, heloName: configuration.serviceName) { relays.append(relay) }
+            if let relay = try SMTPRelay(environment: environment, prefix: prefix, name: name, heloName: configuration.serviceName, deployment: configuration.environment) {
+                relays.append(relay)
+            }
         }
         self.relays = relays
         failoverAfter = try environment.integer("TALLY_NOTIFY_FAILOVER_AFTER", default: 3, range: 1...100)

@@ -55,10 +55,27 @@ public final class TestTansu: @unchecked Sendable {
         while process.isRunning, Date() < deadline { Thread.sleep(forTimeInterval: 0.05) }
     }
 
+    /// Creates `name` with three partitions. A broker that has just started may not have its
+    /// controller yet (the request times out): that is tried again, three times in all.
     public func createTopic(_ name: String) async throws {
         let admin = try KafkaAdmin(
             configuration: KafkaClientConfiguration(bootstrapServers: [address], clientID: "tansu-admin", statisticsInterval: nil), logger: TestDatabase.logger)
-        _ = try await admin.createTopics([KafkaTopicSpecification(name: name, partitions: 3)])
+        var failure: (any Error)?
+        for attempt in 1...3 {
+            do {
+                _ = try await admin.createTopics([KafkaTopicSpecification(name: name, partitions: 3)])
+                failure = nil
+                break
+            } catch  where attempt > 1 && String(describing: error).contains("ALREADY_EXISTS") {
+                failure = nil  // the attempt that timed out created it after all
+                break
+            } catch {
+                failure = error
+                guard attempt < 3, String(describing: error).contains("_TIMED_OUT") else { break }
+                try? await Task.sleep(for: .seconds(1))
+            }
+        }
         await admin.close()
+        if let failure { throw failure }
     }
 }

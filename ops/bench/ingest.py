@@ -13,7 +13,10 @@ Phases, in one run against the running stack (`make bench` starts it from a rele
 5. finance: its consumer paused (SIGSTOP) while a burst of captures queues up in Kafka, then
    resumed: the ledger postings per second it reaches draining the backlog (saturation) and its
    CPU per posting; plus its CPU per event during the end-to-end phase's steady load;
-6. the reference again, to show how far the machine's speed drifted during the run.
+6. notifications: its process paused while a burst of notification requests (each to its own
+   address) queues up on its topic, then resumed: deliveries per second it reaches taking them
+   in and sending them over SMTP to the stack's sink (saturation), and its CPU per delivery;
+7. the reference again, to show how far the machine's speed drifted during the run.
 
 Every number printed is measured in this run; targets are printed next to them.
 """
@@ -35,7 +38,8 @@ import time
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "ops"))
 sys.path.insert(0, str(ROOT / "ops" / "e2e" / "support"))
-from tally_e2e import call, token  # noqa: E402
+from tally_e2e import BROKERS, call, token  # noqa: E402
+from notify_e2e import RequestPublisher, request_event  # noqa: E402
 from tallystack import postgres, services  # noqa: E402
 from tallystack.pidfiles import PidFiles  # noqa: E402
 from tallystack.stack import Stack  # noqa: E402
@@ -311,6 +315,49 @@ def finance_consumer(args, org):
     return result
 
 
+def notifications_consumer(args, org, count=2000):
+    """Notifications at saturation: `count` requests queued while it is paused, then taken in
+    and sent. None when notifications or its SMTP sink is not running."""
+    pids = PidFiles(args.pids_dir)
+    pid = pids.running("notifications")
+    if not pid or not pids.running("smtp-sink"):
+        say(f"notifications: skipped (notifications or its smtp-sink not running per {args.pids_dir})")
+        return None
+    org = org + "_notify"
+    sent_sql = f"SELECT count(*) FROM notifications.deliveries WHERE org_id = '{org}' AND status = 'sent'"
+    variables = {"customer_name": "Bench", "amount": "$10.00", "invoice_number": "INV-BENCH", "pay_url": "https://pay.example/b", "due_date": "2026-12-31"}
+    say(f"notifications: its process paused while {count} requests queue up on their topic, then resumed and timed until every one is sent")
+    publisher = RequestPublisher(BROKERS)
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        for n in range(count):
+            publisher.publish(request_event(org, f"bench:{org}:{n}", "dunning.payment_failed", ["email"],
+                                            {"address": {"email": f"bench.{n}@example.com"}}, variables, "bench", time.time()))
+        remaining, errors = publisher.flush(60)
+        if remaining or errors:
+            say(f"  warning: {remaining} requests unflushed, errors: {errors[:3]}")
+    finally:
+        ticks, machine_before, started = process_ticks(pid), cpu_ticks(), time.time()
+        os.kill(pid, signal.SIGCONT)
+    sent = 0
+    while time.time() < started + 600:
+        sent = int(psql(args.admin_url, sent_sql)[0][0])
+        if sent >= count:
+            break
+        time.sleep(0.2)
+    elapsed = time.time() - started
+    used = (process_ticks(pid) - ticks) / os.sysconf("SC_CLK_TCK")
+    during = cpu_by_process(machine_before, cpu_ticks(), elapsed)
+    everything = sum(cores for _, cores in during) * elapsed
+    say("  CPU while sending (cores): " + ", ".join(f"{name} {cores:.2f}" for name, cores in during[:8]))
+    result = {"requests": count, "sent": sent, "seconds": round(elapsed, 2), "per_s": round(sent / elapsed, 1),
+              "cpu_ms_per_delivery": round(used * 1000 / max(sent, 1), 3), "all_cpu_ms_per_delivery": round(everything * 1000 / max(sent, 1), 3),
+              "cpu_cores": {name: round(cores, 3) for name, cores in during[:8]}}
+    say(f"  {sent} of {count} sent in {elapsed:.1f}s = {result['per_s']:.0f}/s; notifications {result['cpu_ms_per_delivery']} ms CPU per delivery "
+        f"(everything, PostgreSQL, broker and the SMTP sink included: {result['all_cpu_ms_per_delivery']} ms)")
+    return result
+
+
 def machine():
     cpu = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")), platform.processor())
     memory = next((int(line.split()[1]) // 1024 // 1024 for line in open("/proc/meminfo") if line.startswith("MemTotal")), 0)
@@ -331,7 +378,8 @@ def main():
     parser.add_argument("--e2e-rate", type=float, default=1000)
     parser.add_argument("--duplicates", type=float, default=0.10)
     parser.add_argument("--json", help="also write the results here")
-    parser.add_argument("--only", choices=["finance"], help="run one phase alone (finance: its consumer draining a backlog)")
+    parser.add_argument("--only", choices=["finance", "notifications"],
+                        help="run one phase alone (finance: its consumer draining a backlog; notifications: a burst of requests taken in and sent)")
     parser.add_argument("--pids-dir", default=str(local.profile.pids),
                         help="the stack's pid files, for pausing everything downstream of the gateway in the gateway-alone phase")
     args = parser.parse_args()
@@ -345,6 +393,14 @@ def main():
         if finance:
             print(f"\n| measure | this run ({started}) |\n|---|---|\n| finance consumer at saturation (draining a backlog) | "
                   f"{finance['per_s']:.0f} postings/s, {finance['finance_cpu_ms_per_event']} ms finance CPU per event ({finance['all_cpu_ms_per_event']} ms all processes) |")
+        return
+    if args.only == "notifications":
+        settle(args.admin_url)
+        notifications = notifications_consumer(args, org)
+        if notifications:
+            print(f"\n| measure | this run ({started}) |\n|---|---|\n| notifications at saturation (a burst of requests, sent over SMTP) | "
+                  f"{notifications['per_s']:.0f} deliveries/s, {notifications['cpu_ms_per_delivery']} ms notifications CPU per delivery "
+                  f"({notifications['all_cpu_ms_per_delivery']} ms all processes) |")
         return
     body = sample_body(args.tally)
     if not settle(args.admin_url):
@@ -403,6 +459,8 @@ def main():
 
     finance = finance_consumer(args, org)
     settle(args.admin_url)
+    notifications = notifications_consumer(args, org)
+    settle(args.admin_url)
     # Finance's CPU over the phase per posting it made in the phase (not per webhook accepted:
     # finance may lag the gateway).
     phase_seconds = args.seconds + args.warmup
@@ -438,6 +496,10 @@ def main():
         rows.append(("finance consumer at saturation (draining a backlog)",
                      f"{finance['per_s']:.0f} postings/s, {finance['finance_cpu_ms_per_event']} ms finance CPU per event "
                      f"({finance['all_cpu_ms_per_event']} ms all processes)", "(information)", finance["posted"] >= finance["events"]))
+    if notifications:
+        rows.append(("notifications at saturation (a burst of requests, sent over SMTP)",
+                     f"{notifications['per_s']:.0f} deliveries/s, {notifications['cpu_ms_per_delivery']} ms notifications CPU per delivery "
+                     f"({notifications['all_cpu_ms_per_delivery']} ms all processes)", "(information)", notifications["sent"] >= notifications["requests"]))
     print()
     print(f"| measure | this run ({started}) | target | met |")
     print("|---|---|---|---|")
@@ -449,6 +511,7 @@ def main():
             "closing_reference_tps": closing_tps,
             "throughput": throughput, "gateway_alone": alone, "peak": peak, "latency": latency, "steady": steady, "relay": relay, "canonical": canonical, "work_per_webhook": work,
             "finance": finance, "finance_steady_cpu_ms_per_posting": finance_steady, "finance_steady_postings": steady_postings,
+            "notifications": notifications,
         }, indent=2))
 
 

@@ -14,7 +14,12 @@ When everything has drained, the checker asserts:
 - every canonical event was applied exactly once by the test consumer;
 - no inbox row is left pending or published;
 - finance posted every captured payment exactly once (one capture transaction per payment,
-  each caused by one of the run's canonical events), and its ledger verifies.
+  each caused by one of the run's canonical events), and its ledger verifies;
+- notifications (when it runs): the run also publishes notification requests, each twice under
+  two event ids, while notifications is killed like the others; every dedupe key has exactly one
+  delivery, every delivery ends `sent`, and the SMTP sinks hold exactly one distinct message
+  (Message-ID) per delivery, with no more copies than 1 + its `abandoned` attempts (a kill
+  between the relay's 250 and the record resends once, with the same Message-ID).
 
 Negative control: the same checker runs over a consumer with an injected fault (it commits its
 Kafka offsets before applying, then crashes mid-batch) and must report the loss.
@@ -40,6 +45,8 @@ ROOT = pathlib.Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "ops"))
 sys.path.insert(0, str(ROOT / "ops" / "e2e" / "support"))
 from tally_e2e import BROKERS, Checks, call, canonical_id, service_url, sign, token  # noqa: E402
+from notify_e2e import RequestPublisher, derived_delivery_id, for_delivery, read_maildir, request_event  # noqa: E402
+from tallystack import sidecars  # noqa: E402
 from tallystack import postgres  # noqa: E402
 from tallystack.stack import Stack  # noqa: E402
 
@@ -224,6 +231,49 @@ def check_run(checks, label, admin_url, source_id, org, acknowledged, db_path, e
     return ok
 
 
+NOTIFY_VARIABLES = {"customer_name": "Crash Test", "amount": "$10.00", "invoice_number": "INV-CRASH", "pay_url": "https://pay.example/crash",
+                    "due_date": "2026-12-31"}
+
+
+def notification_requests(org, count):
+    """`count` dunning requests to explicit addresses, each as two events (a redelivery under a
+    new event id, as a replayed outbox would send): the dedupe keys and the events in send order."""
+    keys = [f"crash:{org}:{n:05d}" for n in range(count)]
+    events = []
+    for key in keys:
+        for copy in range(2):
+            events.append(request_event(org, key, "dunning.payment_failed", ["email"], {"address": {"email": f"crash.{key.split(':')[-1]}@example.com"}},
+                                        NOTIFY_VARIABLES, "crash_test", time.time(), event_id=f"crash-{key}-{copy}"))
+    return keys, events
+
+
+def check_notifications(checks, admin_url, org, keys, maildirs):
+    """The notifications invariant over the run's dedupe keys (see the module doc)."""
+    rows = psql(admin_url, f"SELECT dedupe_key, id, status, (SELECT count(*) FROM notifications.delivery_attempts a WHERE a.org_id = d.org_id "
+                           f"AND a.delivery_id = d.id AND a.outcome = 'abandoned') FROM notifications.deliveries d WHERE org_id = '{org}'")
+    by_key = {}
+    for key, delivery_id, status, abandoned in rows:
+        by_key.setdefault(key, []).append((delivery_id, status, int(abandoned)))
+    checks.check(f"notifications: every one of {len(keys)} dedupe keys has exactly one delivery",
+                 set(by_key) == set(keys) and all(len(v) == 1 for v in by_key.values()),
+                 {"missing": len(set(keys) - set(by_key)), "doubled": sum(1 for v in by_key.values() if len(v) > 1)})
+    unsent = {k: v[0][1] for k, v in by_key.items() if v[0][1] != "sent"}
+    checks.check("notifications: every delivery ended sent", not unsent, dict(list(unsent.items())[:5]))
+    mails = [mail for path in maildirs for mail in read_maildir(path)]
+    wrong, copies_total, resends = [], 0, 0
+    for key in keys:
+        delivery_id = derived_delivery_id(org, key)
+        found = for_delivery(mails, delivery_id)
+        abandoned = by_key.get(key, [(None, None, 0)])[0][2]
+        copies_total += len(found)
+        resends += max(len(found) - 1, 0)
+        if len({m.message_id for m in found}) != 1 or len(found) > 1 + abandoned:
+            wrong.append({"key": key, "copies": len(found), "message_ids": len({m.message_id for m in found}), "abandoned": abandoned})
+    checks.check("notifications: one distinct message per delivery, resent only after an abandoned attempt", not wrong,
+                 {"wrong": wrong[:5], "copies": copies_total, "resends": resends})
+    log(f"notifications: {len(keys)} deliveries, {copies_total} messages in the sinks ({resends} resends after a kill mid-send)")
+
+
 def read_raw_topic(org, inbox_ids):
     """The org's raw-webhook events, read from the beginning of every partition (no group join),
     until all of `inbox_ids` were seen or the topic stays quiet. Maps raw event id to inbox id."""
@@ -338,6 +388,8 @@ def main():
                 if delay > 0:
                     time.sleep(delay)
                 pool.submit(deliver, event_id)
+                if notify and n == len(deliveries) // 2:
+                    publish(notify_events[half:])
             # Retries, as a provider does, until every id has been acknowledged once.
             deadline, report = time.time() + 600, time.time() + 5
             while time.time() < deadline:
@@ -358,6 +410,22 @@ def main():
         state["done"] = True
 
     kills = {"ingest-gateway": 0, "normalizer": 0, "finance": 0, "postgres": 0, "test consumer": 0}
+    # Notifications joins when the stack runs it with its SMTP sinks: requests go out during the
+    # run (the first half at the start, the rest once half the webhooks were sent).
+    notify = bool(stack.processes.running("notifications")) and all(
+        stack.sidecars.running(name) for name in ("smtp-sink", "smtp-fallback-sink"))
+    notify_keys, notify_events = notification_requests(org, max(20, args.count // 20)) if notify else ([], [])
+    if notify:
+        kills["notifications"] = 0
+        publisher = RequestPublisher(BROKERS)
+        half = len(notify_events) // 2
+
+        def publish(events):
+            for event in events:
+                publisher.publish(event)
+            remaining, errors = publisher.flush()
+            checks.check(f"notifications: {len(events)} request events published", remaining == 0 and not errors, errors[:3])
+        publish(notify_events[:half])
 
     def killer():
         targets = list(kills)
@@ -408,9 +476,15 @@ def main():
     wait_until(lambda: consumer_count() >= len(ids), 180)
     finance = service_url("finance", urls["finance"])
     wait_until(lambda: int(psql(admin_url, f"SELECT count(*) FROM finance.ledger_transactions WHERE org_id = '{org}'")[0][0]) >= len(ids), 180)
+    if notify:
+        final = f"SELECT count(*) FROM notifications.deliveries WHERE org_id = '{org}' AND status IN ('sent', 'dead', 'undeliverable')"
+        wait_until(lambda: int(psql(admin_url, final)[0][0]) >= len(notify_keys), 180)
     time.sleep(2)  # let any redelivery after the last kill arrive before counting
     consumer.kill()
     check_run(checks, "crash run", admin_url, source_id, org, acknowledged, f"{workdir}/consumer.db", finance=finance)
+    if notify:
+        sinks = {sidecar.name: sidecar.data for sidecar in sidecars.catalog(stack.profile)}
+        check_notifications(checks, admin_url, org, notify_keys, [sinks["smtp-sink"], sinks["smtp-fallback-sink"]])
 
     # Negative control: the same checker over a consumer that stores its offset before applying.
     faulty = ConsumerProcess(f"{workdir}/faulty.db", f"crash-faulty-{org}", org, fault="offset-before-apply")

@@ -110,6 +110,25 @@ public struct NotificationRequested: EventPayload {
 
     public var partitionKey: String { dedupeKey }
 
+    /// The longest dedupe key (the schema's `maxLength`): a request with a longer one does not
+    /// decode, so the consumer dead-letters it naming the field instead of failing on the table.
+    public static let maxDedupeKeyLength = 200
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        let dedupeKey = try container.decode(String.self, forKey: .dedupeKey)
+        guard (1...Self.maxDedupeKeyLength).contains(dedupeKey.count) else {
+            throw DecodingError.dataCorruptedError(
+                forKey: .dedupeKey, in: container, debugDescription: "dedupe_key must be 1 to \(Self.maxDedupeKeyLength) characters")
+        }
+        self.init(
+            dedupeKey: dedupeKey, templateKey: try container.decode(String.self, forKey: .templateKey),
+            channels: try container.decode([NotificationChannel].self, forKey: .channels),
+            recipient: try container.decode(NotificationRecipient.self, forKey: .recipient), locale: try container.decodeIfPresent(String.self, forKey: .locale),
+            variables: try container.decode([String: String].self, forKey: .variables), notBefore: try container.decodeIfPresent(Date.self, forKey: .notBefore),
+            causeType: try container.decode(String.self, forKey: .causeType))
+    }
+
     enum CodingKeys: String, CodingKey {
         case dedupeKey = "dedupe_key", templateKey = "template_key", channels, recipient, locale, variables
         case notBefore = "not_before", causeType = "cause_type"

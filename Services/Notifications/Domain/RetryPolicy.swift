@@ -3,8 +3,9 @@ import Foundation
 /// When a failed delivery is tried again: exponential backoff with jitter, at most
 /// `maxAttempts` attempts per round, then the delivery is dead.
 ///
-/// The defaults follow the shape of Svix's published schedule (seconds, then minutes, then hours,
-/// about a day and a half in all): 5 s × 6ⁿ⁻¹ capped at 10 h, eight attempts. The jitter spreads
+/// The defaults follow the shape of Svix's published schedule (seconds, then minutes, then hours):
+/// 5 s × 6ⁿ⁻¹ capped at 10 h, eight attempts — 5 s, 30 s, 3 min, 18 min, 1 h 48 min, 10 h, 10 h
+/// between them, about 22 hours from the first attempt to the last. The jitter spreads
 /// retries of many deliveries that failed together (a relay outage) by ±`jitter` of the delay;
 /// it is derived from the delivery id and the attempt number, so the same failure always gets
 /// the same schedule (reproducible in tests and after a restart).

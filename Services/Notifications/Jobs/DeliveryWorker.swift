@@ -17,9 +17,9 @@ struct DeliverySettings: Sendable, Equatable {
     var sendDeadline: Duration = .seconds(60)
     /// How often the worker looks for due deliveries when nothing woke it.
     var pollInterval: Duration = .seconds(1)
-    var batchSize: Int = 32
-    /// Sends in flight at once.
-    var concurrency: Int = 8
+    /// Deliveries claimed per batch, all sent at once: every claim starts sending as soon as its
+    /// batch is claimed, so none waits behind others while its lease runs.
+    var batchSize: Int = 8
     var recipientLimit = RecipientLimit(perHour: 20)
     /// How long a delivery for a customer waits for the customer's contact details.
     var contactWait: Duration = .seconds(600)
@@ -83,15 +83,7 @@ struct DeliveryWorker: Service {
             claimed += try await claim(org: org, ids: ids.map(\.id))
         }
         await withTaskGroup(of: Void.self) { group in
-            var running = 0
-            for claim in claimed {
-                if running >= settings.concurrency {
-                    await group.next()
-                    running -= 1
-                }
-                group.addTask { await self.send(claim) }
-                running += 1
-            }
+            for claim in claimed { group.addTask { await self.send(claim) } }
         }
         return due.count
     }
@@ -241,11 +233,14 @@ struct DeliveryWorker: Service {
             let store = NotificationsStore(schema: schema, connection: connection, logger: logger)
             var record = claim.record
             let number = record.state.attempts
-            try await store.finishAttempt(org: org, delivery: record.state.id, number: number, result: result, now: time)
             guard try await store.holdsClaim(org: org, id: record.state.id, attempt: number, claimedBy: workerID) else {
+                // Another worker claimed it after the lease ran out and marked this attempt
+                // abandoned: keep that, and note what this attempt did after all.
+                try await store.noteLateOutcome(org: org, delivery: record.state.id, number: number, result: result)
                 logger.warning("delivery was claimed again before its attempt was recorded", metadata: ["delivery_id": "\(record.state.id)"])
                 return
             }
+            try await store.finishAttempt(org: org, delivery: record.state.id, number: number, result: result, now: time)
             let settlement = DeliveryLifecycle.settle(record.state, with: result, policy: settings.policy, now: time)
             record.state = settlement.state
             try await store.save(org: org, record.state, leaseUntil: nil, claimedBy: nil, recipientKey: nil, now: time)

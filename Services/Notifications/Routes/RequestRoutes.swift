@@ -64,12 +64,22 @@ struct RequestRoutes: Sendable {
         guard (body.recipient.customer == nil) != (body.recipient.address == nil) else {
             throw RequestInput.invalid("recipient", "must name exactly one of customer and address")
         }
-        if let customer = body.recipient.customer { _ = try RequestInput.text(customer.customerID, field: "recipient.customer.customer_id", maxCharacters: 200) }
+        if let customer = body.recipient.customer, try RequestInput.text(customer.customerID, field: "recipient.customer.customer_id", maxCharacters: 200) == nil {
+            throw RequestInput.invalid("recipient.customer.customer_id", "must be 1 to 200 characters")
+        }
         if let address = body.recipient.address {
-            if let email = address.email, !EmailAddressRule.isValid(email) { throw RequestInput.invalid("recipient.address.email", "must be an email address") }
+            guard address.email != nil || address.phone != nil || address.endpointID != nil || address.name != nil else {
+                throw RequestInput.invalid("recipient.address", "must hold at least one of email, phone, endpoint_id, name")
+            }
+            if let email = address.email, EmailMailbox(email) == nil || !EmailAddressRule.isValid(email) {
+                throw RequestInput.invalid("recipient.address.email", "must be an ASCII address such as ana@example.com")
+            }
             if let phone = address.phone, !PhoneNumberRule.isE164(phone) { throw RequestInput.invalid("recipient.address.phone", "must be E.164, e.g. +5511987654321") }
-            _ = try RequestInput.text(address.endpointID, field: "recipient.address.endpoint_id", maxCharacters: 64)
-            _ = try RequestInput.text(address.name, field: "recipient.address.name", maxCharacters: 200)
+            for (field, value, limit) in [("endpoint_id", address.endpointID, 64), ("name", address.name, 200)] {
+                if let value, try RequestInput.text(value, field: "recipient.address.\(field)", maxCharacters: limit) == nil {
+                    throw RequestInput.invalid("recipient.address.\(field)", "must be 1 to \(limit) characters")
+                }
+            }
         }
         let locale = try RequestInput.text(body.locale, field: "locale", maxCharacters: 35)
         let variables = body.variables ?? [:]

@@ -3,8 +3,8 @@ import Hummingbird
 import ServiceRuntime
 
 /// `GET …/templates` lists the shipped templates; `POST …/templates/{key}/preview` renders one with
-/// its sample variables, overridden by any the body gives. Every role may use both; nothing is
-/// sent or stored.
+/// its sample variables, overridden by any the body gives. Every role lists; preview is a POST, so
+/// it takes a role that may write (the admin middleware's rule); nothing is sent or stored.
 struct TemplateRoutes: Sendable {
     let catalog: TemplateCatalog
 

@@ -58,6 +58,59 @@ struct NotificationsStore: Sendable {
             """, logger: logger)
     }
 
+    /// What erasing a customer's contact details changed.
+    struct Erasure: Sendable, Equatable, Codable {
+        var contacts: Int
+        /// Deliveries whose variables were emptied (they may hold the customer's name or amounts).
+        var deliveriesRedacted: Int
+        /// Deliveries still waiting that can no longer be sent: now undeliverable (`recipient_erased`).
+        var deliveriesStopped: Int
+        var offlineMessagesDeleted: Int
+
+        enum CodingKeys: String, CodingKey {
+            case contacts, deliveriesRedacted = "deliveries_redacted", deliveriesStopped = "deliveries_stopped"
+            case offlineMessagesDeleted = "offline_messages_deleted"
+        }
+    }
+
+    /// Erases what this service holds about `customer`: the contact row is deleted, the variables
+    /// of the customer's deliveries are emptied (statuses, counts and attempts stay), deliveries
+    /// still waiting end `undeliverable` (`recipient_erased`), and stored offline messages are
+    /// deleted. A later `customer.upserted` for the customer is a new contact.
+    func eraseCustomer(org: TenantID, _ customer: CustomerReference, now: Date) async throws -> Erasure {
+        let rows = try await connection.query(
+            """
+            WITH contact AS (
+                DELETE FROM \(unescaped: name).contacts
+                 WHERE org_id = \(org.rawValue) AND provider = \(customer.provider.rawValue) AND customer_id = \(customer.customerID)
+                RETURNING 1
+            ), theirs AS (
+                SELECT id, status FROM \(unescaped: name).deliveries
+                 WHERE org_id = \(org.rawValue) AND recipient -> 'customer' ->> 'provider' = \(customer.provider.rawValue)
+                   AND recipient -> 'customer' ->> 'customer_id' = \(customer.customerID)
+                 FOR UPDATE
+            ), redacted AS (
+                UPDATE \(unescaped: name).deliveries d
+                   SET variables = '{}'::jsonb, updated_at = \(now),
+                       status = CASE WHEN d.status IN ('scheduled', 'retrying') THEN 'undeliverable' ELSE d.status END,
+                       last_reason = CASE WHEN d.status IN ('scheduled', 'retrying') THEN 'recipient_erased' ELSE d.last_reason END,
+                       finished_at = CASE WHEN d.status IN ('scheduled', 'retrying') THEN \(now) ELSE d.finished_at END
+                  FROM theirs WHERE d.org_id = \(org.rawValue) AND d.id = theirs.id
+                RETURNING theirs.status AS previous
+            ), offline AS (
+                DELETE FROM \(unescaped: name).offline_messages o USING theirs
+                 WHERE o.org_id = \(org.rawValue) AND o.delivery_id = theirs.id
+                RETURNING 1
+            )
+            SELECT (SELECT count(*) FROM contact)::int, (SELECT count(*) FROM redacted)::int,
+                   (SELECT count(*) FROM redacted WHERE previous IN ('scheduled', 'retrying'))::int, (SELECT count(*) FROM offline)::int
+            """, logger: logger)
+        for try await (contacts, redacted, stopped, offline) in rows.decode((Int, Int, Int, Int).self) {
+            return Erasure(contacts: contacts, deliveriesRedacted: redacted, deliveriesStopped: stopped, offlineMessagesDeleted: offline)
+        }
+        return Erasure(contacts: 0, deliveriesRedacted: 0, deliveriesStopped: 0, offlineMessagesDeleted: 0)
+    }
+
     // MARK: Deliveries
 
     /// Creates the delivery of a request unless one exists for its (org, dedupe key); returns
@@ -186,6 +239,18 @@ struct NotificationsStore: Sendable {
             UPDATE \(unescaped: name).delivery_attempts
                SET outcome = \(result.outcome.rawValue), provider = \(result.provider), reply_code = \(result.replyCode), reason = \(result.reason),
                    detail = \(result.detail.map { String($0.prefix(300)) }), finished_at = \(now)
+             WHERE org_id = \(org.rawValue) AND delivery_id = \(delivery) AND number = \(number)
+            """, logger: logger)
+    }
+
+    /// An attempt whose outcome arrived after its claim was lost: the row keeps `abandoned` (or
+    /// `in_flight` when nobody reclaimed it yet, then the next claim abandons it) and its detail
+    /// says what the provider answered.
+    func noteLateOutcome(org: TenantID, delivery: UUID, number: Int, result: AttemptResult) async throws {
+        let note = "late outcome: \(result.outcome.rawValue)" + (result.replyCode.map { " \($0)" } ?? "") + " from \(result.provider)"
+        try await connection.query(
+            """
+            UPDATE \(unescaped: name).delivery_attempts SET detail = \(note)
              WHERE org_id = \(org.rawValue) AND delivery_id = \(delivery) AND number = \(number)
             """, logger: logger)
     }

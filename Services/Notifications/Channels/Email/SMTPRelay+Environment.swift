@@ -9,7 +9,7 @@ extension SMTPRelay {
     ///   latter two refused when `TALLY_ENV=prod`), `USERNAME` and `PASSWORD` (both or neither),
     ///   `CA_FILE` (a PEM bundle to trust instead of the system's);
     /// - `CONNECT_TIMEOUT_SECONDS` (10), `COMMAND_TIMEOUT_SECONDS` (30): per step.
-    init?(environment: EnvironmentReader, prefix: String, name: String, heloName: String) throws(ConfigurationError) {
+    init?(environment: EnvironmentReader, prefix: String, name: String, heloName: String, deployment: DeploymentEnvironment) throws(ConfigurationError) {
         guard let host = environment.optional(prefix + "HOST"), !host.isEmpty else { return nil }
         guard host.unicodeScalars.allSatisfy({ (0x21...0x7E).contains($0.value) }) else {
             throw .invalid(variable: prefix + "HOST", reason: "expected a host name or an IP address")
@@ -18,6 +18,9 @@ extension SMTPRelay {
         let tlsText = try environment.string(prefix + "TLS", default: TLSMode.requireStartTLS.rawValue)
         guard let tls = TLSMode(rawValue: tlsText) else {
             throw .invalid(variable: prefix + "TLS", reason: "expected one of \(TLSMode.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        if deployment == .prod, tls != .requireStartTLS {
+            throw .invalid(variable: prefix + "TLS", reason: "TALLY_ENV=prod sends mail over STARTTLS only (require_starttls)")
         }
         let username = environment.optional(prefix + "USERNAME").flatMap { $0.isEmpty ? nil : $0 }
         let password = environment.optional(prefix + "PASSWORD").flatMap { $0.isEmpty ? nil : RedactedSecret($0) }
