@@ -5,6 +5,7 @@ import HTTPTypes
 import Hummingbird
 import Logging
 import Synchronization
+import TallyTestSupport
 import Testing
 
 @testable import Finance
@@ -376,48 +377,6 @@ extension StripeRefundClientTests {
                 var bound = ports.makeAsyncIterator()
                 guard let port = await bound.next(), port > 0 else { throw Failure(description: "the Stripe stand-in did not start") }
                 return try await body(stub, "http://127.0.0.1:\(port)")
-            }
-        }
-    }
-
-    /// Keeps every line logged through `logger`, for tests that read logs.
-    final class LogCapture: Sendable {
-        struct Line: Sendable {
-            var level: Logger.Level
-            var message: String
-            var metadata: [String: String]
-            /// The message and every metadata value, for searching.
-            var text: String { ([message] + metadata.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }).joined(separator: " ") }
-        }
-
-        private let captured = Mutex<[Line]>([])
-
-        var lines: [Line] { captured.withLock { $0 } }
-
-        var logger: Logger {
-            Logger(label: "finance-tests") { _ in Handler(capture: self) }
-        }
-
-        func append(_ line: Line) {
-            captured.withLock { $0.append(line) }
-        }
-
-        struct Handler: LogHandler {
-            let capture: LogCapture
-            var metadata: Logger.Metadata = [:]
-            var logLevel: Logger.Level = .trace
-
-            subscript(metadataKey key: String) -> Logger.Metadata.Value? {
-                get { metadata[key] }
-                set { metadata[key] = newValue }
-            }
-
-            func log(event: LogEvent) {
-                var fields: [String: String] = [:]
-                for (key, value) in metadata.merging(event.metadata ?? [:], uniquingKeysWith: { $1 }) {
-                    fields[key] = "\(value)"
-                }
-                capture.append(Line(level: event.level, message: "\(event.message)", metadata: fields))
             }
         }
     }

@@ -2,6 +2,7 @@ import Crypto
 import Foundation
 import Logging
 import ServiceRuntime
+import TallyTestSupport
 import Testing
 
 @testable import Notifications
@@ -223,7 +224,7 @@ struct WebhookSenderTests {
     }
 
     @Test func theSecretAndTheBodyNeverLeak() async throws {
-        let logs = HTTPChannelLogCapture()
+        let logs = LogCapture()
         let message = Self.message("http://127.0.0.1:1/hook")
         var results: [AttemptResult] = []
         results.append(

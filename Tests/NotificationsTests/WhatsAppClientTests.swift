@@ -2,6 +2,7 @@ import AsyncHTTPClient
 import Foundation
 import Logging
 import ServiceRuntime
+import TallyTestSupport
 import Testing
 
 @testable import Notifications
@@ -138,7 +139,7 @@ struct WhatsAppClientTests {
     // MARK: Offline mode
 
     @Test func withoutATokenMessagesAreStoredNotSentAndTheLogSaysMock() async throws {
-        let logs = HTTPChannelLogCapture()
+        let logs = LogCapture()
         let result = try await HTTPClient.withHTTPClient { http in
             // Nothing listens on port 1: a request would fail, not be delivered offline.
             let client = WhatsAppClient(
@@ -199,7 +200,7 @@ struct WhatsAppClientTests {
     }
 
     @Test func theTokenNeverLeaks() async throws {
-        let logs = HTTPChannelLogCapture()
+        let logs = LogCapture()
         let echo = #"{"error":{"message":"Invalid OAuth access token - Bearer \#(Self.token)","type":"OAuthException","code":190}}"#
         let refused = try await Self.withMeta(answering: .json(401, echo), logger: logs.logger) { client, _ in
             await client.send(WhatsAppMessage(to: Self.number, content: .text("hi")), deliveryID: "dlv_9")
