@@ -29,20 +29,21 @@ struct NotificationsService {
             service: .notifications,
             migrationsFolder: Bundle.module.url(forResource: "Migrations", withExtension: nil),
             consumer: { dependencies in
-                ConsumerDefinition(topics: [.notificationRequests, .customers], handlers: handlers(dependencies, catalog: catalog, now: now))
+                ConsumerDefinition(
+                    topics: [.notificationRequests, .customers], handlers: handlers(dependencies, catalog: catalog, secrets: settings.secrets, now: now))
             },
             backgroundServices: { dependencies in
                 let channels = courier ?? realCourier(settings: settings, logger: dependencies.logger)
                 return [
                     DeliveryWorker(
-                        client: dependencies.client, schema: dependencies.schema, courier: channels, catalog: catalog, settings: settings.delivery,
+                        client: dependencies.client, schema: dependencies.schema, courier: channels, catalog: catalog, secrets: settings.secrets, settings: settings.delivery,
                         logger: dependencies.logger, now: now,
                         workerID: "\(ProcessInfo.processInfo.hostName):\(ProcessInfo.processInfo.processIdentifier):\(UUID().uuidString.prefix(8))"),
                     NotificationsMetrics(client: dependencies.client, schema: dependencies.schema, logger: dependencies.logger),
                 ]
             },
             routes: { _, admin, dependencies in
-                let queries = NotificationQueries(client: dependencies.client, schema: dependencies.schema, logger: dependencies.logger)
+                let queries = NotificationQueries(client: dependencies.client, schema: dependencies.schema, logger: dependencies.logger, secrets: settings.secrets)
                 DeliveryRoutes(queries: queries, audit: dependencies.audit, now: now).add(to: admin)
                 TemplateRoutes(catalog: catalog).add(to: admin)
                 ContactRoutes(queries: queries, audit: dependencies.audit, now: now).add(to: admin)
@@ -64,7 +65,9 @@ struct NotificationsService {
     }
 
     /// The typed handlers of the consumed events.
-    static func handlers(_ dependencies: ServiceDependencies, catalog: TemplateCatalog, now: @escaping @Sendable () -> Date) -> InboxEventHandlers {
+    static func handlers(
+        _ dependencies: ServiceDependencies, catalog: TemplateCatalog, secrets: SecretBox, now: @escaping @Sendable () -> Date
+    ) -> InboxEventHandlers {
         let requested = NotificationRequestedHandler(catalog: catalog, logger: dependencies.logger, now: now)
         let customers = CustomerUpsertedHandler(now: now)
         let schema = dependencies.schema
@@ -74,13 +77,13 @@ struct NotificationsService {
             NotificationRequested.self,
             each: { event, connection in
                 try await connection.setTenant(event.tenant, logger: logger)
-                return try await requested.handle(event, store: NotificationsStore(schema: schema, connection: connection, logger: logger))
+                return try await requested.handle(event, store: NotificationsStore(schema: schema, connection: connection, logger: logger, secrets: secrets))
             })
         handlers.on(
             CustomerUpserted.self,
             each: { event, connection in
                 try await connection.setTenant(event.tenant, logger: logger)
-                return try await customers.handle(event, store: NotificationsStore(schema: schema, connection: connection, logger: logger))
+                return try await customers.handle(event, store: NotificationsStore(schema: schema, connection: connection, logger: logger, secrets: secrets))
             })
         return handlers
     }

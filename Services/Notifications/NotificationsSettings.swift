@@ -21,11 +21,15 @@ struct NotificationsSettings: ServiceSettings, CustomStringConvertible {
     var whatsApp: WhatsAppSettings
     var webhooks: WebhookSenderSettings
     var delivery: DeliverySettings
+    /// Seals and opens the webhook endpoints' signing secrets (`TALLY_SECRETS_KEY`, as the
+    /// gateway's; a fixed development key outside production).
+    var secrets: SecretBox
 
     init(
         from: EmailAddress, relays: [SMTPRelay], failoverAfter: Int = 3, failoverCoolDown: Duration = .seconds(60), whatsApp: WhatsAppSettings,
-        webhooks: WebhookSenderSettings = WebhookSenderSettings(), delivery: DeliverySettings = DeliverySettings()
+        webhooks: WebhookSenderSettings = WebhookSenderSettings(), delivery: DeliverySettings = DeliverySettings(), secrets: SecretBox
     ) {
+        self.secrets = secrets
         self.from = from
         self.relays = relays
         self.failoverAfter = failoverAfter
@@ -60,6 +64,7 @@ struct NotificationsSettings: ServiceSettings, CustomStringConvertible {
         webhooks = WebhookSenderSettings(
             timeout: .seconds(try environment.integer("TALLY_WEBHOOK_TIMEOUT_SECONDS", default: 15, range: 1...60)), allowLoopbackHTTP: allowLoopback)
         delivery = try DeliverySettings(environment: environment)
+        secrets = try SecretBox(environment: environment, deployment: configuration.environment)
         for (variable, timeout) in [("TALLY_WEBHOOK_TIMEOUT_SECONDS", webhooks.timeout), ("TALLY_WHATSAPP_TIMEOUT_SECONDS", whatsApp.timeout)]
         where timeout > delivery.sendDeadline {
             throw .invalid(variable: variable, reason: "must not exceed TALLY_NOTIFY_SEND_DEADLINE_SECONDS (\(delivery.sendDeadline))")

@@ -1,4 +1,5 @@
 import Contracts
+import Crypto
 import Foundation
 import HTTPTypes
 import Hummingbird
@@ -71,10 +72,12 @@ struct NotificationsIntegrationTests {
         let courier: ScriptedCourier
         let inbox: InboxTransaction
         let definition: ServiceDefinition
+        let secrets: SecretBox
 
         func worker(_ id: String = "worker-a", settings: DeliverySettings = NotificationsIntegrationTests.settings()) throws -> DeliveryWorker {
             DeliveryWorker(
-                client: client, schema: schema, courier: courier, catalog: try TemplateCatalog.shipped(), settings: settings, logger: TestDatabase.logger,
+                client: client, schema: schema, courier: courier, catalog: try TemplateCatalog.shipped(), secrets: secrets, settings: settings,
+                logger: TestDatabase.logger,
                 now: clock.function, workerID: id)
         }
 
@@ -95,9 +98,11 @@ struct NotificationsIntegrationTests {
             do {
                 let clock = TestClock(Date(timeIntervalSince1970: 1_780_000_000))
                 let courier = ScriptedCourier()
-                let definition = try NotificationsService.definition(settings: try NotificationsSettings.forTests(), courier: courier, now: clock.function)
+                let settings = try NotificationsSettings.forTests()
+                let definition = try NotificationsService.definition(settings: settings, courier: courier, now: clock.function)
                 let inbox = try TestService.inbox(for: definition, client: client, schema: schema)
-                try await body(Harness(client: client, schema: schema, clock: clock, courier: courier, inbox: inbox, definition: definition))
+                try await body(
+                    Harness(client: client, schema: schema, clock: clock, courier: courier, inbox: inbox, definition: definition, secrets: settings.secrets))
             } catch {
                 Issue.record("\(String(reflecting: error))")
             }
@@ -425,7 +430,7 @@ struct NotificationsIntegrationTests {
             var batch = [try TestEvents.message(try Self.customerUpserted("evt_cus_8", email: "ana@example.com", at: h.clock.now), offset: 0)]
             for index in 0..<7 { batch.append(try TestEvents.message(try Self.request("evt_page_\(index)", dedupe: "page:\(index)"), offset: Int64(index + 1))) }
             try await h.inbox.apply(batch)
-            let queries = NotificationQueries(client: h.client, schema: h.schema, logger: TestDatabase.logger)
+            let queries = NotificationQueries(client: h.client, schema: h.schema, logger: TestDatabase.logger, secrets: h.secrets)
             var seen: [String] = []
             var after: (Date, UUID)?
             repeat {
@@ -444,6 +449,7 @@ extension NotificationsSettings {
     static func forTests() throws -> NotificationsSettings {
         let from = try #require(NotificationsSettings.address("Tally Tests <notifications@tally.test>"))
         return NotificationsSettings(
-            from: from, relays: [SMTPRelay(name: "primary", host: "127.0.0.1", port: 1, tls: .none, heloName: "tests")], whatsApp: WhatsAppSettings())
+            from: from, relays: [SMTPRelay(name: "primary", host: "127.0.0.1", port: 1, tls: .none, heloName: "tests")], whatsApp: WhatsAppSettings(),
+            secrets: SecretBox(key: SymmetricKey(size: .bits256)))
     }
 }

@@ -2,6 +2,7 @@ import Contracts
 import Foundation
 import Logging
 import PostgresNIO
+import ServiceRuntime
 import Storage
 import Synchronization
 import WebhookSignatures

@@ -4,6 +4,7 @@ import Logging
 import Metrics
 import PostgresNIO
 import ServiceLifecycle
+import ServiceRuntime
 import Storage
 
 /// How the worker claims and paces deliveries.
@@ -48,6 +49,8 @@ struct DeliveryWorker: Service {
     let schema: ServiceSchema
     let courier: any Courier
     let catalog: TemplateCatalog
+    /// Opens the endpoints' signing secrets.
+    let secrets: SecretBox
     let settings: DeliverySettings
     let logger: Logger
     let now: @Sendable () -> Date
@@ -119,7 +122,7 @@ struct DeliveryWorker: Service {
     func claim(org: TenantID, ids: [UUID]) async throws -> [Claim] {
         let time = now()
         return try await client.withTenantTransaction(org, logger: logger) { connection in
-            let store = NotificationsStore(schema: schema, connection: connection, logger: logger)
+            let store = NotificationsStore(schema: schema, connection: connection, logger: logger, secrets: secrets)
             var claims: [Claim] = []
             var announcements: [OutboxMessage] = []
             for var record in try await store.lockDue(org: org, ids: ids, now: time) {
@@ -230,7 +233,7 @@ struct DeliveryWorker: Service {
         let org = claim.record.org
         let time = now()
         try await client.withTenantTransaction(org, logger: logger) { connection in
-            let store = NotificationsStore(schema: schema, connection: connection, logger: logger)
+            let store = NotificationsStore(schema: schema, connection: connection, logger: logger, secrets: secrets)
             var record = claim.record
             let number = record.state.attempts
             guard try await store.holdsClaim(org: org, id: record.state.id, attempt: number, claimedBy: workerID) else {

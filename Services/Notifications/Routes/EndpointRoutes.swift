@@ -49,12 +49,7 @@ struct EndpointRoutes: Sendable {
             let input = try await RequestInput.body(CreateRequest.self, from: request, allowed: ["url", "description"])
             guard let url = try RequestInput.text(input.url, field: "url", maxCharacters: 2048) else { throw RequestInput.invalid("url", "must be an https URL") }
             let description = try RequestInput.text(input.description, field: "description", maxCharacters: 200)
-            if case .failure(let refusal) = await resolver.resolve(url), !refusal.isTransient {
-                throw Problem(
-                    type: "endpoint-url-refused", title: "Endpoint URL refused", status: .unprocessableContent,
-                    detail: "url is refused: \(refusal.reason) (https only; no loopback, private, link-local, CGNAT, multicast or metadata address)",
-                    extensions: ["field": "url", "rule": refusal.reason])
-            }
+            try await checkURL(url)
             let id = "we_" + UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "").prefix(24)
             let secret = StandardWebhookSignature.newSecret()
             let time = now()
@@ -94,6 +89,8 @@ struct EndpointRoutes: Sendable {
                     guard let before = try await queries.endpoints(org: org, connection: connection, id: id).first else {
                         throw Problem.notFound("no webhook endpoint \(id) in this org")
                     }
+                    // The host's addresses may have changed since it was registered.
+                    if active { try await checkURL(before.url) }
                     try await queries.setEndpointStatus(org: org, id: id, active: active, reason: reason ?? "disabled by \(principal.subject)", now: time, connection: connection)
                     guard let after = try await queries.endpoints(org: org, connection: connection, id: id).first else { throw Problem.notFound("no webhook endpoint \(id)") }
                     try await audit.record(
@@ -102,6 +99,18 @@ struct EndpointRoutes: Sendable {
                     return after
                 }
             }
+        }
+    }
+
+    /// Refuses `url` when it breaks the URL rule or its host is, or resolves to, a refused
+    /// address (422 naming the rule); a name that does not resolve now is let through (every send
+    /// checks again).
+    func checkURL(_ url: String) async throws(Problem) {
+        if case .failure(let refusal) = await resolver.resolve(url), !refusal.isTransient {
+            throw Problem(
+                type: "endpoint-url-refused", title: "Endpoint URL refused", status: .unprocessableContent,
+                detail: "url is refused: \(refusal.reason) (https only; no loopback, private, link-local, CGNAT, multicast or metadata address)",
+                extensions: ["field": "url", "rule": refusal.reason])
         }
     }
 

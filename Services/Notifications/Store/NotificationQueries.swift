@@ -3,6 +3,7 @@ import Foundation
 import Hummingbird
 import Logging
 import PostgresNIO
+import ServiceRuntime
 import Storage
 
 /// What the admin routes read and change, each call in its own tenant transaction.
@@ -10,12 +11,13 @@ struct NotificationQueries: Sendable {
     let client: PostgresClient
     let schema: ServiceSchema
     let logger: Logger
+    let secrets: SecretBox
 
     private var name: String { schema.name }
 
     func inTenant<T: Sendable>(_ org: TenantID, _ body: (NotificationsStore, PostgresConnection) async throws -> T) async throws -> T {
         try await client.withTenantTransaction(org, logger: logger) { connection in
-            try await body(NotificationsStore(schema: schema, connection: connection, logger: logger), connection)
+            try await body(NotificationsStore(schema: schema, connection: connection, logger: logger, secrets: secrets), connection)
         }
     }
 
@@ -92,8 +94,8 @@ struct NotificationQueries: Sendable {
     func insertEndpoint(org: TenantID, id: String, url: String, secret: String, description: String?, now: Date, connection: PostgresConnection) async throws {
         try await connection.query(
             """
-            INSERT INTO \(unescaped: name).webhook_endpoints (org_id, id, url, secret, description, status, created_at, updated_at)
-            VALUES (\(org.rawValue), \(id), \(url), \(secret), \(description), 'active', \(now), \(now))
+            INSERT INTO \(unescaped: name).webhook_endpoints (org_id, id, url, secret_sealed, description, status, created_at, updated_at)
+            VALUES (\(org.rawValue), \(id), \(url), \(PostgresBytes(try secrets.seal(secret))), \(description), 'active', \(now), \(now))
             """, logger: logger)
     }
 

@@ -1,7 +1,9 @@
 import Contracts
 import Foundation
 import Logging
+import NIOCore
 import PostgresNIO
+import ServiceRuntime
 import Storage
 
 /// Every SQL statement of the notifications service that runs on one connection inside a
@@ -11,6 +13,8 @@ struct NotificationsStore: Sendable {
     let schema: ServiceSchema
     let connection: PostgresConnection
     let logger: Logger
+    /// Opens endpoint signing secrets.
+    let secrets: SecretBox
 
     private var name: String { schema.name }
 
@@ -302,9 +306,9 @@ struct NotificationsStore: Sendable {
 
     func endpoint(org: TenantID, id: String) async throws -> WebhookEndpoint? {
         let rows = try await connection.query(
-            "SELECT id, url, secret, status FROM \(unescaped: name).webhook_endpoints WHERE org_id = \(org.rawValue) AND id = \(id)", logger: logger)
-        for try await (id, url, secret, status) in rows.decode((String, String, String, String).self) {
-            return WebhookEndpoint(id: id, url: url, secret: secret, active: status == "active")
+            "SELECT id, url, secret_sealed, status FROM \(unescaped: name).webhook_endpoints WHERE org_id = \(org.rawValue) AND id = \(id)", logger: logger)
+        for try await (id, url, sealed, status) in rows.decode((String, String, ByteBuffer, String).self) {
+            return WebhookEndpoint(id: id, url: url, secret: try secrets.open(Array(buffer: sealed)), active: status == "active")
         }
         return nil
     }
