@@ -299,6 +299,26 @@ struct NotificationsIntegrationTests {
         }
     }
 
+    @Test func theRunningWorkerKeepsItsSlotsFullAndSendsEveryDeliveryOnce() async throws {
+        try await withNotifications { h in
+            var batch = [try TestEvents.message(try Self.customerUpserted("evt_cus_run", email: "ana@example.com", at: h.clock.now), offset: 0)]
+            for index in 0..<50 { batch.append(try TestEvents.message(try Self.request("evt_run_\(index)", dedupe: "run:\(index)"), offset: Int64(index + 1))) }
+            try await h.inbox.apply(batch)
+            var settings = Self.settings(limit: 1000)
+            settings.concurrency = 4
+            let worker = try h.worker(settings: settings)
+            let running = Task { try await worker.run() }
+            let deadline = ContinuousClock.now + .seconds(20)
+            while h.courier.sent.count < 50 && ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(50)) }
+            running.cancel()
+            _ = await running.result
+            let ids = h.courier.sent.map(\.deliveryID)
+            #expect(ids.count == 50 && Set(ids).count == 50, "\(ids.count) sends of \(Set(ids).count) deliveries")
+            #expect(try await h.strings("SELECT count(*)::text FROM $schema.deliveries WHERE status = 'sent'") == ["50"])
+            #expect(try await h.strings("SELECT runs::text FROM $schema.job_heartbeats WHERE job = 'notifications.delivery_worker'") != [])
+        }
+    }
+
     @Test func aCrashBetweenSendAndRecordResendsOnceWhenTheLeaseRunsOut() async throws {
         try await withNotifications { h in
             try await h.inbox.apply([
@@ -307,7 +327,7 @@ struct NotificationsIntegrationTests {
             ])
             // The first worker claims and sends, then "dies" before recording.
             let crashed = try h.worker("worker-crashed")
-            let due = try await crashed.dueDeliveries()
+            let due = try await crashed.dueDeliveries(limit: 8)
             let claims = try await crashed.claim(org: Self.acme, ids: due.map(\.id))
             #expect(claims.count == 1)
             _ = await h.courier.deliver(try #require(claims.first).message)

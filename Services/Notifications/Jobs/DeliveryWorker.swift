@@ -18,9 +18,9 @@ struct DeliverySettings: Sendable, Equatable {
     var sendDeadline: Duration = .seconds(60)
     /// How often the worker looks for due deliveries when nothing woke it.
     var pollInterval: Duration = .seconds(1)
-    /// Deliveries claimed per batch, all sent at once: every claim starts sending as soon as its
-    /// batch is claimed, so none waits behind others while its lease runs.
-    var batchSize: Int = 8
+    /// Sends in flight at once. Claims are made only for free slots, so each is sent as soon as
+    /// it is claimed.
+    var concurrency: Int = 16
     var recipientLimit = RecipientLimit(perHour: 20)
     /// How long a delivery for a customer waits for the customer's contact details.
     var contactWait: Duration = .seconds(600)
@@ -57,29 +57,67 @@ struct DeliveryWorker: Service {
     /// Identifies this process's claims (`claimed_by`).
     let workerID: String
 
+    /// Keeps up to `settings.concurrency` sends in flight: whenever at least half the slots are
+    /// free (or none is busy), it claims as many due deliveries as there are free slots and starts
+    /// them at once, so every claim is sent right after it is made and none waits behind others
+    /// while its lease runs. The heartbeat is recorded at most every `heartbeatInterval`, and on
+    /// every failure.
     func run() async throws {
         let heartbeats = JobHeartbeats(schema: schema)
-        while !Task.isCancelled && !Task.isShuttingDownGracefully {
-            var handled = 0
-            var failure: String?
-            do {
-                handled = try await runOnce()
-            } catch {
-                failure = String(describing: type(of: error))
-                logger.warning("delivery worker run failed", metadata: ["error": "\(String(reflecting: error).prefix(300))"])
+        var lastBeat = ContinuousClock.now - heartbeatInterval
+        await withTaskGroup(of: Void.self) { group in
+            var inFlight = 0
+            while !Task.isCancelled && !Task.isShuttingDownGracefully {
+                let free = settings.concurrency - inFlight
+                var started = 0
+                var failure: String?
+                if inFlight == 0 || free * 2 >= settings.concurrency {
+                    do {
+                        for claim in try await claimDue(limit: free) {
+                            group.addTask { await self.send(claim) }
+                            started += 1
+                        }
+                    } catch {
+                        failure = String(describing: type(of: error))
+                        logger.warning("delivery worker claim failed", metadata: ["error": "\(String(reflecting: error).prefix(300))"])
+                    }
+                }
+                inFlight += started
+                if failure != nil || ContinuousClock.now - lastBeat >= heartbeatInterval {
+                    try? await heartbeats.record(job: Self.jobName, error: failure, at: now(), client: client, logger: logger)
+                    lastBeat = .now
+                }
+                if inFlight == 0 {
+                    try? await cancelWhenGracefulShutdown { [interval = settings.pollInterval] in try await Task.sleep(for: interval) }
+                } else {
+                    // Go on as soon as one send ends (a slot is free again).
+                    await group.next()
+                    inFlight -= 1
+                }
             }
-            try? await heartbeats.record(job: Self.jobName, error: failure, at: now(), client: client, logger: logger)
-            // A full batch means more is due: go again at once.
-            if handled < settings.batchSize {
-                try? await cancelWhenGracefulShutdown { [interval = settings.pollInterval] in try await Task.sleep(for: interval) }
-            }
+            await group.waitForAll()
         }
     }
 
-    /// One batch: claim, send, record. Returns how many deliveries it looked at.
+    /// How often a busy worker records its heartbeat.
+    var heartbeatInterval: Duration { .seconds(5) }
+
+    /// Claims up to `limit` due deliveries, oldest first, across orgs.
+    func claimDue(limit: Int) async throws -> [Claim] {
+        guard limit > 0 else { return [] }
+        let due = try await dueDeliveries(limit: limit)
+        var claimed: [Claim] = []
+        for (org, ids) in Dictionary(grouping: due, by: \.org).sorted(by: { $0.key.rawValue < $1.key.rawValue }) {
+            claimed += try await claim(org: org, ids: ids.map(\.id))
+        }
+        return claimed
+    }
+
+    /// One batch, for tests: claim up to `concurrency` deliveries, send them all, record. Returns
+    /// how many due deliveries it found.
     @discardableResult
     func runOnce() async throws -> Int {
-        let due = try await dueDeliveries()
+        let due = try await dueDeliveries(limit: settings.concurrency)
         guard !due.isEmpty else { return 0 }
         var claimed: [Claim] = []
         for (org, ids) in Dictionary(grouping: due, by: \.org).sorted(by: { $0.key.rawValue < $1.key.rawValue }) {
@@ -93,7 +131,7 @@ struct DeliveryWorker: Service {
 
     /// Due deliveries of every org, oldest first (read with the operator scope; each is claimed
     /// under its own org's isolation).
-    func dueDeliveries() async throws -> [(org: TenantID, id: UUID)] {
+    func dueDeliveries(limit: Int) async throws -> [(org: TenantID, id: UUID)] {
         try await client.withTransaction(logger: logger) { connection in
             try await connection.query("SELECT set_config('tally.scope', 'operator', true)", logger: logger)
             let rows = try await connection.query(
@@ -101,7 +139,7 @@ struct DeliveryWorker: Service {
                 SELECT org_id, id FROM \(unescaped: schema.name).deliveries
                  WHERE (status IN ('scheduled', 'retrying') AND next_attempt_at <= \(now()))
                     OR (status = 'sending' AND lease_until < \(now()))
-                 ORDER BY next_attempt_at LIMIT \(settings.batchSize)
+                 ORDER BY next_attempt_at LIMIT \(limit)
                 """, logger: logger)
             var due: [(org: TenantID, id: UUID)] = []
             for try await (org, id) in rows.decode((String, UUID).self) {
