@@ -58,9 +58,11 @@ struct NotificationsService {
     static func realCourier(settings: NotificationsSettings, logger: Logger) -> ChannelCourier {
         ChannelCourier(
             email: EmailRelays(
-                relays: settings.relays, from: settings.from, client: SMTPClient(), failoverAfter: settings.failoverAfter,
-                coolDown: settings.failoverCoolDown, logger: logger),
-            whatsApp: WhatsAppClient(settings: settings.whatsApp, httpClient: HTTPClient.shared, logger: logger),
+                relays: Failover(settings.relays, threshold: settings.failoverAfter, coolDown: settings.failoverCoolDown), from: settings.from,
+                client: SMTPClient(), logger: logger),
+            whatsApp: Failover(
+                ([settings.whatsApp] + [settings.whatsAppFallback].compactMap { $0 }).map { WhatsAppClient(settings: $0, httpClient: HTTPClient.shared, logger: logger) },
+                threshold: settings.failoverAfter, coolDown: settings.failoverCoolDown),
             webhooks: WebhookSender(settings: settings.webhooks, logger: logger), logger: logger)
     }
 

@@ -9,7 +9,8 @@ import ServiceRuntime
 ///   failover breaker: `TALLY_NOTIFY_FAILOVER_AFTER` consecutive failures (3) open it for
 ///   `TALLY_NOTIFY_FAILOVER_COOLDOWN_SECONDS` (60) before a probe.
 /// - WhatsApp: `TALLY_WHATSAPP_*` (see `WhatsAppSettings`); without a token, or with
-///   `WA_OFFLINE=1`, messages are stored instead of sent.
+///   `WA_OFFLINE=1`, messages are stored instead of sent. A fallback account
+///   (`TALLY_WHATSAPP_FALLBACK_*`) takes over behind the same kind of breaker as the relays.
 /// - Webhooks: `TALLY_WEBHOOK_TIMEOUT_SECONDS` (15) and, for tests on loopback only,
 ///   `TALLY_WEBHOOK_ALLOW_LOOPBACK_HTTP=1` (refused when `TALLY_ENV=prod`).
 /// - The worker: see `DeliverySettings.init(environment:longestSend:)`.
@@ -19,6 +20,8 @@ struct NotificationsSettings: ServiceSettings, CustomStringConvertible {
     var failoverAfter: Int
     var failoverCoolDown: Duration
     var whatsApp: WhatsAppSettings
+    /// A second account that takes over behind the breaker (`TALLY_WHATSAPP_FALLBACK_*`, with a token).
+    var whatsAppFallback: WhatsAppSettings?
     var webhooks: WebhookSenderSettings
     var delivery: DeliverySettings
     /// Seals and opens the webhook endpoints' signing secrets (`TALLY_SECRETS_KEY`, as the
@@ -35,6 +38,7 @@ struct NotificationsSettings: ServiceSettings, CustomStringConvertible {
         self.failoverAfter = failoverAfter
         self.failoverCoolDown = failoverCoolDown
         self.whatsApp = whatsApp
+        self.whatsAppFallback = nil
         self.webhooks = webhooks
         self.delivery = delivery
     }
@@ -55,8 +59,13 @@ struct NotificationsSettings: ServiceSettings, CustomStringConvertible {
         failoverAfter = try environment.integer("TALLY_NOTIFY_FAILOVER_AFTER", default: 3, range: 1...100)
         failoverCoolDown = .seconds(try environment.integer("TALLY_NOTIFY_FAILOVER_COOLDOWN_SECONDS", default: 60, range: 1...3600))
         var whatsApp = try WhatsAppSettings(environment: environment, deployment: configuration.environment)
-        if environment.optional("WA_OFFLINE") == "1" { whatsApp.token = nil }
+        let offline = environment.optional("WA_OFFLINE") == "1"
+        if offline { whatsApp.token = nil }
         self.whatsApp = whatsApp
+        let hasFallback = !(environment.optional("TALLY_WHATSAPP_FALLBACK_TOKEN") ?? "").isEmpty
+        whatsAppFallback =
+            hasFallback && !offline && whatsApp.isLive
+            ? try WhatsAppSettings(environment: environment, deployment: configuration.environment, prefix: "TALLY_WHATSAPP_FALLBACK_", name: "fallback") : nil
         let allowLoopback = environment.optional("TALLY_WEBHOOK_ALLOW_LOOPBACK_HTTP") == "1"
         if allowLoopback, configuration.environment == .prod {
             throw .invalid(variable: "TALLY_WEBHOOK_ALLOW_LOOPBACK_HTTP", reason: "loopback endpoints are for tests; TALLY_ENV=prod refuses them")

@@ -242,3 +242,32 @@ struct DeliveryLifecycleTests {
         #expect(one.uuidString.lowercased().split(separator: "-")[2].first == "8")
     }
 }
+
+@Suite("Provider failover")
+struct FailoverTests {
+    @Test func theSecondProviderTakesOverAfterConsecutiveFailuresAndTheFirstIsProbedAgain() async throws {
+        let failover = Failover(["primary", "fallback"], threshold: 2, coolDown: .milliseconds(300))
+        var used: [String] = []
+        for _ in 0..<4 {
+            let result = try #require(
+                await failover.attempt { name in
+                    AttemptResult(outcome: name == "primary" ? .transient : .delivered, provider: name)
+                })
+            used.append(result.provider)
+        }
+        #expect(used == ["primary", "primary", "fallback", "fallback"])
+        try await Task.sleep(for: .milliseconds(350))
+        let probe = try #require(await failover.attempt { name in AttemptResult(outcome: .delivered, provider: name) })
+        #expect(probe.provider == "primary", "after the cool-down one attempt probes the first again")
+        let after = try #require(await failover.attempt { name in AttemptResult(outcome: .delivered, provider: name) })
+        #expect(after.provider == "primary", "a successful probe closes its breaker")
+    }
+
+    @Test func aRecipientTheProviderRefusesIsNotTheProvidersFailure() async throws {
+        let failover = Failover(["primary", "fallback"], threshold: 1, coolDown: .seconds(60))
+        _ = await failover.attempt { name in AttemptResult(outcome: .permanent, provider: name, replyCode: "550") }
+        let next = try #require(await failover.attempt { name in AttemptResult(outcome: .delivered, provider: name) })
+        #expect(next.provider == "primary")
+        #expect(await Failover<String>([], threshold: 1, coolDown: .seconds(1)).attempt { _ in AttemptResult(outcome: .delivered, provider: "x") } == nil)
+    }
+}

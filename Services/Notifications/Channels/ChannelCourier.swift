@@ -2,13 +2,13 @@ import Contracts
 import Foundation
 import Logging
 import ServiceRuntime
-import Synchronization
 
 /// The real courier: email through the SMTP relays (with failover), WhatsApp through the Cloud
 /// API client (offline without a token), webhooks through the signed sender.
 struct ChannelCourier: Courier {
     let email: EmailRelays
-    let whatsApp: WhatsAppClient
+    /// The WhatsApp accounts, the first preferred (one unless a fallback is configured).
+    let whatsApp: Failover<WhatsAppClient>
     let webhooks: WebhookSender
     let logger: Logger
 
@@ -21,7 +21,8 @@ struct ChannelCourier: Courier {
             let content: WhatsAppMessage.Content =
                 message.rendered.whatsApp.map { .template(name: $0.name, language: $0.languageCode, parameters: $0.bodyParameters) }
                 ?? .text(message.rendered.text)
-            return await whatsApp.send(WhatsAppMessage(to: phone, content: content), deliveryID: id)
+            let sent = await whatsApp.attempt { client in await client.send(WhatsAppMessage(to: phone, content: content), deliveryID: id) }
+            return sent ?? AttemptResult(outcome: .transient, provider: "whatsapp", reason: "no_account_configured")
         case .webhook(let endpoint):
             let body: [UInt8]
             do {
@@ -60,45 +61,14 @@ struct WebhookPayload: Encodable {
     }
 }
 
-/// The SMTP relays in order of preference, each behind a circuit breaker: the first whose breaker
-/// allows takes the attempt; when every breaker is open the last relay still gets it (a message is
-/// never held back only because every relay failed before). Breakers live in this process: each
-/// replica learns a relay's health from its own attempts.
-final class EmailRelays: Sendable {
-    let relays: [SMTPRelay]
+/// Email through the SMTP relays, in order of preference behind the channel's `Failover`.
+struct EmailRelays: Sendable {
+    let relays: Failover<SMTPRelay>
     let from: EmailAddress
     let client: SMTPClient
     let logger: Logger
-    private let breakers: Mutex<[CircuitBreaker]>
-
-    init(relays: [SMTPRelay], from: EmailAddress, client: SMTPClient, failoverAfter: Int, coolDown: Duration, logger: Logger) {
-        self.relays = relays
-        self.from = from
-        self.client = client
-        self.logger = logger
-        self.breakers = Mutex(relays.map { _ in CircuitBreaker(threshold: failoverAfter, coolDown: coolDown) })
-    }
-
-    /// The relay that takes the next attempt, by index.
-    func choose(now: Date) -> Int {
-        breakers.withLock { breakers in
-            for index in breakers.indices where breakers[index].allows(now: now) { return index }
-            return breakers.count - 1
-        }
-    }
-
-    func record(_ result: AttemptResult, relay index: Int, now: Date) {
-        breakers.withLock { breakers in
-            if CircuitBreaker.countsAsFailure(result) {
-                breakers[index].recordFailure(now: now)
-            } else {
-                breakers[index].recordSuccess()
-            }
-        }
-    }
 
     func send(_ message: OutgoingMessage, to address: String, name: String?) async -> AttemptResult {
-        guard !relays.isEmpty else { return AttemptResult(outcome: .transient, provider: "smtp", reason: "no_relay_configured") }
         guard let mailbox = EmailMailbox(address) else {
             return AttemptResult(outcome: .permanent, provider: "smtp", reason: "invalid_address", detail: "the recipient's address cannot be sent over SMTP")
         }
@@ -110,10 +80,11 @@ final class EmailRelays: Sendable {
         } catch {
             return AttemptResult(outcome: .permanent, provider: "smtp", reason: "message_invalid", detail: "\(error)")
         }
-        let index = choose(now: Date())
-        let result = await client.send(email, via: relays[index])
-        record(result, relay: index, now: Date())
-        if index > 0 { logger.notice("email sent through a fallback relay", metadata: ["relay": "\(relays[index].name)", "outcome": "\(result.outcome.rawValue)"]) }
+        let result = await relays.attempt { relay in await client.send(email, via: relay) }
+        guard let result else { return AttemptResult(outcome: .transient, provider: "smtp", reason: "no_relay_configured") }
+        if result.provider != relays.providers.first?.provider {
+            logger.notice("email went through a fallback relay", metadata: ["provider": "\(result.provider)", "outcome": "\(result.outcome.rawValue)"])
+        }
         return result
     }
 }

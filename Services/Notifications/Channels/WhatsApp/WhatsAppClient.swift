@@ -54,7 +54,10 @@ struct WhatsAppClient: Sendable, CustomStringConvertible, CustomReflectable {
     var customMirror: Mirror { Mirror(self, children: ["settings": settings.description]) }
 
     /// The provider this client's results name.
-    var provider: String { settings.isLive ? Self.liveProvider : Self.offlineProvider }
+    var provider: String { settings.isLive ? liveProvider : Self.offlineProvider }
+
+    /// `whatsapp:{account}`: `whatsapp:cloud` for the first account.
+    var liveProvider: String { "whatsapp:\(settings.name)" }
 
     func send(_ message: WhatsAppMessage, deliveryID: String) async -> AttemptResult {
         var logger = self.logger
@@ -71,10 +74,10 @@ struct WhatsAppClient: Sendable, CustomStringConvertible, CustomReflectable {
             return AttemptResult(outcome: .deliveredOffline, provider: Self.offlineProvider)
         }
         guard WhatsAppSettings.isPhoneNumberID(settings.phoneNumberID), WhatsAppSettings.isAPIVersion(settings.apiVersion) else {
-            return Self.permanent("whatsapp_misconfigured", provider: Self.liveProvider)
+            return Self.permanent("whatsapp_misconfigured", provider: liveProvider)
         }
         guard let body = Self.body(for: message.content, to: digits) else {
-            return Self.permanent("encoding_failed", provider: Self.liveProvider)
+            return Self.permanent("encoding_failed", provider: liveProvider)
         }
 
         var request = HTTPClientRequest(url: messagesURL)
@@ -85,7 +88,7 @@ struct WhatsAppClient: Sendable, CustomStringConvertible, CustomReflectable {
         request.body = .bytes(body)
 
         let outcome = await HTTPExchange.run(request, on: httpClient, deadline: settings.timeout, maxBodyBytes: Self.maxAnswerBytes)
-        let result = Self.interpret(outcome, now: now())
+        let result = Self.interpret(outcome, now: now(), provider: liveProvider)
         var metadata: Logger.Metadata = ["outcome": "\(result.outcome.rawValue)"]
         if let code = result.replyCode { metadata["reply_code"] = "\(code)" }
         if let reason = result.reason { metadata["reason"] = "\(reason)" }
@@ -142,8 +145,7 @@ struct WhatsAppClient: Sendable, CustomStringConvertible, CustomReflectable {
 
     // MARK: Reading the answer
 
-    static func interpret(_ outcome: HTTPExchange.Outcome, now: Date) -> AttemptResult {
-        let provider = liveProvider
+    static func interpret(_ outcome: HTTPExchange.Outcome, now: Date, provider: String = liveProvider) -> AttemptResult {
         switch outcome {
         case .timedOut:
             return AttemptResult(outcome: .transient, provider: provider, reason: "timeout")

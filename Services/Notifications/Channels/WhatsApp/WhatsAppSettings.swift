@@ -11,6 +11,10 @@ import ServiceRuntime
 ///   runs offline: messages are stored, not sent, and count as delivered-offline.
 /// - `TALLY_WHATSAPP_TIMEOUT_SECONDS`: the deadline of one send, 1 to 120 (15 by default).
 ///
+/// A fallback account (another phone number or business solution provider) is read the same way
+/// from `TALLY_WHATSAPP_FALLBACK_*` (API version and timeout are shared); it exists only with a
+/// token, and takes over behind the channel's breaker when the first keeps failing.
+///
 /// No description, debug description or error of these settings holds the token.
 struct WhatsAppSettings: Sendable, Equatable, CustomStringConvertible {
     static let defaultBaseURL = "https://graph.facebook.com"
@@ -25,6 +29,8 @@ struct WhatsAppSettings: Sendable, Equatable, CustomStringConvertible {
     var token: RedactedSecret?
     /// The whole send: connecting, sending and reading the answer.
     var timeout: Duration
+    /// Names the account in `AttemptResult.provider` (`whatsapp:{name}`): `cloud`, `fallback`.
+    var name: String = "cloud"
 
     init(
         baseURL: String = defaultBaseURL, apiVersion: String = defaultAPIVersion, phoneNumberID: String = "", token: String? = nil,
@@ -39,8 +45,9 @@ struct WhatsAppSettings: Sendable, Equatable, CustomStringConvertible {
         self.timeout = timeout
     }
 
-    init(environment: EnvironmentReader, deployment: DeploymentEnvironment) throws(ConfigurationError) {
-        let baseVariable = "TALLY_WHATSAPP_API_BASE_URL"
+    /// The account under `prefix` (`TALLY_WHATSAPP_` or `TALLY_WHATSAPP_FALLBACK_`), named `name`.
+    init(environment: EnvironmentReader, deployment: DeploymentEnvironment, prefix: String = "TALLY_WHATSAPP_", name: String = "cloud") throws(ConfigurationError) {
+        let baseVariable = prefix + "API_BASE_URL"
         let base = try environment.string(baseVariable, default: Self.defaultBaseURL)
         guard let url = URL(string: base), let scheme = url.scheme?.lowercased(), ["http", "https"].contains(scheme),
             let host = url.host, !host.isEmpty, url.query == nil, url.fragment == nil, url.user == nil
@@ -58,7 +65,7 @@ struct WhatsAppSettings: Sendable, Equatable, CustomStringConvertible {
         }
 
         let offline = environment.optional("WA_OFFLINE") == "1"
-        let tokenVariable = "TALLY_WHATSAPP_TOKEN"
+        let tokenVariable = prefix + "TOKEN"
         let token = offline ? nil : environment.optional(tokenVariable)
         if let token {
             // The reason never quotes the token.
@@ -67,7 +74,7 @@ struct WhatsAppSettings: Sendable, Equatable, CustomStringConvertible {
             }
         }
 
-        let phoneVariable = "TALLY_WHATSAPP_PHONE_NUMBER_ID"
+        let phoneVariable = prefix + "PHONE_NUMBER_ID"
         let phoneNumberID = environment.optional(phoneVariable) ?? ""
         if token != nil, !Self.isPhoneNumberID(phoneNumberID) {
             throw .invalid(variable: phoneVariable, reason: "expected the digits of the business phone number id when a token is set")
@@ -75,13 +82,14 @@ struct WhatsAppSettings: Sendable, Equatable, CustomStringConvertible {
 
         let seconds = try environment.integer("TALLY_WHATSAPP_TIMEOUT_SECONDS", default: Self.defaultTimeoutSeconds, range: 1...120)
         self.init(baseURL: base, apiVersion: version, phoneNumberID: phoneNumberID, token: token, timeout: .seconds(seconds))
+        self.name = name
     }
 
     /// Whether messages go to Meta (a token is configured) or are stored offline.
     var isLive: Bool { token != nil }
 
     var description: String {
-        "WhatsAppSettings(baseURL: \(baseURL), apiVersion: \(apiVersion), phoneNumberID: \(phoneNumberID), token: \(isLive ? "[redacted]" : "none, offline"), timeout: \(timeout))"
+        "WhatsAppSettings(\(name), baseURL: \(baseURL), apiVersion: \(apiVersion), phoneNumberID: \(phoneNumberID), token: \(isLive ? "[redacted]" : "none, offline"), timeout: \(timeout))"
     }
 
     /// `v` and digits, a dot, digits: `v21.0`.
