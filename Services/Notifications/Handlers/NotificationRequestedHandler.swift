@@ -13,7 +13,7 @@ struct NotificationRequestedHandler: Sendable {
     let logger: Logger
     let now: @Sendable () -> Date
 
-    func handle(_ event: InboxEvent<NotificationRequested>, store: NotificationsStore) async throws -> InboxOutcome {
+    func handle(_ event: InboxEvent<NotificationRequested>, store: some RequestStore) async throws -> InboxOutcome {
         let accepted = try await accept(
             event.envelope.data, org: event.tenant, causeEventID: event.envelope.id, correlationID: event.envelope.correlationid, store: store)
         return accepted.created ? .applied : .ignored
@@ -23,7 +23,7 @@ struct NotificationRequestedHandler: Sendable {
     /// cannot be sent at all is created `undeliverable` and announced. The consumed event and a
     /// person's request (`POST …/notifications`) both come through here.
     func accept(
-        _ request: NotificationRequested, org: TenantID, causeEventID: String, correlationID: String, store: NotificationsStore
+        _ request: NotificationRequested, org: TenantID, causeEventID: String, correlationID: String, store: some RequestStore
     ) async throws -> (record: DeliveryRecord, created: Bool) {
         // Whole milliseconds: the admin list's cursor carries the creation time exactly.
         let time = Date(timeIntervalSince1970: (now().timeIntervalSince1970 * 1000).rounded(.down) / 1000)
@@ -38,7 +38,7 @@ struct NotificationRequestedHandler: Sendable {
             causeEventID: causeEventID, correlationID: correlationID, leaseUntil: nil, createdAt: time, updatedAt: time)
         guard try await store.createDelivery(record) else {
             Counter(label: "notifications_requests_total", dimensions: [("outcome", "duplicate")]).increment()
-            return (try await store.delivery(org: org, id: id) ?? record, false)
+            return (try await store.delivery(org: org, id: id, forUpdate: false) ?? record, false)
         }
         if state.status == .undeliverable {
             try await store.enqueue([try DeliveryAnnouncement.message(for: record, status: .undeliverable, now: time)])
@@ -66,7 +66,7 @@ struct NotificationRequestedHandler: Sendable {
 struct CustomerUpsertedHandler: Sendable {
     let now: @Sendable () -> Date
 
-    func handle(_ event: InboxEvent<CustomerUpserted>, store: NotificationsStore) async throws -> InboxOutcome {
+    func handle(_ event: InboxEvent<CustomerUpserted>, store: some RequestStore) async throws -> InboxOutcome {
         let customer = event.envelope.data
         let reference = CustomerReference(provider: customer.origin.provider, customerID: customer.customerID)
         let contact = Contact(customer: reference, email: customer.email, phone: customer.phone, name: customer.name, locale: customer.locale)
@@ -84,7 +84,7 @@ enum DeliveryAnnouncement {
             of: record.state, status: status, dedupeKey: record.dedupeKey, templateKey: record.templateKey, customer: record.recipient.customer)
         return try OutboxMessage(
             EventEnvelope(
-                id: DeliveryIdentity.eventID(delivery: record.state.id, attempt: record.state.attempts, status: status), source: "/tally/notifications",
+                id: DeliveryIdentity.eventID(delivery: record.state.id, round: record.state.round, attempt: record.state.attempts, status: status), source: "/tally/notifications",
                 time: now, tenant: record.org.rawValue, correlationID: record.correlationID, causationID: record.causeEventID, data: payload))
     }
 }

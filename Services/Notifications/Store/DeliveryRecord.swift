@@ -52,9 +52,11 @@ enum DeliveryIdentity {
             ))
     }
 
-    /// The event announcing attempt `attempt` of a delivery (0: before any attempt).
-    static func eventID(delivery: UUID, attempt: Int, status: NotificationDeliveryStatus) -> String {
-        "delivery-\(delivery.uuidString.lowercased())-\(attempt)-\(status.rawValue)"
+    /// The event announcing a delivery's `status` after `attempt` attempts in round `round` (a
+    /// replay starts a new round, so a replayed delivery that ends the same way again is announced
+    /// again).
+    static func eventID(delivery: UUID, round: Int, attempt: Int, status: NotificationDeliveryStatus) -> String {
+        "delivery-\(delivery.uuidString.lowercased())-\(round)-\(attempt)-\(status.rawValue)"
     }
 
     /// A pseudonymous key of an address, per org: what the per-recipient limit counts by,
