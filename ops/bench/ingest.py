@@ -271,6 +271,33 @@ def finance_caught_up(admin_url, seconds=300):
     return False
 
 
+def drain(args, pid, fill, done_sql):
+    """The process `pid` paused (SIGSTOP) while `fill()` queues its work and returns how many
+    items it queued, then resumed and timed until `done_sql` counts them all done (600 s at
+    most): items done, seconds, the process's CPU per item, every process's CPU per item, and
+    the busiest processes' cores meanwhile."""
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        expected = fill()
+    finally:
+        ticks, machine_before, started = process_ticks(pid), cpu_ticks(), time.time()
+        os.kill(pid, signal.SIGCONT)
+    done = 0
+    while time.time() < started + 600:
+        done = int(psql(args.admin_url, done_sql)[0][0])
+        if done >= expected:
+            break
+        time.sleep(0.2)
+    elapsed = time.time() - started
+    used = (process_ticks(pid) - ticks) / os.sysconf("SC_CLK_TCK")
+    during = cpu_by_process(machine_before, cpu_ticks(), elapsed)
+    everything = sum(cores for _, cores in during) * elapsed
+    say("  CPU meanwhile (cores): " + ", ".join(f"{name} {cores:.2f}" for name, cores in during[:8]))
+    return {"expected": expected, "done": done, "seconds": round(elapsed, 2), "per_s": round(done / elapsed, 1),
+            "cpu_ms_per_item": round(used * 1000 / max(done, 1), 3), "all_cpu_ms_per_item": round(everything * 1000 / max(done, 1), 3),
+            "cpu_cores": {name: round(cores, 3) for name, cores in during[:8]}}
+
+
 def finance_consumer(args, org):
     """Finance's consumer at saturation: a backlog of captures built while it is paused, then
     drained. None when finance is not running."""
@@ -281,37 +308,21 @@ def finance_consumer(args, org):
     if not finance_caught_up(args.admin_url):
         say("  warning: finance was still posting earlier phases' captures after 300 s; the drain below shares the consumer")
     org = org + "_finance"  # an org of its own: its postings are exactly this phase's
-    count_sql = f"SELECT count(*) FROM finance.ledger_transactions WHERE org_id = '{org}'"
-    baseline = 0
     source, secret = create_source(args.gateway, org, "bench finance")
     say(f"finance: its consumer paused while {args.seconds}s of captures queue up, then resumed and timed until every one is posted")
-    os.kill(pid, signal.SIGSTOP)
-    try:
-        burst = load(args.tally, args.gateway, source, secret, 0, args.clients, args.seconds, args.warmup, 0)
+    burst = {}
+
+    def fill():
+        burst.update(load(args.tally, args.gateway, source, secret, 0, args.clients, args.seconds, args.warmup, 0))
         wait_drained(args.admin_url, source)
         [[expected]] = psql(args.admin_url, f"SELECT count(*) FROM ingest_gateway.webhook_inbox WHERE source_id = '{source}'")
-        expected = int(expected)
-    finally:
-        ticks, machine_before, started = process_ticks(pid), cpu_ticks(), time.time()
-        os.kill(pid, signal.SIGCONT)
-    deadline = started + 600
-    posted = 0
-    while time.time() < deadline:
-        posted = int(psql(args.admin_url, count_sql)[0][0]) - baseline
-        if posted >= expected:
-            break
-        time.sleep(0.2)
-    elapsed = time.time() - started
-    used = (process_ticks(pid) - ticks) / os.sysconf("SC_CLK_TCK")
-    during = cpu_by_process(machine_before, cpu_ticks(), elapsed)
-    everything = sum(cores for _, cores in during) * elapsed
-    say("  CPU while draining (cores): " + ", ".join(f"{name} {cores:.2f}" for name, cores in during[:8]))
-    result = {"events": expected, "posted": posted, "seconds": round(elapsed, 2), "per_s": round(posted / elapsed, 1),
-              "finance_cpu_ms_per_event": round(used * 1000 / max(posted, 1), 3), "all_cpu_ms_per_event": round(everything * 1000 / max(posted, 1), 3),
-              "burst_accepted_per_s": burst["accepted_per_s"],
-              "drain_cpu_cores": {name: round(cores, 3) for name, cores in during[:8]}}
-    say(f"  {posted} of {expected} postings in {elapsed:.1f}s = {result['per_s']:.0f}/s; finance {result['finance_cpu_ms_per_event']} ms CPU per event "
-        f"(everything, PostgreSQL included: {result['all_cpu_ms_per_event']} ms)")
+        return int(expected)
+    run = drain(args, pid, fill, f"SELECT count(*) FROM finance.ledger_transactions WHERE org_id = '{org}'")
+    result = {"events": run["expected"], "posted": run["done"], "seconds": run["seconds"], "per_s": run["per_s"],
+              "finance_cpu_ms_per_event": run["cpu_ms_per_item"], "all_cpu_ms_per_event": run["all_cpu_ms_per_item"],
+              "burst_accepted_per_s": burst.get("accepted_per_s"), "drain_cpu_cores": run["cpu_cores"]}
+    say(f"  {result['posted']} of {result['events']} postings in {result['seconds']:.1f}s = {result['per_s']:.0f}/s; finance "
+        f"{result['finance_cpu_ms_per_event']} ms CPU per event (everything, PostgreSQL included: {result['all_cpu_ms_per_event']} ms)")
     return result
 
 
@@ -324,37 +335,23 @@ def notifications_consumer(args, org, count=2000):
         say(f"notifications: skipped (notifications or its smtp-sink not running per {args.pids_dir})")
         return None
     org = org + "_notify"
-    sent_sql = f"SELECT count(*) FROM notifications.deliveries WHERE org_id = '{org}' AND status = 'sent'"
     variables = {"customer_name": "Bench", "amount": "$10.00", "invoice_number": "INV-BENCH", "pay_url": "https://pay.example/b", "due_date": "2026-12-31"}
     say(f"notifications: its process paused while {count} requests queue up on their topic, then resumed and timed until every one is sent")
-    publisher = RequestPublisher(BROKERS)
-    os.kill(pid, signal.SIGSTOP)
-    try:
+
+    def fill():
+        publisher = RequestPublisher(BROKERS)
         for n in range(count):
             publisher.publish(request_event(org, f"bench:{org}:{n}", "dunning.payment_failed", ["email"],
                                             {"address": {"email": f"bench.{n}@example.com"}}, variables, "bench", time.time()))
         remaining, errors = publisher.flush(60)
         if remaining or errors:
             say(f"  warning: {remaining} requests unflushed, errors: {errors[:3]}")
-    finally:
-        ticks, machine_before, started = process_ticks(pid), cpu_ticks(), time.time()
-        os.kill(pid, signal.SIGCONT)
-    sent = 0
-    while time.time() < started + 600:
-        sent = int(psql(args.admin_url, sent_sql)[0][0])
-        if sent >= count:
-            break
-        time.sleep(0.2)
-    elapsed = time.time() - started
-    used = (process_ticks(pid) - ticks) / os.sysconf("SC_CLK_TCK")
-    during = cpu_by_process(machine_before, cpu_ticks(), elapsed)
-    everything = sum(cores for _, cores in during) * elapsed
-    say("  CPU while sending (cores): " + ", ".join(f"{name} {cores:.2f}" for name, cores in during[:8]))
-    result = {"requests": count, "sent": sent, "seconds": round(elapsed, 2), "per_s": round(sent / elapsed, 1),
-              "cpu_ms_per_delivery": round(used * 1000 / max(sent, 1), 3), "all_cpu_ms_per_delivery": round(everything * 1000 / max(sent, 1), 3),
-              "cpu_cores": {name: round(cores, 3) for name, cores in during[:8]}}
-    say(f"  {sent} of {count} sent in {elapsed:.1f}s = {result['per_s']:.0f}/s; notifications {result['cpu_ms_per_delivery']} ms CPU per delivery "
-        f"(everything, PostgreSQL, broker and the SMTP sink included: {result['all_cpu_ms_per_delivery']} ms)")
+        return count
+    run = drain(args, pid, fill, f"SELECT count(*) FROM notifications.deliveries WHERE org_id = '{org}' AND status = 'sent'")
+    result = {"requests": count, "sent": run["done"], "seconds": run["seconds"], "per_s": run["per_s"],
+              "cpu_ms_per_delivery": run["cpu_ms_per_item"], "all_cpu_ms_per_delivery": run["all_cpu_ms_per_item"], "cpu_cores": run["cpu_cores"]}
+    say(f"  {result['sent']} of {count} sent in {result['seconds']:.1f}s = {result['per_s']:.0f}/s; notifications {result['cpu_ms_per_delivery']} ms "
+        f"CPU per delivery (everything, PostgreSQL, broker and the SMTP sink included: {result['all_cpu_ms_per_delivery']} ms)")
     return result
 
 
