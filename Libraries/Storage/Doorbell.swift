@@ -1,7 +1,7 @@
 import Synchronization
 
 /// Wakes one waiting task early: a ring while nobody waits is remembered until the next wait.
-final class Doorbell: Sendable {
+public final class Doorbell: Sendable {
     private struct Waiter {
         let id: UInt64
         let continuation: CheckedContinuation<Void, Never>
@@ -14,7 +14,9 @@ final class Doorbell: Sendable {
     }
     private let state = Mutex(State())
 
-    func ring() {
+    public init() {}
+
+    public func ring() {
         let waiter = state.withLock { state -> Waiter? in
             guard let waiter = state.waiter else {
                 state.rung = true
@@ -29,7 +31,7 @@ final class Doorbell: Sendable {
 
     /// Returns after a ring or after `timeout` (within `DeadlineWatch.resolution`), whichever
     /// comes first.
-    func wait(upTo timeout: Duration) async {
+    public func wait(upTo timeout: Duration) async {
         await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
             let id: UInt64? = state.withLock { state in
                 if state.rung {

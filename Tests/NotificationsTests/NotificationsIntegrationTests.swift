@@ -44,6 +44,18 @@ final class ScriptedCourier: Courier {
     }
 }
 
+/// Holds one delivery's send for `delay`, then hands every message to `inner`.
+struct SlowCourier: Courier {
+    let slow: UUID
+    let delay: Duration
+    let inner: ScriptedCourier
+
+    func deliver(_ message: OutgoingMessage) async -> AttemptResult {
+        if message.deliveryID == slow { try? await Task.sleep(for: delay) }
+        return await inner.deliver(message)
+    }
+}
+
 /// A clock the test moves.
 final class TestClock: Sendable {
     private let time: Mutex<Date>
@@ -316,6 +328,33 @@ struct NotificationsIntegrationTests {
             #expect(ids.count == 50 && Set(ids).count == 50, "\(ids.count) sends of \(Set(ids).count) deliveries")
             #expect(try await h.strings("SELECT count(*)::text FROM $schema.deliveries WHERE status = 'sent'") == ["50"])
             #expect(try await h.strings("SELECT runs::text FROM $schema.job_heartbeats WHERE job = 'notifications.delivery_worker'") != [])
+        }
+    }
+
+    @Test func aSlowSendDoesNotKeepNewlyDueDeliveriesWaiting() async throws {
+        try await withNotifications { h in
+            try await h.inbox.apply([
+                try TestEvents.message(try Self.customerUpserted("evt_cus_slow", email: "ana@example.com", at: h.clock.now), offset: 0),
+                try TestEvents.message(try Self.request("evt_slow", dedupe: "slow"), offset: 1),
+            ])
+            let slowID = Self.id("slow")
+            let courier = SlowCourier(slow: slowID, delay: .seconds(4), inner: h.courier)
+            let worker = DeliveryWorker(
+                client: h.client, schema: h.schema, courier: courier, catalog: try TemplateCatalog.shipped(), secrets: h.secrets, settings: Self.settings(limit: 1000),
+                logger: TestDatabase.logger, now: h.clock.function, workerID: "worker-slow")
+            let running = Task { try await worker.run() }
+            try await Task.sleep(for: .milliseconds(500))
+            try await h.inbox.apply([try TestEvents.message(try Self.request("evt_fast", dedupe: "fast"), offset: 2)])
+            let started = ContinuousClock.now
+            while !h.courier.sent.contains(where: { $0.deliveryID == Self.id("fast") }) && ContinuousClock.now - started < .seconds(10) {
+                try await Task.sleep(for: .milliseconds(20))
+            }
+            let waited = ContinuousClock.now - started
+            running.cancel()
+            _ = await running.result
+            #expect(h.courier.sent.contains { $0.deliveryID == Self.id("fast") })
+            #expect(waited < .seconds(2), "the fast one waited \(waited) behind the slow send")
+            #expect(h.courier.sent.contains { $0.deliveryID == slowID })
         }
     }
 

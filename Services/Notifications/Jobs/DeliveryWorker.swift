@@ -6,6 +6,7 @@ import PostgresNIO
 import ServiceLifecycle
 import ServiceRuntime
 import Storage
+import Synchronization
 
 /// How the worker claims and paces deliveries.
 struct DeliverySettings: Sendable, Equatable {
@@ -60,43 +61,47 @@ struct DeliveryWorker: Service {
     /// Keeps up to `settings.concurrency` sends in flight: whenever at least half the slots are
     /// free (or none is busy), it claims as many due deliveries as there are free slots and starts
     /// them at once, so every claim is sent right after it is made and none waits behind others
-    /// while its lease runs. The heartbeat is recorded at most every `heartbeatInterval`, and on
-    /// every failure.
+    /// while its lease runs. It looks again when a send ends or after `pollInterval`, whichever
+    /// comes first, so a slow send never keeps newly due deliveries waiting. The heartbeat is
+    /// recorded at most every `heartbeatInterval`, and on every failure.
     func run() async throws {
         let heartbeats = JobHeartbeats(schema: schema)
         var lastBeat = ContinuousClock.now - heartbeatInterval
-        await withTaskGroup(of: Void.self) { group in
-            var inFlight = 0
+        let inFlight = SendsInFlight()
+        let sendEnded = Doorbell()
+        await withDiscardingTaskGroup { group in
             while !Task.isCancelled && !Task.isShuttingDownGracefully {
-                let free = settings.concurrency - inFlight
-                var started = 0
+                let busy = inFlight.count.withLock { $0 }
+                let free = settings.concurrency - busy
                 var failure: String?
-                if inFlight == 0 || free * 2 >= settings.concurrency {
+                if busy == 0 || free * 2 >= settings.concurrency {
                     do {
-                        for claim in try await claimDue(limit: free) {
-                            group.addTask { await self.send(claim) }
-                            started += 1
+                        let claims = try await claimDue(limit: free)
+                        inFlight.count.withLock { $0 += claims.count }
+                        for claim in claims {
+                            group.addTask {
+                                await self.send(claim)
+                                inFlight.count.withLock { $0 -= 1 }
+                                sendEnded.ring()
+                            }
                         }
                     } catch {
                         failure = String(describing: type(of: error))
                         logger.warning("delivery worker claim failed", metadata: ["error": "\(String(reflecting: error).prefix(300))"])
                     }
                 }
-                inFlight += started
                 if failure != nil || ContinuousClock.now - lastBeat >= heartbeatInterval {
                     try? await heartbeats.record(job: Self.jobName, error: failure, at: now(), client: client, logger: logger)
                     lastBeat = .now
                 }
-                if inFlight == 0 {
-                    try? await cancelWhenGracefulShutdown { [interval = settings.pollInterval] in try await Task.sleep(for: interval) }
-                } else {
-                    // Go on as soon as one send ends (a slot is free again).
-                    await group.next()
-                    inFlight -= 1
-                }
+                await sendEnded.wait(upTo: settings.pollInterval)
             }
-            await group.waitForAll()
         }
+    }
+
+    /// The sends a running worker has in flight.
+    final class SendsInFlight: Sendable {
+        let count = Mutex(0)
     }
 
     /// How often a busy worker records its heartbeat.
