@@ -76,7 +76,7 @@ struct DeliveryWorker: Service {
                 var failure: String?
                 if busy == 0 || free * 2 >= settings.concurrency {
                     do {
-                        let claims = try await claimDue(limit: free)
+                        let (_, claims) = try await claimDue(limit: free)
                         inFlight.count.withLock { $0 += claims.count }
                         for claim in claims {
                             group.addTask {
@@ -107,31 +107,27 @@ struct DeliveryWorker: Service {
     /// How often a busy worker records its heartbeat.
     var heartbeatInterval: Duration { .seconds(5) }
 
-    /// Claims up to `limit` due deliveries, oldest first, across orgs.
-    func claimDue(limit: Int) async throws -> [Claim] {
-        guard limit > 0 else { return [] }
+    /// Claims up to `limit` due deliveries, oldest first, across orgs: how many were due, and
+    /// the claims that will be sent (the others were deferred or ended undeliverable).
+    func claimDue(limit: Int) async throws -> (due: Int, claims: [Claim]) {
+        guard limit > 0 else { return (0, []) }
         let due = try await dueDeliveries(limit: limit)
         var claimed: [Claim] = []
         for (org, ids) in Dictionary(grouping: due, by: \.org).sorted(by: { $0.key.rawValue < $1.key.rawValue }) {
             claimed += try await claim(org: org, ids: ids.map(\.id))
         }
-        return claimed
+        return (due.count, claimed)
     }
 
     /// One batch, for tests: claim up to `concurrency` deliveries, send them all, record. Returns
     /// how many due deliveries it found.
     @discardableResult
     func runOnce() async throws -> Int {
-        let due = try await dueDeliveries(limit: settings.concurrency)
-        guard !due.isEmpty else { return 0 }
-        var claimed: [Claim] = []
-        for (org, ids) in Dictionary(grouping: due, by: \.org).sorted(by: { $0.key.rawValue < $1.key.rawValue }) {
-            claimed += try await claim(org: org, ids: ids.map(\.id))
-        }
+        let (due, claimed) = try await claimDue(limit: settings.concurrency)
         await withTaskGroup(of: Void.self) { group in
             for claim in claimed { group.addTask { await self.send(claim) } }
         }
-        return due.count
+        return due
     }
 
     /// Due deliveries of every org, oldest first (read with the operator scope; each is claimed
