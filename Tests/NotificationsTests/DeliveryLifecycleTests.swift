@@ -271,3 +271,18 @@ struct FailoverTests {
         #expect(await Failover<String>([], threshold: 1, coolDown: .seconds(1)).attempt { _ in AttemptResult(outcome: .delivered, provider: "x") } == nil)
     }
 }
+
+@Suite("Delivery list cursor")
+struct DeliveryCursorTests {
+    @Test(arguments: [-0.000_000_3, 0, 0.000_000_3])
+    func aTimeReadBackAHairOffItsMillisecondGivesThatMillisecond(_ offset: Double) throws {
+        let stored = Date(timeIntervalSince1970: 1_796_196_861.020)
+        let id = UUID()
+        let record = DeliveryRecord(
+            org: TenantID(rawValue: "org_a")!, state: DeliveryState.new(id: id, notBefore: nil, now: stored), dedupeKey: "k", templateKey: "t", channels: [.email],
+            recipient: NotificationRecipient(address: NotificationAddress(email: "a@example.com")), locale: nil, variables: [:], notBefore: nil, causeType: "c",
+            causeEventID: "e", correlationID: "r", leaseUntil: nil, createdAt: stored.addingTimeInterval(offset), updatedAt: stored)
+        let cursor = try #require(DeliveryCursor.decode(DeliveryCursor.encode(record)))
+        #expect(cursor.0 == stored && cursor.1 == id)
+    }
+}

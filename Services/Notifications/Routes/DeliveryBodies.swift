@@ -130,8 +130,12 @@ struct BulkReplayBody: Codable, ResponseEncodable, Sendable {
 
 /// The cursor of a delivery page: the last row's creation time (ms) and id.
 enum DeliveryCursor {
+    /// Creation times are whole milliseconds when stored, but come back from PostgreSQL's
+    /// microseconds through a `Double`, a hair below or above the millisecond: rounding to the
+    /// nearest (never down) gives the stored millisecond, so the next page starts exactly after
+    /// this row and no row of the same millisecond is skipped.
     static func encode(_ record: DeliveryRecord) -> String {
-        "\(Int64((record.createdAt.timeIntervalSince1970 * 1000).rounded(.down)))_\(record.state.id.uuidString.lowercased())"
+        "\(Int64((record.createdAt.timeIntervalSince1970 * 1000).rounded()))_\(record.state.id.uuidString.lowercased())"
     }
 
     static func decode(_ text: String) -> (Date, UUID)? {
