@@ -221,6 +221,11 @@ let package = Package(
             path: "Tests/NotificationsTests"
         ),
         .testTarget(
+            name: "BillingTests",
+            dependencies: ["Billing", "Contracts", .product(name: "PropertyBased", package: "swift-property-based")],
+            path: "Tests/BillingTests"
+        ),
+        .testTarget(
             name: "ServiceRuntimeTests",
             dependencies: ["ServiceRuntime", "Contracts", .product(name: "HummingbirdTesting", package: "hummingbird")],
             path: "Tests/ServiceRuntimeTests"

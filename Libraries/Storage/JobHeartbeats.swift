@@ -9,7 +9,8 @@ import PostgresNIO
 /// e.g. `NotificationsWorkerStale`).
 ///
 /// Metrics, labelled by job name only: `job_runs_total{job,outcome}`,
-/// `job_last_success_timestamp_seconds{job}`, `job_consecutive_failures{job}`.
+/// `job_last_heartbeat_timestamp_seconds{job}` (every run), `job_last_success_timestamp_seconds{job}`,
+/// `job_errors_total{job}` (failed runs), `job_consecutive_failures{job}`.
 public struct JobHeartbeats: Sendable {
     public let schema: ServiceSchema
     public init(schema: ServiceSchema) { self.schema = schema }
@@ -48,7 +49,9 @@ public struct JobHeartbeats: Sendable {
             Gauge(label: "job_consecutive_failures", dimensions: [("job", job)]).record(failures)
             if let lastSuccess { Gauge(label: "job_last_success_timestamp_seconds", dimensions: [("job", job)]).record(lastSuccess) }
         }
+        Gauge(label: "job_last_heartbeat_timestamp_seconds", dimensions: [("job", job)]).record(time.timeIntervalSince1970)
         Counter(label: "job_runs_total", dimensions: [("job", job), ("outcome", error == nil ? "success" : "failure")]).increment()
+        if error != nil { Counter(label: "job_errors_total", dimensions: [("job", job)]).increment() }
     }
 
     /// Every job's row, by name.

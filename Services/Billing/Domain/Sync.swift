@@ -1,0 +1,69 @@
+import Contracts
+import Foundation
+
+/// One difference billing sync found between a stored projection and its rebuilt value.
+struct SyncDifference: Codable, Sendable, Equatable {
+    /// `subscription:{provider}:{id}` or `usage:{provider}:{id}:{metric}:{month}`.
+    var item: String
+    var field: String
+    /// The values as JSON text; nil when absent.
+    var stored: String?
+    var rebuilt: String?
+}
+
+enum SyncRules {
+    /// The fields whose values differ between two projections, compared as JSON objects.
+    static func differences(item: String, stored: SubscriptionProjection?, rebuilt: SubscriptionProjection?) -> [SyncDifference] {
+        let before = jsonFields(stored)
+        let after = jsonFields(rebuilt)
+        return Set(before.keys).union(after.keys).sorted().compactMap { field in
+            before[field] == after[field] ? nil : SyncDifference(item: item, field: field, stored: before[field], rebuilt: after[field])
+        }
+    }
+
+    /// Folds a history from nothing; a change the rules refuse is reported (and left out).
+    static func rebuild(_ history: [SubscriptionChange]) -> (projection: SubscriptionProjection?, refused: [String]) {
+        var projection: SubscriptionProjection?
+        var refused: [String] = []
+        for change in history {
+            do {
+                projection = try SubscriptionRules.apply(change, to: projection)
+            } catch {
+                refused.append("\(change.kind): \(error)")
+            }
+        }
+        return (projection, refused)
+    }
+
+    private static func jsonFields(_ projection: SubscriptionProjection?) -> [String: String] {
+        guard let projection else { return [:] }
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        encoder.dateEncodingStrategy = .custom { date, encoder in
+            var container = encoder.singleValueContainer()
+            try container.encode(RFC3339.string(date))
+        }
+        guard let data = try? encoder.encode(projection), let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else { return [:] }
+        var fields: [String: String] = [:]
+        for (key, value) in object {
+            guard let text = try? JSONSerialization.data(withJSONObject: value, options: [.sortedKeys, .fragmentsAllowed]) else { continue }
+            fields[key] = String(decoding: text, as: UTF8.self)
+        }
+        return fields
+    }
+}
+
+/// Amounts as a customer reads them in a message: the currency code and the major units with
+/// the currency's decimals, from integer arithmetic only (`USD 9.80`, `JPY 500`).
+enum MoneyText {
+    static func display(_ money: Money) -> String {
+        let exponent = money.currency.minorUnitExponent
+        let magnitude = money.amountMinor.magnitude
+        let sign = money.amountMinor < 0 ? "-" : ""
+        guard exponent > 0 else { return "\(money.currency.rawValue) \(sign)\(magnitude)" }
+        var divisor: UInt64 = 1
+        for _ in 0..<exponent { divisor *= 10 }
+        let fraction = String(magnitude % divisor)
+        return "\(money.currency.rawValue) \(sign)\(magnitude / divisor).\(String(repeating: "0", count: exponent - fraction.count))\(fraction)"
+    }
+}
