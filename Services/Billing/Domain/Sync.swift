@@ -37,13 +37,9 @@ enum SyncRules {
 
     private static func jsonFields(_ projection: SubscriptionProjection?) -> [String: String] {
         guard let projection else { return [:] }
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys]
-        encoder.dateEncodingStrategy = .custom { date, encoder in
-            var container = encoder.singleValueContainer()
-            try container.encode(RFC3339.string(date))
+        guard let bytes = try? CanonicalJSON.encode(projection), let object = try? JSONSerialization.jsonObject(with: Data(bytes)) as? [String: Any] else {
+            return [:]
         }
-        guard let data = try? encoder.encode(projection), let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else { return [:] }
         var fields: [String: String] = [:]
         for (key, value) in object {
             guard let text = try? JSONSerialization.data(withJSONObject: value, options: [.sortedKeys, .fragmentsAllowed]) else { continue }
