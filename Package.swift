@@ -7,8 +7,10 @@ import PackageDescription
 let librdkafkaRuntimeFolder = Context.packageDirectory + "/.deps/librdkafka"
 
 /// What one service needs beyond what every service gets: finance calls providers' refund APIs;
-/// notifications speaks SMTP on SwiftNIO (with STARTTLS) and calls HTTP endpoints.
+/// notifications speaks SMTP on SwiftNIO (with STARTTLS) and calls HTTP endpoints; billing writes
+/// its answers as canonical JSON into NIO buffers.
 let extraServiceDependencies: [String: [Target.Dependency]] = [
+    "Billing": [.product(name: "NIOCore", package: "swift-nio")],
     "Finance": [.product(name: "AsyncHTTPClient", package: "async-http-client")],
     "Notifications": [
         .product(name: "AsyncHTTPClient", package: "async-http-client"),
@@ -222,7 +224,14 @@ let package = Package(
         ),
         .testTarget(
             name: "BillingTests",
-            dependencies: ["Billing", "Contracts", .product(name: "PropertyBased", package: "swift-property-based")],
+            dependencies: [
+                "Billing", "Contracts", "Storage", "Kafka", "ServiceRuntime", "TallyTestSupport",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "PropertyBased", package: "swift-property-based"),
+            ],
             path: "Tests/BillingTests"
         ),
         .testTarget(

@@ -81,7 +81,7 @@ private func fold(_ changes: [SubscriptionChange]) throws -> SubscriptionProject
         let active = try #require(try fold([fact(.activated, status: "active", hours: 1)]))
         let block = EntitlementBlock(kind: .dunning, reason: "payment_overdue", since: at(2), source: "dunning")
         let blocked = try SubscriptionRules.apply(.dunningBlock(block: block), to: active)
-        #expect(EntitlementRules.effective(of: blocked) == EffectiveEntitlement(access: .blocked, planCode: "pro", planVersion: 1, blocks: [block]))
+        #expect(EntitlementRules.effective(of: blocked) == EffectiveEntitlement(access: .blocked, planCode: "pro", planVersion: 1, limits: [:], blocks: [block]))
         let lifted = try SubscriptionRules.apply(.dunningLift(at: at(3)), to: blocked)
         #expect(EntitlementRules.effective(of: lifted).access == .granted)
     }

@@ -122,7 +122,7 @@ let allContracts: [Contract] = [
     .of(
         canonical(
             InvoicePaymentFailed(
-                origin: stripeOrigin, invoiceID: "in_1QAbgLkdIwHu7ix2nN3oP4qR", subscriptionRef: "sub_1QAbcLkdIwHu7ix2mM1nO2pQ",
+                origin: stripeOrigin, invoiceID: "in_1QAbgLkdIwHu7ix2nN3oP4qR", invoiceNumber: "ACME-0042", subscriptionRef: "sub_1QAbcLkdIwHu7ix2mM1nO2pQ",
                 customerRef: "cus_R2kLmN8pQr5sTu", amountDue: usd(4900), attemptCount: 2, nextRetryAt: at("2026-12-25T08:01:40.000Z")), from: stripeOrigin)),
     .of(
         canonical(
@@ -132,7 +132,7 @@ let allContracts: [Contract] = [
     .of(
         canonical(
             InvoicePaid(
-                origin: stripeOrigin, invoiceID: "in_1QAbcLkdIwHu7ix2bB7cD8eF", subscriptionRef: "sub_1QAbcLkdIwHu7ix2mM1nO2pQ",
+                origin: stripeOrigin, invoiceID: "in_1QAbcLkdIwHu7ix2bB7cD8eF", invoiceNumber: "ACME-0041", subscriptionRef: "sub_1QAbcLkdIwHu7ix2mM1nO2pQ",
                 customerRef: "cus_R2kLmN8pQr5sTu", amountPaid: usd(4900), paymentRef: "pi_3QAbcLkdIwHu7ix21vN3dPqR",
                 paidAt: at("2026-11-23T08:00:00.000Z")), from: stripeOrigin)),
     .of(canonical(SubscriptionActivated(origin: stripeOrigin, subscription: proSubscription(status: "active")), from: stripeOrigin)),
@@ -173,6 +173,16 @@ let allContracts: [Contract] = [
             data: NotificationDelivery(
                 deliveryID: "0193f3a2-b000-7abc-8def-000000000030", dedupeKey: dunningDedupeKey, templateKey: "dunning.payment_failed", status: .sent,
                 channel: .email, provider: "smtp:primary", attempts: 2, offline: false, reason: nil, nextAttemptAt: nil, customer: dunnedCustomer)
+        )),
+    .of(
+        EventEnvelope(
+            id: "entitlement-6a1d0c4b9e2f7a35c8d1e0f9b2a4c6d8", source: "/tally/billing", time: at("2026-11-30T08:00:02.000Z"), tenant: "org_01J9Z3ACME",
+            correlationID: "0193f3a2-9000-7abc-8def-000000000010", causationID: "billing-job-dunning-2026-11-30",
+            data: EntitlementChanged(
+                subscription: SubscriptionReference(provider: .stripe, subscriptionID: "sub_1QAbcLkdIwHu7ix2mM1nO2pQ"), customerRef: "cus_R2kLmN8pQr5sTu",
+                access: .blocked, previousAccess: .granted, planCode: "pro", planVersion: 2, limits: ["bookings_per_month": 500, "seats": 5],
+                blocks: [EntitlementBlock(kind: .dunning, reason: "invoice_overdue", since: at("2026-11-30T08:00:00.000Z"), source: "dunning")],
+                revision: 4, cause: "dunning.block", effectiveAt: at("2026-11-30T08:00:00.000Z"))
         )),
 ]
 

@@ -128,8 +128,10 @@ struct WebhookSenderTests {
     }
 
     @Test func nothingListeningIsAConnectionFailure() async {
-        // Port 1 on loopback: nothing listens there.
-        let result = await Self.sender().send(Self.message("http://127.0.0.1:1/hook"))
+        // Port 1 on loopback: nothing listens there, so the refusal is immediate. The deadline is
+        // generous because parallel suites can starve the event loop on a 2-core CI machine; a
+        // refusal read as a timeout would still fail here.
+        let result = await Self.sender(timeout: .seconds(60)).send(Self.message("http://127.0.0.1:1/hook"))
         #expect(result.outcome == .transient)
         #expect(result.reason == "connection_failed")
     }

@@ -100,7 +100,7 @@ KNOWN_VARIABLES = {
     "dunning.payment_failed": ["amount", "customer_name", "due_date", "invoice_number", "pay_url"],
     "dunning.reminder": ["amount", "customer_name", "due_date", "invoice_number", "pay_url"],
 }
-SHIPPED_TEMPLATES = ["dunning.final_notice", "dunning.payment_failed", "dunning.reminder", "engagement.day_14", "engagement.day_30",
+SHIPPED_TEMPLATES = ["dunning.access_blocked", "dunning.final_notice", "dunning.payment_failed", "dunning.reminder", "engagement.day_14", "engagement.day_30",
                      "engagement.day_60", "engagement.day_7", "engagement.day_90", "invoice.link", "nps.day_45"]
 
 checks = Checks()
@@ -237,7 +237,7 @@ def check_templates():
     status, answer = api("GET", "templates", role="viewer")
     listed = {t.get("key"): t for t in answer.get("templates", [])} if status == 200 else {}
     TEMPLATES.update(listed)
-    check("templates: every shipped template is listed (dunning x3, invoice link, engagement 7/14/30/60/90, NPS 45)",
+    check("templates: every shipped template is listed (dunning x4, invoice link, engagement 7/14/30/60/90, NPS 45)",
           set(SHIPPED_TEMPLATES) <= set(listed), (status, sorted(listed)))
     check("templates: each lists `en` among its locales, its required variables and a sample for each",
           listed and all("en" in t.get("locales", []) and set(t.get("required_variables", [])) <= set(t.get("sample_variables", {}))

@@ -7,6 +7,8 @@ public struct InvoicePaymentFailed: EventPayload {
 
     public var origin: EventOrigin
     public var invoiceID: String
+    /// The number the provider printed on the invoice (Stripe's `number`), when it has one.
+    public var invoiceNumber: String?
     public var subscriptionRef: String?
     public var customerRef: String?
     public var amountDue: Money
@@ -15,9 +17,13 @@ public struct InvoicePaymentFailed: EventPayload {
     /// When the provider retries next, RFC 3339; nil when it will not retry.
     public var nextRetryAt: Date?
 
-    public init(origin: EventOrigin, invoiceID: String, subscriptionRef: String?, customerRef: String?, amountDue: Money, attemptCount: Int, nextRetryAt: Date?) {
+    public init(
+        origin: EventOrigin, invoiceID: String, invoiceNumber: String? = nil, subscriptionRef: String?, customerRef: String?, amountDue: Money, attemptCount: Int,
+        nextRetryAt: Date?
+    ) {
         self.origin = origin
         self.invoiceID = invoiceID
+        self.invoiceNumber = invoiceNumber
         self.subscriptionRef = subscriptionRef
         self.customerRef = customerRef
         self.amountDue = amountDue
@@ -28,7 +34,7 @@ public struct InvoicePaymentFailed: EventPayload {
     public var partitionKey: String { "\(origin.provider.rawValue):\(invoiceID)" }
 
     enum CodingKeys: String, CodingKey {
-        case origin, invoiceID = "invoice_id", subscriptionRef = "subscription_ref", customerRef = "customer_ref"
+        case origin, invoiceID = "invoice_id", invoiceNumber = "invoice_number", subscriptionRef = "subscription_ref", customerRef = "customer_ref"
         case amountDue = "amount_due", attemptCount = "attempt_count", nextRetryAt = "next_retry_at"
     }
 }
@@ -41,6 +47,8 @@ public struct InvoicePaid: EventPayload {
 
     public var origin: EventOrigin
     public var invoiceID: String
+    /// The number the provider printed on the invoice (Stripe's `number`), when it has one.
+    public var invoiceNumber: String?
     public var subscriptionRef: String?
     public var customerRef: String?
     public var amountPaid: Money
@@ -49,9 +57,13 @@ public struct InvoicePaid: EventPayload {
     /// When it was paid, RFC 3339.
     public var paidAt: Date
 
-    public init(origin: EventOrigin, invoiceID: String, subscriptionRef: String?, customerRef: String?, amountPaid: Money, paymentRef: String?, paidAt: Date) {
+    public init(
+        origin: EventOrigin, invoiceID: String, invoiceNumber: String? = nil, subscriptionRef: String?, customerRef: String?, amountPaid: Money,
+        paymentRef: String?, paidAt: Date
+    ) {
         self.origin = origin
         self.invoiceID = invoiceID
+        self.invoiceNumber = invoiceNumber
         self.subscriptionRef = subscriptionRef
         self.customerRef = customerRef
         self.amountPaid = amountPaid
@@ -62,7 +74,7 @@ public struct InvoicePaid: EventPayload {
     public var partitionKey: String { "\(origin.provider.rawValue):\(invoiceID)" }
 
     enum CodingKeys: String, CodingKey {
-        case origin, invoiceID = "invoice_id", subscriptionRef = "subscription_ref", customerRef = "customer_ref"
+        case origin, invoiceID = "invoice_id", invoiceNumber = "invoice_number", subscriptionRef = "subscription_ref", customerRef = "customer_ref"
         case amountPaid = "amount_paid", paymentRef = "payment_ref", paidAt = "paid_at"
     }
 }

@@ -125,6 +125,7 @@ struct StripeMapping: ProviderMapping {
 
     struct Invoice: Decodable {
         let id: String
+        let number: String?
         let customer: String?
         let subscription: String?
         struct StatusTransitions: Decodable { let paid_at: Int64? }
@@ -209,7 +210,7 @@ struct StripeMapping: ProviderMapping {
             return .events([
                 .invoicePaid(
                     InvoicePaid(
-                        origin: origin, invoiceID: invoice.id, subscriptionRef: invoice.subscription, customerRef: invoice.customer,
+                        origin: origin, invoiceID: invoice.id, invoiceNumber: invoice.number, subscriptionRef: invoice.subscription, customerRef: invoice.customer,
                         amountPaid: try money(invoice.amount_paid ?? invoice.amount_due, invoice.currency), paymentRef: invoice.payment_intent,
                         paidAt: PayloadReading.instant(unixSeconds: invoice.status_transitions?.paid_at ?? event.created)
                     ))
@@ -262,7 +263,7 @@ struct StripeMapping: ProviderMapping {
             return .events([
                 .invoicePaymentFailed(
                     InvoicePaymentFailed(
-                        origin: origin, invoiceID: invoice.id, subscriptionRef: invoice.subscription, customerRef: invoice.customer,
+                        origin: origin, invoiceID: invoice.id, invoiceNumber: invoice.number, subscriptionRef: invoice.subscription, customerRef: invoice.customer,
                         amountDue: try money(invoice.amount_due, invoice.currency), attemptCount: invoice.attempt_count,
                         nextRetryAt: invoice.next_payment_attempt.map(PayloadReading.instant(unixSeconds:))
                     ))

@@ -1,12 +1,13 @@
 /// The messages billing's dunning steps request when an invoice's payment fails: the first
-/// notice, a reminder and the final notice.
+/// notice, a reminder, the notice that access is blocked, and the final notice.
 ///
 /// Variables: `customer_name`, `amount` and `due_date` (formatted by the requester for the
 /// customer's locale), `invoice_number`, `pay_url`. Each has a WhatsApp template whose body takes
 /// them in `whatsAppBody` order.
 enum DunningTemplates {
     static let all: [NotificationTemplate] = [
-        paymentFailedEnglish, paymentFailedPortuguese, reminderEnglish, reminderPortuguese, finalNoticeEnglish, finalNoticePortuguese,
+        paymentFailedEnglish, paymentFailedPortuguese, reminderEnglish, reminderPortuguese, accessBlockedEnglish, accessBlockedPortuguese,
+        finalNoticeEnglish, finalNoticePortuguese,
     ]
 
     static let englishSamples: [String: String] = [
@@ -135,6 +136,60 @@ enum DunningTemplates {
             <p style="\(EmailLayout.footnote)">Se você já pagou, desconsidere esta mensagem.</p>
             """,
         whatsApp: WhatsAppTemplateReference(name: "dunning_reminder", languageCode: "pt_BR", bodyVariables: whatsAppBody),
+        sampleVariables: portugueseSamples)
+
+    // MARK: dunning.access_blocked
+
+    static let accessBlockedEnglish = NotificationTemplate.email(
+        key: "dunning.access_blocked", locale: "en",
+        subject: "Your access is on hold: invoice {{invoice_number}} is unpaid",
+        text: """
+            Hi {{customer_name}},
+
+            Invoice {{invoice_number}} for {{amount}} is still unpaid, so we have put your
+            access on hold. Nothing is deleted: as soon as the invoice is paid, access comes
+            back on its own.
+
+            Pay now: {{pay_url}}
+
+            The invoice was due on {{due_date}}. If you have already paid, please reply so we
+            can check.
+            """,
+        content: """
+            <p style="\(EmailLayout.paragraph)">Hi {{customer_name}},</p>
+            <p style="\(EmailLayout.paragraph)">Invoice {{invoice_number}} for <strong>{{amount}}</strong> is still unpaid, so we have put your
+            access on hold. Nothing is deleted: as soon as the invoice is paid, access comes back on its own.</p>
+            \(englishDetails)
+            \(englishButton)
+            <p style="\(EmailLayout.footnote)">If you have already paid, please reply so we can check.</p>
+            """,
+        whatsApp: WhatsAppTemplateReference(name: "dunning_access_blocked", languageCode: "en", bodyVariables: whatsAppBody),
+        sampleVariables: englishSamples)
+
+    static let accessBlockedPortuguese = NotificationTemplate.email(
+        key: "dunning.access_blocked", locale: "pt-BR",
+        subject: "Acesso suspenso: a fatura {{invoice_number}} está em aberto",
+        text: """
+            Olá, {{customer_name}},
+
+            A fatura {{invoice_number}}, no valor de {{amount}}, continua em aberto, por isso
+            suspendemos o seu acesso. Nada foi apagado: assim que a fatura for paga, o
+            acesso volta automaticamente.
+
+            Pagar agora: {{pay_url}}
+
+            O vencimento era {{due_date}}. Se você já pagou, responda a esta mensagem para
+            que possamos verificar.
+            """,
+        content: """
+            <p style="\(EmailLayout.paragraph)">Olá, {{customer_name}},</p>
+            <p style="\(EmailLayout.paragraph)">A fatura {{invoice_number}}, no valor de <strong>{{amount}}</strong>, continua em aberto, por isso
+            suspendemos o seu acesso. Nada foi apagado: assim que a fatura for paga, o acesso volta automaticamente.</p>
+            \(portugueseDetails)
+            \(portugueseButton)
+            <p style="\(EmailLayout.footnote)">Se você já pagou, responda a esta mensagem para que possamos verificar.</p>
+            """,
+        whatsApp: WhatsAppTemplateReference(name: "dunning_access_blocked", languageCode: "pt_BR", bodyVariables: whatsAppBody),
         sampleVariables: portugueseSamples)
 
     // MARK: dunning.final_notice

@@ -1,0 +1,308 @@
+import Contracts
+import Foundation
+import Logging
+import PostgresNIO
+import Storage
+
+/// One subscription as the admin API lists it.
+struct SubscriptionRow: Sendable, Equatable {
+    var stored: StoredSubscription
+    var createdAt: Date
+    var updatedAt: Date
+}
+
+/// One history entry of a subscription.
+struct HistoryRow: Sendable, Equatable {
+    var seq: Int64
+    var kind: String
+    var change: SubscriptionChange
+    var causeEventID: String?
+    var actor: String?
+    var recordedAt: Date
+}
+
+/// A provider plan no mapping names yet, with how many subscriptions wait on it.
+struct UnmappedPlan: Sendable, Equatable {
+    var provider: WebhookProvider
+    var providerPlan: String
+    var subscriptions: Int
+    var firstSeen: Date
+}
+
+/// A price mapping as stored.
+struct PriceMapping: Sendable, Equatable {
+    var provider: WebhookProvider
+    var providerPlan: String
+    var planCode: String
+    var updatedAt: Date
+    var updatedBy: String
+}
+
+/// Reads for the admin routes and the jobs, and the transactions commands run in: every
+/// statement the routes need, so the routes hold no SQL.
+struct BillingQueries: Sendable {
+    let client: PostgresClient
+    let schema: ServiceSchema
+    let logger: Logger
+
+    private var s: String { schema.name }
+
+    /// Runs `body` in one tenant transaction with the store on its connection.
+    func inTenant<Result: Sendable>(_ org: TenantID, _ body: (PostgresBillingStore, PostgresConnection) async throws -> Result) async throws -> Result {
+        try await client.withTenantTransaction(org, logger: logger) { connection in
+            try await body(PostgresBillingStore(schema: schema, connection: connection, logger: logger), connection)
+        }
+    }
+
+    // MARK: Plans
+
+    func plans(org: TenantID) async throws -> [PlanVersion] {
+        try await inTenant(org) { _, connection in
+            try await planVersions(where: "version = (SELECT max(version) FROM \(s).plan_versions n WHERE n.org_id = v.org_id AND n.code = v.code)", [], connection)
+        }
+    }
+
+    func plan(org: TenantID, code: String) async throws -> [PlanVersion] {
+        try await inTenant(org) { _, connection in try await planVersions(where: "code = $1", [code], connection) }
+    }
+
+    /// Every version of `code`, oldest first, in the caller's transaction.
+    func planVersions(code: String, connection: PostgresConnection) async throws -> [PlanVersion] {
+        try await planVersions(where: "code = $1", [code], connection)
+    }
+
+    /// The newest version of `code`, locked for a revision (nil for a new plan).
+    func newestPlan(code: String, connection: PostgresConnection) async throws -> PlanVersion? {
+        try await connection.query("SELECT pg_advisory_xact_lock(hashtext(current_setting('tally.org_id', true) || ':plan:' || \(code)))", logger: logger)
+        return try await planVersions(where: "code = $1", [code], connection).last
+    }
+
+    func insert(_ plan: PlanVersion, by actor: String, connection: PostgresConnection) async throws {
+        try await connection.query(
+            """
+            INSERT INTO \(unescaped: s).plan_versions (org_id, code, version, name, interval_unit, interval_count, prices, limits, created_at, created_by)
+            VALUES (current_setting('tally.org_id', true), \(plan.code), \(plan.version), \(plan.name), \(plan.interval.unit.rawValue), \(plan.interval.count),
+                    \(try SubscriptionRows.json(plan.prices))::jsonb, \(try SubscriptionRows.json(plan.limits))::jsonb, \(plan.createdAt), \(actor))
+            """, logger: logger)
+    }
+
+    private func planVersions(
+        where condition: String, _ values: [any PostgresDynamicTypeEncodable], _ connection: PostgresConnection
+    ) async throws
+        -> [PlanVersion]
+    {
+        var bindings = PostgresBindings()
+        for value in values { bindings.append(value) }
+        let query = PostgresQuery(
+            unsafeSQL: """
+                SELECT code, version, name, interval_unit, interval_count, prices::text, limits::text, created_at FROM \(s).plan_versions v
+                WHERE \(condition) ORDER BY code, version
+                """, binds: bindings)
+        var plans: [PlanVersion] = []
+        for try await (code, version, name, unit, count, prices, limits, createdAt) in try await connection.query(query, logger: logger).decode(
+            (String, Int, String, String, Int, String, String, Date).self)
+        {
+            guard let unit = BillingInterval.Unit(rawValue: unit) else { throw UnreadableRow(table: "plan_versions", reason: "unknown interval \(unit)") }
+            plans.append(
+                PlanVersion(
+                    code: code, version: version, name: name, interval: BillingInterval(unit: unit, count: count),
+                    prices: try CanonicalJSON.decode([String: Int64].self, from: Array(prices.utf8)),
+                    limits: try CanonicalJSON.decode([String: Int64].self, from: Array(limits.utf8)), createdAt: createdAt))
+        }
+        return plans
+    }
+
+    // MARK: Price mappings
+
+    func mappings(org: TenantID) async throws -> [PriceMapping] {
+        try await inTenant(org) { _, connection in
+            var mappings: [PriceMapping] = []
+            for try await (provider, plan, code, at, by) in try await connection.query(
+                "SELECT provider, provider_plan, plan_code, updated_at, updated_by FROM \(unescaped: s).price_mappings ORDER BY provider, provider_plan",
+                logger: logger
+            ).decode((String, String, String, Date, String).self) {
+                guard let provider = WebhookProvider(rawValue: provider) else { continue }
+                mappings.append(PriceMapping(provider: provider, providerPlan: plan, planCode: code, updatedAt: at, updatedBy: by))
+            }
+            return mappings
+        }
+    }
+
+    /// Writes a mapping; returns the plan code it replaced, if any.
+    func upsert(_ mapping: PriceMapping, connection: PostgresConnection) async throws -> String? {
+        var previous: String?
+        for try await code in try await connection.query(
+            "SELECT plan_code FROM \(unescaped: s).price_mappings WHERE provider = \(mapping.provider.rawValue) AND provider_plan = \(mapping.providerPlan) FOR UPDATE",
+            logger: logger
+        ).decode(String.self) { previous = code }
+        try await connection.query(
+            """
+            INSERT INTO \(unescaped: s).price_mappings (org_id, provider, provider_plan, plan_code, updated_at, updated_by)
+            VALUES (current_setting('tally.org_id', true), \(mapping.provider.rawValue), \(mapping.providerPlan), \(mapping.planCode), \(mapping.updatedAt),
+                    \(mapping.updatedBy))
+            ON CONFLICT (org_id, provider, provider_plan) DO UPDATE SET
+                plan_code = EXCLUDED.plan_code, updated_at = EXCLUDED.updated_at, updated_by = EXCLUDED.updated_by
+            """, logger: logger)
+        return previous
+    }
+
+    /// The subscriptions with no plan whose provider plan is `providerPlan`.
+    func unmappedSubscriptions(provider: WebhookProvider, providerPlan: String, connection: PostgresConnection) async throws -> [SubscriptionReference] {
+        var references: [SubscriptionReference] = []
+        for try await id in try await connection.query(
+            """
+            SELECT subscription_id FROM \(unescaped: s).subscriptions
+            WHERE provider = \(provider.rawValue) AND provider_plan = \(providerPlan) AND plan_code IS NULL ORDER BY subscription_id
+            """, logger: logger
+        ).decode(String.self) { references.append(SubscriptionReference(provider: provider, subscriptionID: id)) }
+        return references
+    }
+
+    func unmappedPlans(org: TenantID) async throws -> [UnmappedPlan] {
+        try await inTenant(org) { _, connection in
+            var plans: [UnmappedPlan] = []
+            for try await (provider, plan, count, first) in try await connection.query(
+                """
+                SELECT provider, provider_plan, count(*)::integer, min(created_at) FROM \(unescaped: s).subscriptions
+                WHERE plan_code IS NULL GROUP BY provider, provider_plan ORDER BY provider, provider_plan
+                """, logger: logger
+            ).decode((String, String, Int, Date).self) {
+                guard let provider = WebhookProvider(rawValue: provider) else { continue }
+                plans.append(UnmappedPlan(provider: provider, providerPlan: plan, subscriptions: count, firstSeen: first))
+            }
+            return plans
+        }
+    }
+
+    // MARK: Subscriptions
+
+    /// A page of subscriptions in id order, optionally of one status, plan, customer or only unmapped.
+    func subscriptions(
+        org: TenantID, status: BillingStatus?, planCode: String?, customerRef: String?, unmapped: Bool, after: UUID?, limit: Int
+    ) async throws -> [SubscriptionRow] {
+        try await inTenant(org) { _, connection in
+            try await subscriptionRows(
+                """
+                ($1::text IS NULL OR status = $1) AND ($2::text IS NULL OR plan_code = $2) AND ($3::text IS NULL OR customer_ref = $3)
+                AND (NOT $4 OR plan_code IS NULL) AND ($5::uuid IS NULL OR id > $5) ORDER BY id LIMIT $6
+                """, [status?.rawValue, planCode, customerRef, unmapped, after, limit], connection)
+        }
+    }
+
+    /// The subscriptions with this provider id (at any provider).
+    func subscriptions(org: TenantID, providerSubscriptionID: String) async throws -> [SubscriptionRow] {
+        try await inTenant(org) { _, connection in try await subscriptionRows("subscription_id = $1 ORDER BY provider", [providerSubscriptionID], connection) }
+    }
+
+    func subscription(org: TenantID, id: UUID) async throws -> (row: SubscriptionRow, history: [HistoryRow])? {
+        try await inTenant(org) { _, connection in
+            guard let row = try await subscriptionRows("id = $1", [id], connection).first else { return nil }
+            return (row, try await history(of: id, connection: connection))
+        }
+    }
+
+    /// The provider reference of a subscription id, in the caller's transaction.
+    func reference(of id: UUID, connection: PostgresConnection) async throws -> SubscriptionReference? {
+        try await subscriptionRows("id = $1", [id], connection).first?.stored.projection.reference
+    }
+
+    func history(of id: UUID, connection: PostgresConnection) async throws -> [HistoryRow] {
+        var rows: [HistoryRow] = []
+        for try await (seq, kind, change, cause, actor, at) in try await connection.query(
+            """
+            SELECT seq, kind, change::text, cause_event_id, actor, recorded_at FROM \(unescaped: s).subscription_history
+            WHERE subscription = \(id) ORDER BY seq
+            """, logger: logger
+        ).decode((Int64, String, String, String?, String?, Date).self) {
+            rows.append(
+                HistoryRow(
+                    seq: seq, kind: kind, change: try CanonicalJSON.decode(SubscriptionChange.self, from: Array(change.utf8)), causeEventID: cause, actor: actor,
+                    recordedAt: at))
+        }
+        return rows
+    }
+
+    private func subscriptionRows(
+        _ condition: String, _ values: [(any PostgresDynamicTypeEncodable)?], _ connection: PostgresConnection
+    ) async throws
+        -> [SubscriptionRow]
+    {
+        var bindings = PostgresBindings()
+        for value in values {
+            if let value { bindings.append(value) } else { bindings.appendNull() }
+        }
+        let query = PostgresQuery(
+            unsafeSQL: "SELECT id, projection::text, entitlement::text, entitlement_revision, created_at, updated_at FROM \(s).subscriptions WHERE \(condition)",
+            binds: bindings)
+        var rows: [SubscriptionRow] = []
+        for try await (id, projection, entitlement, revision, created, updated) in try await connection.query(query, logger: logger).decode(
+            (UUID, String, String, Int64, Date, Date).self)
+        {
+            rows.append(
+                SubscriptionRow(
+                    stored: try SubscriptionRows.stored(id: id, projection: projection, entitlement: entitlement, revision: revision), createdAt: created,
+                    updatedAt: updated))
+        }
+        return rows
+    }
+
+    // MARK: Dunning
+
+    /// Every org with an invoice in dunning (operator scope: read only, across orgs).
+    func orgsInDunning() async throws -> [TenantID] {
+        try await client.withTransaction(logger: logger) { connection in
+            try await connection.query("SELECT set_config('tally.scope', 'operator', true)", logger: logger)
+            var orgs: [TenantID] = []
+            for try await org in try await connection.query(
+                "SELECT DISTINCT org_id FROM \(unescaped: s).dunning_invoices WHERE paid_at IS NULL AND failed_at IS NOT NULL ORDER BY org_id", logger: logger
+            ).decode(String.self) {
+                if let tenant = TenantID(rawValue: org) { orgs.append(tenant) }
+            }
+            return orgs
+        }
+    }
+
+    /// The org's invoices in dunning, oldest failure first.
+    func openDunningInvoices(org: TenantID) async throws -> [DunningInvoice] {
+        try await inTenant(org) { _, connection in
+            var invoices: [DunningInvoice] = []
+            for try await row in try await connection.query(
+                """
+                SELECT \(unescaped: DunningRows.columns) FROM \(unescaped: s).dunning_invoices
+                WHERE paid_at IS NULL AND failed_at IS NOT NULL ORDER BY failed_at, provider, invoice_id
+                """, logger: logger
+            ).decode(DunningRows.Row.self) { invoices.append(try DunningRows.invoice(row)) }
+            return invoices
+        }
+    }
+
+    /// The steps done per open invoice of the org.
+    func openDunningSteps(org: TenantID) async throws -> [String: Set<DunningAction>] {
+        try await inTenant(org) { _, connection in
+            var steps: [String: Set<DunningAction>] = [:]
+            for try await (provider, invoice, action) in try await connection.query(
+                """
+                SELECT st.provider, st.invoice_id, st.action FROM \(unescaped: s).dunning_steps st
+                JOIN \(unescaped: s).dunning_invoices i ON i.org_id = st.org_id AND i.provider = st.provider AND i.invoice_id = st.invoice_id
+                WHERE i.paid_at IS NULL AND i.failed_at IS NOT NULL
+                """, logger: logger
+            ).decode((String, String, String).self) {
+                if let action = DunningAction(rawValue: action) { steps["\(provider):\(invoice)", default: []].insert(action) }
+            }
+            return steps
+        }
+    }
+
+    func dunningPolicy(org: TenantID) async throws -> DunningPolicy {
+        try await inTenant(org) { store, _ in try await store.dunningPolicy() }
+    }
+
+    func savePolicy(_ policy: DunningPolicy, by actor: String, at time: Date, connection: PostgresConnection) async throws {
+        try await connection.query(
+            """
+            INSERT INTO \(unescaped: s).dunning_policies (org_id, steps, updated_at, updated_by)
+            VALUES (current_setting('tally.org_id', true), \(try SubscriptionRows.json(policy.steps))::jsonb, \(time), \(actor))
+            ON CONFLICT (org_id) DO UPDATE SET steps = EXCLUDED.steps, updated_at = EXCLUDED.updated_at, updated_by = EXCLUDED.updated_by
+            """, logger: logger)
+    }
+}
