@@ -35,7 +35,7 @@ help: ## list the targets and the knobs
 	@echo "                       TALLY_TEST_ARGS (appended to swift test, e.g. \"--filter Outbox\")"
 	@echo "                       TALLY_CRASH_COUNT [1000]: webhooks the short crash test sends"
 	@echo "                       TALLY_OPENAPI_SEED [20260415]  TALLY_OPENAPI_MAX_EXAMPLES [50]"
-	@echo "                       TALLY_OPENAPI_BUDGET_SECONDS [300]: ops/e2e/openapi_acceptance.py (schemathesis)"
+	@echo "                       TALLY_OPENAPI_BUDGET_SECONDS [420]: ops/e2e/openapi_acceptance.py (schemathesis)"
 	@echo "  Swift tests          TALLY_UPDATE_GOLDEN=1 rewrites the golden files (normalizer mappings, contract fixtures)"
 	@echo "                       TALLY_REQUIRE_INTEGRATION=1 (make test sets it): integration suites fail without a stack"
 	@echo "  make crash           TALLY_CRASH_COUNT [2000]  TALLY_CRASH_RATE [200]  (or ARGS=\"--count N --rate R\")"
