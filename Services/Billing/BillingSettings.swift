@@ -8,9 +8,9 @@ import ServiceRuntime
 ///   `{invoice_id}` where the invoice's id goes. Required with `TALLY_ENV=prod` (https only);
 ///   local and test stacks use a placeholder.
 /// - `TALLY_BILLING_JOB_INTERVAL_SECONDS`: the pause between job runs, 1 to 3600 (60 by default).
-/// - `TALLY_BILLING_CLOCK_OFFSET_FILE`: test stacks only (`TALLY_ENV=test`; refused otherwise): a
+/// - `TALLY_BILLING_CLOCK_OFFSET_FILE`: local and test stacks only (`TALLY_ENV=prod` refuses it): a
 ///   file holding a number of seconds added to the clock, so an acceptance test can move billing
-///   days ahead without waiting. Missing or empty means no offset.
+///   days ahead without waiting. A missing or empty file means no offset.
 struct BillingSettings: ServiceSettings, Sendable, Equatable {
     static let placeholderPayURL = "http://localhost:8080/pay/{invoice_id}"
 
@@ -43,13 +43,13 @@ struct BillingSettings: ServiceSettings, Sendable, Equatable {
         let seconds = try environment.integer("TALLY_BILLING_JOB_INTERVAL_SECONDS", default: 60, range: 1...3600)
         let clockVariable = "TALLY_BILLING_CLOCK_OFFSET_FILE"
         let clock = environment.optional(clockVariable)
-        if clock != nil, configuration.environment != .test {
-            throw .invalid(variable: clockVariable, reason: "moves billing's clock, so only TALLY_ENV=test accepts it")
+        if clock != nil, configuration.environment == .prod {
+            throw .invalid(variable: clockVariable, reason: "moves billing's clock, which TALLY_ENV=prod never allows")
         }
         self.init(payURLTemplate: pay, jobInterval: .seconds(seconds), clockOffsetFile: clock)
     }
 
-    /// The service's clock: the system's, plus the offset file's seconds on a test stack.
+    /// The service's clock: the system's, plus the offset file's seconds where one is configured.
     var clock: @Sendable () -> Date {
         guard let path = clockOffsetFile else { return { Date() } }
         return {
