@@ -114,7 +114,7 @@ struct BillingIntegrationTests {
                 let id = try #require(listed.1.firstMatch(of: /"id":"([0-9a-fA-F-]{36})"/).map { String($0.1) }, "\(listed.1)")
 
                 // Mapping the price gives it the plan's newest version.
-                #expect(try await call(.put, "price-mappings", finance, #"{"provider":"stripe","provider_plan":"price_pro","plan_code":"nope"}"#).0 == .unprocessableContent)
+                #expect(try await call(.put, "price-mappings", finance, #"{"provider":"stripe","provider_plan":"price_pro","plan_code":"nope"}"#).0 == .notFound)
                 let mapped = try await call(.put, "price-mappings", finance, #"{"provider":"stripe","provider_plan":"price_pro","plan_code":"pro"}"#)
                 #expect(mapped.0 == .ok && mapped.1.contains(#""subscriptions_mapped":1"#), "\(mapped.1)")
                 #expect(try await call(.get, "subscriptions/unmapped", viewer).1 == #"{"unmapped":[]}"#)
@@ -157,6 +157,15 @@ struct BillingIntegrationTests {
                 let afterNewer = try await call(.get, "billing/status?subscription_id=\(Self.subscriptionID)", viewer)
                 #expect(afterNewer.1.contains(#""plan_code":"pro""#), "a newer provider change wins: \(afterNewer.1)")
 
+                // The overdue policy: an object of day per action.
+                let notice = try await call(.put, "dunning/policy", finance, #"{"notice":5}"#)
+                #expect(notice.0 == .badRequest && notice.1.contains(#""field":"notice""#), "\(notice.1)")
+                #expect(try await call(.put, "dunning/policy", finance, #"{"reminder":null}"#).0 == .badRequest)
+                #expect(try await call(.put, "dunning/policy", viewer, #"{"reminder":2}"#).0 == .forbidden)
+                let policy = try await call(.put, "dunning/policy", finance, #"{"block":5,"reminder":2,"notice":0}"#)
+                #expect(policy.1 == #"{"steps":[{"action":"notice","day":0},{"action":"reminder","day":2},{"action":"block","day":5}]}"#, "\(policy.1)")
+                #expect(try await call(.get, "dunning/policy", viewer).1 == policy.1)
+
                 let detail = try await call(.get, "subscriptions/\(id)", viewer)
                 #expect(detail.1.contains(#""kind":"operator.plan""#) && detail.1.contains(#""kind":"operator.pause""#), "the history lists every change")
                 #expect(try await call(.get, "subscriptions/00000000-0000-0000-0000-000000000000", viewer).0 == .notFound)
@@ -176,6 +185,7 @@ struct BillingIntegrationTests {
             #expect(
                 actions.map { $0.split(separator: " ").prefix(2).joined(separator: " ") } == [
                     "plan.revise fay", "price_mapping.set fay", "subscription.pause fay", "subscription.resume fay", "plan.revise fay", "subscription.plan fay",
+                    "dunning_policy.set fay",
                 ])
             #expect(actions.allSatisfy { !$0.hasSuffix(" -") }, "every audit row names its request")
         }

@@ -47,14 +47,15 @@ struct DunningPolicy: Codable, Sendable, Equatable {
     /// The policy of `steps`, or the first rule they break: 1 to 10 steps, days 0 to 365 in
     /// ascending order, each action at most once, `notice` only at day 0.
     static func validated(_ steps: [DunningStep]) throws(Refusal) -> DunningPolicy {
-        guard (1...10).contains(steps.count) else { throw Refusal(field: "steps", rule: "must hold 1 to 10 steps") }
+        guard (1...10).contains(steps.count) else { throw Refusal(field: "policy", rule: "must hold 1 to 10 steps") }
         var previous = -1
         var seen: Set<DunningAction> = []
-        for (index, step) in steps.enumerated() {
-            guard (0...365).contains(step.day) else { throw Refusal(field: "steps[\(index)].day", rule: "must be 0 to 365") }
-            guard step.day >= previous else { throw Refusal(field: "steps[\(index)].day", rule: "must not be before the previous step's day") }
-            guard seen.insert(step.action).inserted else { throw Refusal(field: "steps[\(index)].action", rule: "each action may appear once") }
-            if step.action == .notice && step.day != 0 { throw Refusal(field: "steps[\(index)].day", rule: "the notice is the payment-failed message, sent at day 0") }
+        for step in steps {
+            let field = step.action.rawValue
+            guard (0...365).contains(step.day) else { throw Refusal(field: field, rule: "must be a day from 0 to 365") }
+            guard step.day >= previous else { throw Refusal(field: field, rule: "must not be before the previous step's day") }
+            guard seen.insert(step.action).inserted else { throw Refusal(field: field, rule: "may appear once") }
+            if step.action == .notice && step.day != 0 { throw Refusal(field: field, rule: "is the payment-failed message, sent at day 0") }
             previous = step.day
         }
         return DunningPolicy(steps: steps)

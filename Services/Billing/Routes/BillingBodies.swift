@@ -73,7 +73,7 @@ struct SubscriptionBody: Encodable, Sendable {
         var recordedAt: Date
         enum CodingKeys: String, CodingKey { case seq, kind, change, causeEventID = "cause_event_id", actor, recordedAt = "recorded_at" }
     }
-    var id: UUID
+    var id: String
     var provider: String
     var subscriptionID: String
     var customerRef: String?
@@ -93,7 +93,7 @@ struct SubscriptionBody: Encodable, Sendable {
 
     init(_ row: SubscriptionRow, history: [HistoryRow]? = nil) {
         let projection = row.stored.projection
-        id = row.stored.id
+        id = row.stored.id.uuidString.lowercased()
         provider = projection.reference.provider.rawValue
         subscriptionID = projection.reference.subscriptionID
         customerRef = projection.customerRef
@@ -119,7 +119,7 @@ struct SubscriptionList: Encodable, Sendable {
 /// The billing status of one subscription, flat: what support reads to answer "why was this
 /// account blocked".
 struct StatusBody: Encodable, Sendable {
-    var id: UUID
+    var id: String
     var provider: String
     var subscriptionID: String
     var customerRef: String?
@@ -142,7 +142,7 @@ struct StatusBody: Encodable, Sendable {
 
     init(_ stored: StoredSubscription) {
         let projection = stored.projection
-        id = stored.id
+        id = stored.id.uuidString.lowercased()
         provider = projection.reference.provider.rawValue
         subscriptionID = projection.reference.subscriptionID
         customerRef = projection.customerRef
@@ -161,6 +161,8 @@ struct StatusBody: Encodable, Sendable {
 
 struct StatusList: Encodable, Sendable {
     var subscriptions: [StatusBody]
+    var nextCursor: String?
+    enum CodingKeys: String, CodingKey { case subscriptions, nextCursor = "next_cursor" }
 }
 
 /// One account in dunning: its oldest unpaid invoice drives the steps.

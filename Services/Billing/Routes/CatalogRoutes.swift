@@ -11,9 +11,21 @@ struct CatalogRoutes: Sendable {
     let commands: CatalogCommands
 
     struct PlanRequest: Decodable {
+        /// Decoded strictly: a member other than `unit` and `count` is refused.
         struct Interval: Decodable {
             var unit: String?
             var count: Int?
+            enum CodingKeys: String, CodingKey, CaseIterable { case unit, count }
+
+            init(from decoder: any Decoder) throws {
+                let members = try decoder.container(keyedBy: AnyMember.self)
+                if let unknown = members.allKeys.first(where: { CodingKeys(stringValue: $0.stringValue) == nil }) {
+                    throw DecodingError.dataCorruptedError(forKey: unknown, in: members, debugDescription: "interval.\(unknown.stringValue) is not a member of interval")
+                }
+                let container = try decoder.container(keyedBy: CodingKeys.self)
+                unit = try container.decodeIfPresent(String.self, forKey: .unit)
+                count = try container.decodeIfPresent(Int.self, forKey: .count)
+            }
         }
         var name: String?
         var interval: Interval?
@@ -72,9 +84,7 @@ struct CatalogRoutes: Sendable {
             case .success(let result):
                 return JSONAnswer(body: MappingAnswer(mapping: MappingList.Mapping(result.mapping), subscriptionsMapped: result.mapped))
             case .failure(.unknownPlan(let code)):
-                throw Problem(
-                    type: "unknown-plan", title: "Unknown plan", status: .unprocessableContent, detail: "no plan \(code) in this org's catalog",
-                    extensions: ["field": "plan_code"])
+                throw Problem.notFound("no plan \(code) in this org's catalog")
             }
         }
     }
@@ -101,4 +111,12 @@ struct CatalogRoutes: Sendable {
         }
         return PlanDraft(name: name, interval: BillingInterval(unit: unit, count: count), prices: prices, limits: limits)
     }
+}
+
+/// Any member name of a JSON object, for decoders that refuse members they do not know.
+struct AnyMember: CodingKey {
+    var stringValue: String
+    var intValue: Int? { nil }
+    init(stringValue: String) { self.stringValue = stringValue }
+    init?(intValue: Int) { nil }
 }

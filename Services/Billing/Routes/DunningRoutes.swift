@@ -14,14 +14,6 @@ struct DunningRoutes: Sendable {
     let audit: AuditLog
     let now: @Sendable () -> Date
 
-    struct PolicyRequest: Decodable {
-        struct Step: Decodable {
-            var day: Int?
-            var action: String?
-        }
-        var steps: [Step]?
-    }
-
     func add(to admin: RouterGroup<ServiceRequestContext>) {
         admin.get("dunning") { _, context -> JSONAnswer<DunningList> in
             let org = try context.requirePrincipal().tenant()
@@ -33,15 +25,10 @@ struct DunningRoutes: Sendable {
         admin.put("dunning/policy") { request, context -> JSONAnswer<PolicyBody> in
             let principal = try context.requirePrincipal()
             try RequestInput.require(principal, SubscriptionRoutes.changers, to: "changing the dunning policy")
-            let input = try await RequestInput.body(PolicyRequest.self, from: request, allowed: ["steps"])
-            var steps: [DunningStep] = []
-            for (index, step) in (input.steps ?? []).enumerated() {
-                guard let day = step.day else { throw RequestInput.invalid("steps[\(index)].day", "is required") }
-                guard let text = step.action, let action = DunningAction(rawValue: text) else {
-                    throw RequestInput.invalid("steps[\(index)].action", "must be one of \(DunningAction.allCases.map(\.rawValue).joined(separator: ", "))")
-                }
-                steps.append(DunningStep(day: day, action: action))
-            }
+            // The policy is an object of day per action, so each action appears at most once.
+            let input = try await RequestInput.body([String: Int].self, from: request, allowed: Set(DunningAction.allCases.map(\.rawValue)))
+            let steps = DunningAction.allCases.compactMap { action in input[action.rawValue].map { DunningStep(day: $0, action: action) } }
+                .enumerated().sorted { ($0.element.day, $0.offset) < ($1.element.day, $1.offset) }.map(\.element)
             let policy: DunningPolicy
             switch Result(catching: { () throws(DunningPolicy.Refusal) in try DunningPolicy.validated(steps) }) {
             case .success(let valid): policy = valid

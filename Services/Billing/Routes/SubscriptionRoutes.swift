@@ -35,15 +35,12 @@ struct SubscriptionRoutes: Sendable {
             let plan = try request.queryText("plan_code", maxCharacters: 64)
             let customer = try request.queryText("customer_ref", maxCharacters: 200)
             let unmapped = try Self.flag(request, "unmapped")
-            let after = try request.queryText("after", maxCharacters: 36).map { text throws(Problem) in
-                guard let id = UUID(uuidString: text) else { throw RequestInput.invalid("after", "must be a subscription id from next_cursor") }
-                return id
-            }
+            let after = try Self.cursor(request)
             let limit = try RequestInput.limit(request)
             let rows = try await queries.subscriptions(org: org, status: status, planCode: plan, customerRef: customer, unmapped: unmapped, after: after, limit: limit)
             return JSONAnswer(
                 body: SubscriptionList(
-                    subscriptions: rows.map { SubscriptionBody($0) }, nextCursor: rows.count == limit ? rows.last?.stored.id.uuidString.lowercased() : nil))
+                    subscriptions: rows.map { SubscriptionBody($0) }, nextCursor: rows.count == limit ? rows.last.map { Self.text($0.stored.id) } : nil))
         }
         admin.get("subscriptions/unmapped") { _, context -> JSONAnswer<UnmappedList> in
             let org = try context.requirePrincipal().tenant()
@@ -90,18 +87,18 @@ struct SubscriptionRoutes: Sendable {
             let org = try context.requirePrincipal().tenant()
             let customer = try request.queryText("customer_ref", maxCharacters: 200)
             let subscription = try request.queryText("subscription_id", maxCharacters: 200)
-            guard customer != nil || subscription != nil else {
-                throw RequestInput.invalid("customer_ref", "name a customer_ref or a subscription_id (a provider's id or billing's)")
-            }
+            let after = try Self.cursor(request)
+            let limit = try RequestInput.limit(request)
             var rows: [SubscriptionRow] = []
-            if let customer {
-                rows = try await queries.subscriptions(org: org, status: nil, planCode: nil, customerRef: customer, unmapped: false, after: nil, limit: 200)
-            }
             if let subscription {
                 if let id = UUID(uuidString: subscription), let found = try await queries.subscription(org: org, id: id) { rows.append(found.row) }
                 rows += try await queries.subscriptions(org: org, providerSubscriptionID: subscription)
+                rows = rows.filter { row in customer.map { row.stored.projection.customerRef == $0 } ?? true }
+                return JSONAnswer(body: StatusList(subscriptions: rows.map { StatusBody($0.stored) }, nextCursor: nil))
             }
-            return JSONAnswer(body: StatusList(subscriptions: rows.map { StatusBody($0.stored) }))
+            rows = try await queries.subscriptions(org: org, status: nil, planCode: nil, customerRef: customer, unmapped: false, after: after, limit: limit)
+            return JSONAnswer(
+                body: StatusList(subscriptions: rows.map { StatusBody($0.stored) }, nextCursor: rows.count == limit ? rows.last.map { Self.text($0.stored.id) } : nil))
         }
     }
 
@@ -115,6 +112,17 @@ struct SubscriptionRoutes: Sendable {
     static func id(_ context: ServiceRequestContext) throws -> UUID {
         guard let text = context.parameters.get("id"), let id = UUID(uuidString: text) else { throw Problem.notFound("no such subscription in this org") }
         return id
+    }
+
+    /// A subscription id as the API writes it: lowercase.
+    static func text(_ id: UUID) -> String { id.uuidString.lowercased() }
+
+    /// The `after` cursor: a subscription id this API returned as `next_cursor`.
+    static func cursor(_ request: Request) throws(Problem) -> UUID? {
+        try request.queryText("after", maxCharacters: 36).map { text throws(Problem) in
+            guard let id = UUID(uuidString: text) else { throw RequestInput.invalid("after", "must be a next_cursor this API returned") }
+            return id
+        }
     }
 
     static func flag(_ request: Request, _ name: String) throws(Problem) -> Bool {
