@@ -12,8 +12,9 @@ import Storage
 ///   state machine (`DunningRules`) and its messages. Pure.
 /// - `Handlers/`: the canonical subscription, invoice and payment events, in the inbox's
 ///   transaction; `SubscriptionUpdates` is the one path every subscription change takes.
-/// - `Commands/`: what people do (pause, resume, plan correction, catalog, policy), audited.
-/// - `Jobs/`: the dunning steps.
+/// - `Commands/`: what people do (pause, resume, plan correction, catalog, policy, billing sync),
+///   audited.
+/// - `Jobs/`: the dunning steps and the engagement cadence.
 /// - `Store/`: every SQL statement.
 /// - `Routes/`: the admin API (`contracts/openapi/billing.yaml`).
 @main
@@ -38,6 +39,7 @@ struct BillingService {
                     queries: queries, commands: SubscriptionCommands(queries: queries, audit: dependencies.audit, logger: dependencies.logger, now: now)
                 ).add(to: admin)
                 CatalogRoutes(queries: queries, commands: catalog).add(to: admin)
+                SyncRoutes(queries: queries, sync: BillingSync(queries: queries, audit: dependencies.audit, logger: dependencies.logger, now: now)).add(to: admin)
                 DunningRoutes(
                     queries: queries, commands: catalog, jobs: jobRunner(dependencies, settings: settings, links: links, now: now), audit: dependencies.audit,
                     now: now
@@ -53,8 +55,10 @@ struct BillingService {
         -> JobRunner
     {
         let dunning = DunningJob(client: dependencies.client, schema: dependencies.schema, links: links, logger: dependencies.logger)
+        let engagement = EngagementJob(client: dependencies.client, schema: dependencies.schema, product: settings.product, logger: dependencies.logger)
         return JobRunner(
-            jobs: [dunning.job(interval: settings.jobInterval)], client: dependencies.client, schema: dependencies.schema, logger: dependencies.logger, now: now)
+            jobs: [dunning.job(interval: settings.jobInterval), engagement.job(interval: settings.jobInterval)], client: dependencies.client,
+            schema: dependencies.schema, logger: dependencies.logger, now: now)
     }
 
     /// The typed handlers of the consumed events.

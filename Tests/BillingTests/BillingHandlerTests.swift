@@ -135,4 +135,31 @@ struct BillingHandlerTests {
         #expect(again == JobRunReport(processed: 0, deferred: 1))
         #expect(try store.entitlements().map(\.access) == [.granted, .blocked])
     }
+
+    @Test func theEngagementCadenceSendsEachMessageOnceAndSkipsWhatItMissed() async throws {
+        let store = InMemoryBilling()
+        #expect(try await Self.apply(Step(kind: .activated, at: 0, status: "active"), id: "evt_a", to: store) == .applied)
+        let product = EngagementMessages.Product(name: "Acme Analytics", appURL: "https://app.acme.example")
+        func run(day: Double) async throws -> JobRunReport {
+            try await EngagementJob.advance(Self.reference, tenant: Self.org, store: store, product: product, now: Self.start.addingTimeInterval(day * 86_400))
+        }
+        #expect(try await run(day: 6) == JobRunReport(processed: 0, deferred: 1))
+        #expect(try await run(day: 8) == JobRunReport(processed: 1, deferred: 0))
+        #expect(try await run(day: 8) == JobRunReport(processed: 0, deferred: 1), "never twice")
+        // Down from day 8 to day 50: day 14 is skipped, day 30 and the survey are sent.
+        #expect(try await run(day: 50) == JobRunReport(processed: 3, deferred: 0))
+        let requests = try store.requests()
+        #expect(requests.map(\.templateKey) == ["engagement.day_7", "engagement.day_30", "nps.day_45"])
+        #expect(requests.map(\.dedupeKey).first == "engagement:stripe:sub_1QAbcLkdIwHu7ix2mM1nO2pQ:engagement.day_7")
+        #expect(requests.first?.variables == ["product_name": "Acme Analytics", "getting_started_url": "https://app.acme.example/getting-started"])
+        #expect(requests.last?.variables["survey_url"] == "https://app.acme.example/survey/nps")
+
+        // A paused subscription gets nothing and nothing is recorded; resumed, it continues.
+        #expect(try await Self.apply(Step(kind: .paused, at: 60 * 86_400, status: "paused"), id: "evt_p", to: store) == .applied)
+        #expect(try await run(day: 61) == JobRunReport(processed: 0, deferred: 1))
+        #expect(try store.requests().count == 3, "nothing requested while paused")
+        #expect(try await Self.apply(Step(kind: .resumed, at: 62 * 86_400, status: "active"), id: "evt_r", to: store) == .applied)
+        #expect(try await run(day: 63) == JobRunReport(processed: 1, deferred: 0))
+        #expect(try store.requests().map(\.templateKey).last == "engagement.day_60")
+    }
 }

@@ -248,4 +248,53 @@ struct BillingIntegrationTests {
             #expect(access == [.granted, .blocked, .granted])
         }
     }
+
+    @Test func billingSyncRepairsATamperedProjectionAndReportsWhatDiffered() async throws {
+        let clock = Clock()
+        try await withBilling { client, schema in
+            let definition = BillingService.definition(now: { clock.now })
+            let inbox = try TestService.inbox(for: definition, client: client, schema: schema)
+            try await inbox.apply([
+                try TestEvents.message(try Self.subscription(SubscriptionActivated.self, id: "evt_a1", at: 0), offset: 0),
+                try TestEvents.message(try Self.subscription(SubscriptionPastDue.self, id: "evt_d1", at: 60, status: "past_due"), offset: 1),
+            ])
+            // The seed runbook's raw SQL fix, done by hand around the service.
+            try await TestDatabase.withClient(try TestDatabase.adminConfiguration()) { admin in
+                try await admin.query(
+                    PostgresQuery(
+                        unsafeSQL: "UPDATE \(schema.name).subscriptions SET projection = jsonb_set(projection, '{status}', '\"active\"') WHERE org_id = '\(Self.acme)'"),
+                    logger: TestDatabase.logger)
+            }
+            let router = try TestService.router(for: definition, client: client, schema: schema)
+            let finance = TestService.tokens.issue(subject: "fay", org: Self.acme.rawValue, role: .finance)
+            let viewer = TestService.tokens.issue(subject: "vic", org: Self.acme.rawValue, role: .viewer)
+            try await Application(router: router).test(.router) { http in
+                func call(_ method: HTTPRequest.Method, _ path: String, _ token: String) async throws -> (HTTPResponse.Status, String) {
+                    try await http.execute(uri: "/admin/orgs/\(Self.acme)/\(path)", method: method, headers: [.authorization: "Bearer \(token)"]) {
+                        ($0.status, String(buffer: $0.body))
+                    }
+                }
+                #expect(try await call(.post, "billing/sync", viewer).0 == .forbidden)
+                let first = try await call(.post, "billing/sync", finance)
+                #expect(first.0 == .ok, "\(first.1)")
+                #expect(first.1.contains(#""difference_count":1"#) && first.1.contains(#""field":"status""#), "\(first.1)")
+                #expect(first.1.contains(#""rebuilt":"\"past_due\"""#) && first.1.contains(#""stored":"\"active\"""#), "\(first.1)")
+                #expect(first.1.contains(#""items_processed":1"#) && first.1.contains(#""status":"completed""#))
+                let status = try await call(.get, "billing/status?subscription_id=\(Self.subscriptionID)", viewer)
+                #expect(status.1.contains(#""status":"past_due""#), "repaired: \(status.1)")
+                clock.set(clock.now.addingTimeInterval(1))
+                let second = try await call(.post, "billing/sync", finance)
+                #expect(second.1.contains(#""difference_count":0"#), "nothing left to repair: \(second.1)")
+                let runs = try await call(.get, "sync-runs?limit=1", viewer)
+                #expect(runs.1.contains(#""difference_count":0"#) && runs.1.contains("next_cursor"), "newest first: \(runs.1)")
+                let cursor = try #require(runs.1.firstMatch(of: /"next_cursor":"([0-9a-f-]{36})"/).map { String($0.1) })
+                let older = try await call(.get, "sync-runs?before=\(cursor)", viewer)
+                #expect(older.1.contains(#""difference_count":1"#) && !older.1.contains("next_cursor"), "\(older.1)")
+            }
+            let actions = try await TestDatabase.withClient(try TestDatabase.adminConfiguration()) { admin in
+                try await admin.strings(PostgresQuery(unsafeSQL: "SELECT action FROM \(schema.name).audit_log ORDER BY id"))
+            }
+            #expect(actions == ["billing.sync", "billing.sync"])
+        }
+    }
 }

@@ -33,22 +33,40 @@ struct BillingSettingsTests {
         return configuration
     }
 
+    static let app = "https://app.example.com"
+
     @Test func productionNeedsAnHTTPSPayLinkAndNeverMovesTheClock() throws {
         let prod = try Self.configuration(.prod)
         #expect(throws: ConfigurationError.missing(variable: "TALLY_BILLING_PAY_URL")) { try BillingSettings(environment: EnvironmentReader([:]), configuration: prod) }
         #expect(throws: ConfigurationError.self) {
-            try BillingSettings(environment: EnvironmentReader(["TALLY_BILLING_PAY_URL": "http://pay.example.com/{invoice_id}"]), configuration: prod)
-        }
-        #expect(throws: ConfigurationError.self) {
-            try BillingSettings(environment: EnvironmentReader(["TALLY_BILLING_PAY_URL": "https://pay.example.com/invoices"]), configuration: prod)
+            try BillingSettings(
+                environment: EnvironmentReader(["TALLY_BILLING_PAY_URL": "http://pay.example.com/{invoice_id}", "TALLY_BILLING_APP_URL": Self.app]), configuration: prod)
         }
         #expect(throws: ConfigurationError.self) {
             try BillingSettings(
-                environment: EnvironmentReader(["TALLY_BILLING_PAY_URL": "https://pay.example.com/{invoice_id}", "TALLY_BILLING_CLOCK_OFFSET_FILE": "/tmp/x"]),
+                environment: EnvironmentReader(["TALLY_BILLING_PAY_URL": "https://pay.example.com/invoices", "TALLY_BILLING_APP_URL": Self.app]), configuration: prod)
+        }
+        #expect(throws: ConfigurationError.self) {
+            try BillingSettings(
+                environment: EnvironmentReader([
+                    "TALLY_BILLING_PAY_URL": "https://pay.example.com/{invoice_id}", "TALLY_BILLING_APP_URL": Self.app, "TALLY_BILLING_CLOCK_OFFSET_FILE": "/tmp/x",
+                ]),
                 configuration: prod)
         }
-        let settings = try BillingSettings(environment: EnvironmentReader(["TALLY_BILLING_PAY_URL": "https://pay.example.com/{invoice_id}"]), configuration: prod)
+        #expect(throws: ConfigurationError.missing(variable: "TALLY_BILLING_APP_URL")) {
+            try BillingSettings(environment: EnvironmentReader(["TALLY_BILLING_PAY_URL": "https://pay.example.com/{invoice_id}"]), configuration: prod)
+        }
+        #expect(throws: ConfigurationError.self) {
+            try BillingSettings(
+                environment: EnvironmentReader(["TALLY_BILLING_PAY_URL": "https://pay.example.com/{invoice_id}", "TALLY_BILLING_APP_URL": "http://app.example.com"]),
+                configuration: prod)
+        }
+        let settings = try BillingSettings(
+            environment: EnvironmentReader([
+                "TALLY_BILLING_PAY_URL": "https://pay.example.com/{invoice_id}", "TALLY_BILLING_APP_URL": "https://app.example.com/", "TALLY_BILLING_PRODUCT_NAME": "Acme",
+            ]), configuration: prod)
         #expect(settings.payURLTemplate == "https://pay.example.com/{invoice_id}" && settings.clockOffsetFile == nil)
+        #expect(settings.product == EngagementMessages.Product(name: "Acme", appURL: "https://app.example.com"), "the trailing slash is dropped")
     }
 
     @Test func aLocalStackMayMoveTheClockByTheSecondsInAFile() throws {

@@ -18,6 +18,7 @@ final class InMemoryBilling: BillingStore, Sendable {
         var invoices: [String: DunningInvoice] = [:]
         var steps: Set<String> = []
         var policy: DunningPolicy = .standard
+        var engagement: Set<String> = []
     }
     let state = Mutex(State())
 
@@ -110,4 +111,14 @@ final class InMemoryBilling: BillingStore, Sendable {
     }
 
     func dunningPolicy() async throws -> DunningPolicy { state.withLock { $0.policy } }
+
+    func engagementRecorded(subscription: UUID) async throws -> Set<String> {
+        state.withLock { state in
+            Set(state.engagement.filter { $0.hasPrefix("\(subscription) ") }.map { String($0.dropFirst(subscription.uuidString.count + 1)) })
+        }
+    }
+
+    func recordEngagement(subscription: UUID, templateKey: String, disposition: StepDisposition, day: Int, dedupeKey: String, at: Date) async throws -> Bool {
+        state.withLock { $0.engagement.insert("\(subscription) \(templateKey)").inserted }
+    }
 }

@@ -146,13 +146,15 @@ struct BillingQueries: Sendable {
         return previous
     }
 
-    /// The subscriptions with no plan whose provider plan is `providerPlan`.
+    /// The subscriptions with no plan whose provider plan is `providerPlan` (ended ones are left
+    /// as they ended).
     func unmappedSubscriptions(provider: WebhookProvider, providerPlan: String, connection: PostgresConnection) async throws -> [SubscriptionReference] {
         var references: [SubscriptionReference] = []
         for try await id in try await connection.query(
             """
             SELECT subscription_id FROM \(unescaped: s).subscriptions
-            WHERE provider = \(provider.rawValue) AND provider_plan = \(providerPlan) AND plan_code IS NULL ORDER BY subscription_id
+            WHERE provider = \(provider.rawValue) AND provider_plan = \(providerPlan) AND plan_code IS NULL AND status <> 'canceled'
+            ORDER BY subscription_id
             """, logger: logger
         ).decode(String.self) { references.append(SubscriptionReference(provider: provider, subscriptionID: id)) }
         return references
@@ -244,6 +246,83 @@ struct BillingQueries: Sendable {
                     updatedAt: updated))
         }
         return rows
+    }
+
+    // MARK: Sync
+
+    /// Every subscription id of the org, in id order.
+    func subscriptionIDs(org: TenantID) async throws -> [UUID] {
+        try await inTenant(org) { _, connection in
+            var ids: [UUID] = []
+            for try await id in try await connection.query("SELECT id FROM \(unescaped: s).subscriptions ORDER BY id", logger: logger).decode(UUID.self) {
+                ids.append(id)
+            }
+            return ids
+        }
+    }
+
+    func insert(_ run: SyncRun, connection: PostgresConnection) async throws {
+        try await connection.query(
+            """
+            INSERT INTO \(unescaped: s).sync_runs
+                (org_id, id, actor, status, started_at, finished_at, items_processed, difference_count, differences, errors)
+            VALUES (current_setting('tally.org_id', true), \(run.id), \(run.actor), \(run.status), \(run.startedAt), \(run.finishedAt), \(run.itemsProcessed),
+                    \(run.differences.count), \(try SubscriptionRows.json(run.differences))::jsonb, \(try SubscriptionRows.json(run.errors))::jsonb)
+            """, logger: logger)
+    }
+
+    /// The org's sync runs, newest first, before the run `before` (a cursor).
+    func syncRuns(org: TenantID, before: UUID?, limit: Int) async throws -> [SyncRun] {
+        try await inTenant(org) { _, connection in
+            var runs: [SyncRun] = []
+            for try await (id, actor, status, started, finished, items, differences, errors) in try await connection.query(
+                """
+                SELECT id, actor, status, started_at, finished_at, items_processed, differences::text, errors::text FROM \(unescaped: s).sync_runs
+                WHERE (\(before)::uuid IS NULL OR id < \(before)::uuid) ORDER BY id DESC LIMIT \(limit)
+                """, logger: logger
+            ).decode((UUID, String, String, Date, Date, Int, String, String).self) {
+                runs.append(
+                    SyncRun(
+                        id: id, actor: actor, status: status, startedAt: started, finishedAt: finished, itemsProcessed: items,
+                        differences: try CanonicalJSON.decode([SyncDifference].self, from: Array(differences.utf8)),
+                        errors: try CanonicalJSON.decode([String].self, from: Array(errors.utf8))))
+            }
+            return runs
+        }
+    }
+
+    // MARK: Engagement
+
+    /// Every org with an active subscription (operator scope: read only, across orgs).
+    func orgsWithActiveSubscriptions() async throws -> [TenantID] {
+        try await client.withTransaction(logger: logger) { connection in
+            try await connection.query("SELECT set_config('tally.scope', 'operator', true)", logger: logger)
+            var orgs: [TenantID] = []
+            for try await org in try await connection.query(
+                "SELECT DISTINCT org_id FROM \(unescaped: s).subscriptions WHERE status = 'active' ORDER BY org_id", logger: logger
+            ).decode(String.self) {
+                if let tenant = TenantID(rawValue: org) { orgs.append(tenant) }
+            }
+            return orgs
+        }
+    }
+
+    /// The org's active subscriptions with fewer than `steps` engagement messages recorded.
+    func subscriptionsInCadence(org: TenantID, steps: Int) async throws -> [SubscriptionReference] {
+        try await inTenant(org) { _, connection in
+            var references: [SubscriptionReference] = []
+            for try await (provider, id) in try await connection.query(
+                """
+                SELECT s.provider, s.subscription_id FROM \(unescaped: s).subscriptions s
+                WHERE s.status = 'active'
+                  AND (SELECT count(*) FROM \(unescaped: s).engagement_messages e WHERE e.org_id = s.org_id AND e.subscription = s.id) < \(steps)
+                ORDER BY s.provider, s.subscription_id
+                """, logger: logger
+            ).decode((String, String).self) {
+                if let provider = WebhookProvider(rawValue: provider) { references.append(SubscriptionReference(provider: provider, subscriptionID: id)) }
+            }
+            return references
+        }
     }
 
     // MARK: Dunning

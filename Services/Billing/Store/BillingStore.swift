@@ -73,4 +73,10 @@ protocol BillingStore: Sendable {
         async throws -> Bool
     /// The org's overdue policy (the standard one without a row).
     func dunningPolicy() async throws -> DunningPolicy
+
+    // MARK: Engagement
+    /// The engagement templates recorded (sent or skipped) for a subscription.
+    func engagementRecorded(subscription: UUID) async throws -> Set<String>
+    /// Records an engagement message as done; false when it was recorded already.
+    func recordEngagement(subscription: UUID, templateKey: String, disposition: StepDisposition, day: Int, dedupeKey: String, at: Date) async throws -> Bool
 }

@@ -56,6 +56,17 @@ struct PostgresBillingStore: BillingStore {
             """, logger: logger)
     }
 
+    /// Writes a repaired projection and its entitlement, adding no history (billing sync).
+    func rewrite(_ subscription: StoredSubscription, at time: Date) async throws {
+        let entitlement = try subscription.entitlement.map(SubscriptionRows.json) ?? "null"
+        try await connection.query(
+            """
+            UPDATE \(unescaped: s).subscriptions SET projection = \(try SubscriptionRows.json(subscription.projection))::jsonb, entitlement = \(entitlement)::jsonb,
+                entitlement_revision = \(subscription.entitlementRevision), updated_at = \(time)
+            WHERE id = \(subscription.id)
+            """, logger: logger)
+    }
+
     func mappedPlan(provider: WebhookProvider, providerPlan: String) async throws -> ProviderFact.MappedPlan? {
         let rows = try await connection.query(
             """
@@ -186,6 +197,30 @@ struct PostgresBillingStore: BillingStore {
             return DunningPolicy(steps: try CanonicalJSON.decode([DunningStep].self, from: Array(text.utf8)))
         }
         return .standard
+    }
+}
+
+extension PostgresBillingStore {
+    // MARK: Engagement
+
+    func engagementRecorded(subscription: UUID) async throws -> Set<String> {
+        var templates: Set<String> = []
+        for try await key in try await connection.query(
+            "SELECT template_key FROM \(unescaped: schema.name).engagement_messages WHERE subscription = \(subscription)", logger: logger
+        ).decode(String.self) { templates.insert(key) }
+        return templates
+    }
+
+    func recordEngagement(subscription: UUID, templateKey: String, disposition: StepDisposition, day: Int, dedupeKey: String, at time: Date) async throws -> Bool {
+        let rows = try await connection.query(
+            """
+            INSERT INTO \(unescaped: schema.name).engagement_messages (org_id, subscription, template_key, disposition, day, dedupe_key, recorded_at)
+            VALUES (current_setting('tally.org_id', true), \(subscription), \(templateKey), \(disposition.rawValue), \(day), \(dedupeKey), \(time))
+            ON CONFLICT (org_id, subscription, template_key) DO NOTHING
+            RETURNING 1
+            """, logger: logger)
+        for try await _ in rows.decode(Int.self) { return true }
+        return false
     }
 }
 
