@@ -17,6 +17,7 @@ public struct TallyTopic: Hashable, Sendable, CustomStringConvertible {
     public static let orders = TallyTopic(name: "tally.canonical.orders.v1", partitions: 6, key: "order id")
     public static let payouts = TallyTopic(name: "tally.canonical.payouts.v1", partitions: 6, key: "payout id")
     public static let customers = TallyTopic(name: "tally.canonical.customers.v1", partitions: 6, key: "customer id")
+    public static let usage = TallyTopic(name: "tally.canonical.usage.v1", partitions: 6, key: "subscription id")
     public static let entitlements = TallyTopic(name: "tally.billing.entitlements.v1", partitions: 3, key: "subscription id")
     public static let notificationRequests = TallyTopic(name: "tally.notifications.requests.v1", partitions: 3, key: "dedupe key")
     public static let notificationDeliveries = TallyTopic(name: "tally.notifications.deliveries.v1", partitions: 3, key: "delivery id")
@@ -34,7 +35,7 @@ public struct TallyTopic: Hashable, Sendable, CustomStringConvertible {
     /// The complete catalog.
     public static let all: [TallyTopic] =
         [
-            rawWebhooks, webhookOutcomes, payments, subscriptions, invoices, orders, payouts, customers,
+            rawWebhooks, webhookOutcomes, payments, subscriptions, invoices, orders, payouts, customers, usage,
             entitlements, notificationRequests, notificationDeliveries, ledgerPostings, financeInvoices,
             privacyCommands, privacyResults, reconciliation,
         ] + TallyService.all.map(\.deadLetterTopic)

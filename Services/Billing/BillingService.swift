@@ -6,11 +6,11 @@ import ServiceRuntime
 import Storage
 
 /// The billing service: owns the plan catalog, subscriptions and their entitlements,
-/// pause/resume, and dunning.
+/// pause/resume, dunning, the engagement cadence and usage.
 ///
 /// - `Domain/`: plans, the subscription decider (`SubscriptionRules`), entitlements, the overdue
 ///   state machine (`DunningRules`) and its messages. Pure.
-/// - `Handlers/`: the canonical subscription, invoice and payment events, in the inbox's
+/// - `Handlers/`: the canonical subscription, invoice, payment and usage events, in the inbox's
 ///   transaction; `SubscriptionUpdates` is the one path every subscription change takes.
 /// - `Commands/`: what people do (pause, resume, plan correction, catalog, policy, billing sync),
 ///   audited.
@@ -27,7 +27,7 @@ struct BillingService {
             service: .billing,
             migrationsFolder: Bundle.module.url(forResource: "Migrations", withExtension: nil),
             consumer: { dependencies in
-                ConsumerDefinition(topics: [.subscriptions, .invoices, .payments], handlers: handlers(dependencies, links: links, now: now))
+                ConsumerDefinition(topics: [.subscriptions, .invoices, .payments, .usage], handlers: handlers(dependencies, links: links, now: now))
             },
             backgroundServices: { dependencies in
                 [jobRunner(dependencies, settings: settings, links: links, now: now)]
@@ -39,6 +39,7 @@ struct BillingService {
                     queries: queries, commands: SubscriptionCommands(queries: queries, audit: dependencies.audit, logger: dependencies.logger, now: now)
                 ).add(to: admin)
                 CatalogRoutes(queries: queries, commands: catalog).add(to: admin)
+                UsageRoutes(queries: queries).add(to: admin)
                 SyncRoutes(queries: queries, sync: BillingSync(queries: queries, audit: dependencies.audit, logger: dependencies.logger, now: now)).add(to: admin)
                 DunningRoutes(
                     queries: queries, commands: catalog, jobs: jobRunner(dependencies, settings: settings, links: links, now: now), audit: dependencies.audit,
@@ -65,6 +66,7 @@ struct BillingService {
     static func handlers(_ dependencies: ServiceDependencies, links: DunningMessages.Links, now: @escaping @Sendable () -> Date) -> InboxEventHandlers {
         let subscriptions = SubscriptionEventsHandler(logger: dependencies.logger, now: now)
         let invoices = InvoiceEventsHandler(links: links, logger: dependencies.logger, now: now)
+        let usage = UsageEventsHandler(logger: dependencies.logger, now: now)
         let schema = dependencies.schema
         let logger = dependencies.logger
         var handlers = InboxEventHandlers()
@@ -100,6 +102,12 @@ struct BillingService {
             each: { event, connection in
                 try await connection.setTenant(event.tenant, logger: logger)
                 return try await invoices.paymentCaptured(event, store: store(connection))
+            })
+        handlers.on(
+            UsageRecorded.self,
+            each: { event, connection in
+                try await connection.setTenant(event.tenant, logger: logger)
+                return try await usage.handle(event, store: store(connection))
             })
         return handlers
     }

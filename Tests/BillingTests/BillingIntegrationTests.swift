@@ -297,4 +297,62 @@ struct BillingIntegrationTests {
             #expect(actions == ["billing.sync", "billing.sync"])
         }
     }
+
+    static func usage(_ id: String, transaction: String, quantity: Int64, day: Int) throws -> EventEnvelope<UsageRecorded> {
+        try TestEvents.fixture(UsageRecorded.self) { event in
+            event.id = id
+            event.tenant = acme.rawValue
+            event.data.transactionID = transaction
+            event.data.subscription = SubscriptionReference(provider: .stripe, subscriptionID: subscriptionID)
+            event.data.metric = "bookings_per_month"
+            event.data.quantity = quantity
+            event.data.recordedAt = RFC3339.parse("2026-11-\(day < 10 ? "0" : "")\(day)T10:00:00.000Z")!
+        }
+    }
+
+    @Test func theUsageReportCountsEachTransactionOnceAndShowsDrift() async throws {
+        let clock = Clock()
+        try await withBilling { client, schema in
+            let definition = BillingService.definition(now: { clock.now })
+            let inbox = try TestService.inbox(for: definition, client: client, schema: schema)
+            let router = try TestService.router(for: definition, client: client, schema: schema)
+            let finance = TestService.tokens.issue(subject: "fay", org: Self.acme.rawValue, role: .finance)
+            let support = TestService.tokens.issue(subject: "sam", org: Self.acme.rawValue, role: .support)
+            try await Application(router: router).test(.router) { http in
+                func call(_ method: HTTPRequest.Method, _ path: String, _ token: String, _ body: String? = nil) async throws -> (HTTPResponse.Status, String) {
+                    try await http.execute(
+                        uri: "/admin/orgs/\(Self.acme)/\(path)", method: method, headers: [.authorization: "Bearer \(token)", .contentType: "application/json"],
+                        body: body.map { ByteBuffer(string: $0) }
+                    ) { ($0.status, String(buffer: $0.body)) }
+                }
+                let plan = #"{"name":"Pro","interval":{"unit":"month"},"prices":{"USD":4900},"limits":{"bookings_per_month":5,"seats":3}}"#
+                #expect(try await call(.put, "plans/pro", finance, plan).0 == .created)
+                #expect(try await call(.put, "price-mappings", finance, #"{"provider":"stripe","provider_plan":"price_pro","plan_code":"pro"}"#).0 == .ok)
+                try await inbox.apply([
+                    try TestEvents.message(try Self.subscription(SubscriptionActivated.self, id: "evt_a1", at: 0), offset: 0),
+                    try TestEvents.message(try Self.usage("evt_u1", transaction: "txn_1", quantity: 3, day: 2), offset: 1),
+                    try TestEvents.message(try Self.usage("evt_u2", transaction: "txn_2", quantity: 4, day: 20), offset: 2),
+                    try TestEvents.message(try Self.usage("evt_u1_resent", transaction: "txn_1", quantity: 3, day: 2), offset: 3),
+                    try TestEvents.message(try Self.usage("evt_u3", transaction: "txn_3", quantity: 9, day: 1), offset: 4),
+                ])
+                #expect(try await call(.get, "billing/usage/report?month=2026-11", support).0 == .forbidden)
+                let bad = try await call(.get, "billing/usage/report?month=2026-13", finance)
+                #expect(bad.0 == .badRequest && bad.1.contains(#""field":"month""#))
+                let report = try await call(.get, "billing/usage/report?month=2026-11", finance)
+                let line = #"{"counted":16,"drift_detected":false,"limit":5,"metric":"bookings_per_month","overage":true,"recorded":16}"#
+                #expect(report.1.contains(line) && report.1.contains(#""drift_detected":false,"month""#), "each transaction once: \(report.1)")
+                #expect(report.1.contains(#"{"counted":0,"drift_detected":false,"limit":3,"metric":"seats","overage":false,"recorded":0}"#), "\(report.1)")
+
+                try await TestDatabase.withClient(try TestDatabase.adminConfiguration()) { admin in
+                    try await admin.query(
+                        PostgresQuery(unsafeSQL: "UPDATE \(schema.name).usage_counters SET quantity = 12 WHERE org_id = '\(Self.acme)'"), logger: TestDatabase.logger)
+                }
+                let drifted = try await call(.get, "billing/usage/report?month=2026-11&subscription_id=\(Self.subscriptionID)", finance)
+                #expect(drifted.1.contains(#"{"counted":16,"drift_detected":true,"limit":5,"metric":"bookings_per_month","overage":true,"recorded":12}"#), "\(drifted.1)")
+                #expect(drifted.1.contains(#""drift_detected":true,"month":"2026-11""#), "\(drifted.1)")
+                let other = try await call(.get, "billing/usage/report?month=2026-10", finance)
+                #expect(other.1 == #"{"drift_detected":false,"month":"2026-10","subscriptions":[]}"#, "\(other.1)")
+            }
+        }
+    }
 }

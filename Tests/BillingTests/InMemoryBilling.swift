@@ -19,6 +19,8 @@ final class InMemoryBilling: BillingStore, Sendable {
         var steps: Set<String> = []
         var policy: DunningPolicy = .standard
         var engagement: Set<String> = []
+        var usage: [String: UsageRecorded] = [:]
+        var counters: [String: Int64] = [:]
     }
     let state = Mutex(State())
 
@@ -120,5 +122,14 @@ final class InMemoryBilling: BillingStore, Sendable {
 
     func recordEngagement(subscription: UUID, templateKey: String, disposition: StepDisposition, day: Int, dedupeKey: String, at: Date) async throws -> Bool {
         state.withLock { $0.engagement.insert("\(subscription) \(templateKey)").inserted }
+    }
+
+    func recordUsage(_ usage: UsageRecorded, month: String, eventID: String, at: Date) async throws -> Bool {
+        state.withLock { state in
+            guard state.usage[usage.transactionID] == nil else { return false }
+            state.usage[usage.transactionID] = usage
+            state.counters["\(usage.subscription.key) \(usage.metric) \(month)", default: 0] += usage.quantity
+            return true
+        }
     }
 }

@@ -154,6 +154,12 @@ let allContracts: [Contract] = [
                 origin: internalOrigin, customerID: "cust_4410", email: "ana.silva@example.com", name: "Ana Silva",
                 phone: "+5511987654321", locale: "pt-BR", country: "BR"), from: internalOrigin)),
     .of(
+        canonical(
+            UsageRecorded(
+                origin: internalOrigin, transactionID: "txn_bookings_20261124_0042",
+                subscription: SubscriptionReference(provider: .stripe, subscriptionID: "sub_1QAbcLkdIwHu7ix2mM1nO2pQ"), customerRef: "cus_R2kLmN8pQr5sTu",
+                metric: "bookings_per_month", quantity: 3, recordedAt: at("2026-11-22T07:59:58.000Z")), from: internalOrigin)),
+    .of(
         EventEnvelope(
             id: "notification-2c4744cd702991bc2c36e06b40d438e1", source: "/tally/billing", time: at("2026-11-23T08:00:02.000Z"), tenant: "org_01J9Z3ACME",
             correlationID: "0193f3a2-9000-7abc-8def-000000000010", causationID: "8c7d5e1a-3f2b-8a4c-9d6e-0f1a2b3c4d60",

@@ -89,6 +89,22 @@ struct MappingGoldenTests {
         #expect(throws: MalformedPayload("the raw webhook body is not valid base64")) { try Normalizer().normalize(raw) }
     }
 
+    /// A usage report names a known provider, a metric as plans name their limits and a quantity
+    /// of 0 or more; anything else is malformed, with the rule it breaks.
+    @Test(arguments: [
+        (#""metric": "bookings_per_month""#, #""metric": "Bookings""#, "internal usage metric 'Bookings' is not a metric name ([a-z][a-z0-9_.-]{0,63})"),
+        (#""quantity": 3"#, #""quantity": -1"#, "internal usage quantity -1 is negative"),
+        (#""provider": "stripe""#, #""provider": "acme""#, "internal usage subscription.provider 'acme' is not a provider"),
+        (#""recorded_at": "2026-11-24T10:14:58Z""#, #""recorded_at": "yesterday""#, "internal usage recorded_at is not an RFC 3339 time: 'yesterday'"),
+    ])
+    func malformedUsageReportsNameTheRule(field: String, replacement: String, reason: String) throws {
+        var raw = try Self.raw("internal/usage.recorded.json")
+        let fixture = String(decoding: try Data(contentsOf: Self.providers.appendingPathComponent("internal/usage.recorded.json")), as: UTF8.self)
+        #expect(fixture.contains(field))
+        raw.bodyBase64 = Data(fixture.replacingOccurrences(of: field, with: replacement).utf8).base64EncodedString()
+        #expect(throws: MalformedPayload(reason)) { try Normalizer().normalize(raw) }
+    }
+
     @Test func decimalMoneyIsConvertedExactlyOrRefused() throws {
         let brl = try #require(CurrencyCode(rawValue: "BRL"))
         let jpy = try #require(CurrencyCode(rawValue: "JPY"))

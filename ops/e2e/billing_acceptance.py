@@ -33,8 +33,12 @@ computed here from what was sent, never read back. Checked:
   revisions 1..n without gaps or duplicates, each with the expected access, previous access,
   plan, limits, blocks and cause, and the last one what the API shows.
 
-Engagement cadence, usage and billing sync are not built yet; their checks join this script when
-they are.
+- the engagement cadence: 8 days after activation, one `engagement.day_7` message;
+- usage: signed internal `usage.recorded` webhooks (one resent under a new event id with the same
+  transaction id) counted once each in `GET …/billing/usage/report`, with the plan's limit and
+  the overage flag; a counter changed by hand shows `drift_detected` with both numbers;
+- billing sync: a projection changed by hand (the seed runbook's raw SQL) is reported and
+  repaired by `POST …/billing/sync`, a second run finds nothing, and `GET …/sync-runs` lists both.
 
 The clock offset file is found in billing's own environment (the stack's pid files name the
 process); it is set to 0 at the start and at the end. Prints `e2e: N passed, M failed`.
@@ -171,12 +175,12 @@ sources = {}
 
 
 def create_sources():
-    for provider in ("stripe", "paddle"):
+    for provider in ("stripe", "paddle", "internal"):
         status, answer, _ = call("POST", f"{GATEWAY}/admin/orgs/{ORG}/sources", {"provider": provider, "name": f"billing e2e {provider}"},
                                  bearer("admin"))
         if check(f"create a {provider} source at the gateway", status == 201, (status, answer)):
             sources[provider] = {"id": answer["source"]["id"], "secret": answer["secret"]}
-    return len(sources) == 2
+    return len(sources) == 3
 
 
 def post(provider, body, name, duplicate=False):
@@ -470,7 +474,8 @@ def scenario_lists(facts):
     status, answer = api("GET", f"subscriptions/{uuid.uuid4()}")
     check("GET subscriptions/{unknown id} is 404", status == 404, (status, answer))
     status, answer = api("GET", "billing/status")
-    check("GET billing/status without customer_ref or subscription_id is 400", status == 400, (status, answer))
+    check("GET billing/status without customer_ref or subscription_id lists every subscription of the org",
+          status == 200 and sorted(s.get("subscription_id") for s in answer.get("subscriptions", [])) == sorted([STRIPE_SUB, PADDLE_SUB]), (status, answer))
     status, answer = api("GET", "billing/status?subscription_id=" + facts["stripe_id"])
     check("GET billing/status?subscription_id=<billing's id> finds the stripe subscription",
           status == 200 and [s.get("subscription_id") for s in answer.get("subscriptions", [])] == [STRIPE_SUB], (status, answer))
@@ -663,6 +668,17 @@ def scenario_overdue(facts):
     wait_mail("access blocked", key, "dunning.access_blocked")
     facts["stripe_history"].append(("dunning.block", None, None))
 
+    # Eight days after activation the engagement cadence's day-7 message is due, once.
+    status, answer = api("POST", "jobs/billing.engagement/run", role="owner", subject=OWNER)
+    runs.append(status)
+    check("POST jobs/billing.engagement/run as owner: ran (200), or busy (409) while the scheduled run holds the claim",
+          (status == 200 and answer.get("outcome") == "ran") or (status == 409 and answer.get("outcome") == "busy"), (status, answer))
+    key = f"engagement:stripe:{STRIPE_SUB}:engagement.day_7"
+    facts["engagement"] = {key: "engagement.day_7"}
+    found = wait(lambda: delivery(key), lambda d: d is not None and d.get("status") in ("sent", "dead", "undeliverable"))
+    check("8 days after activation: notifications sent the engagement.day_7 delivery by email",
+          found and pick(found, "status", "channel", "template_key") == ("sent", "email", "engagement.day_7"), found)
+
     paid_at = int(time.time())
     body = stripe_invoice("invoice.paid", "i_paid", paid_at, amount_paid=4900, attempt_count=3, payment_intent=f"pi_billing{RUN}",
                           status="paid", status_transitions={"finalized_at": failed_at - 100, "paid_at": paid_at})
@@ -679,6 +695,83 @@ def scenario_overdue(facts):
 # --------------------------------------------------------------------------------------------
 # Checks over everything
 # --------------------------------------------------------------------------------------------
+
+def psql(sql):
+    """Rows of a statement through psql with the stack's admin URL, or None when that is not possible."""
+    import subprocess
+    from tallystack import postgres
+    admin = os.environ.get("TALLY_DATABASE_ADMIN_URL")
+    if not admin:
+        return None
+    try:
+        result = subprocess.run([postgres.tool("psql"), admin, "-X", "-q", "-At", "-F", "\t", "-c", sql], capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.TimeoutExpired, StackError):
+        return None
+    return [line.split("\t") for line in result.stdout.splitlines() if line] if result.returncode == 0 else None
+
+
+def usage_report(month):
+    status, answer = api("GET", f"billing/usage/report?month={month}&subscription_id={STRIPE_SUB}", role="finance", subject=FINANCE)
+    lines = {}
+    if status == 200:
+        for subscription in answer.get("subscriptions", []):
+            for line in subscription.get("metrics", []):
+                lines[line.get("metric")] = line
+    return status, answer, lines
+
+
+def scenario_usage(facts):
+    """The product backend's usage reports for the stripe subscription (on team: seats 20)."""
+    month = time.strftime("%Y-%m", time.gmtime())
+    reports = [("u_1", "txn_a", 12), ("u_2", "txn_b", 9), ("u_1_resent", "txn_a", 12)]
+    for name, transaction, quantity in reports:
+        body = json.dumps({
+            "id": event_id(name), "type": "usage.recorded", "occurred_at": rfc3339(int(time.time()), fraction=""),
+            "data": {"transaction_id": f"{transaction}_{RUN}", "subscription": {"provider": "stripe", "subscription_id": STRIPE_SUB},
+                     "customer_ref": CUSTOMER, "metric": "seats", "quantity": quantity},
+        }).encode()
+        send("internal", body, f"usage.recorded {name}")
+    status, answer = api("GET", f"billing/usage/report?month={month}", role="support")
+    check("GET billing/usage/report as support is 403", status == 403, (status, answer))
+    status, answer = api("GET", "billing/usage/report?month=2026-13", role="finance", subject=FINANCE)
+    check("GET billing/usage/report?month=2026-13 is 400 naming month", status == 400 and field_of(answer) == "month", (status, answer))
+    status, answer, lines = wait(lambda: usage_report(month), lambda r: r[2].get("seats", {}).get("counted") == 21)
+    seats = lines.get("seats", {})
+    check("usage report: seats counted 21 (txn_a once, txn_b), the counter agrees, over team's limit of 20",
+          pick(seats, "recorded", "counted", "limit", "overage", "drift_detected") == (21, 21, 20, True, False), (status, answer))
+    check("usage report: projects has team's limit and no usage", pick(lines.get("projects", {}), "recorded", "counted", "limit") == (0, 0, 100), lines)
+    changed = psql(f"UPDATE billing.usage_counters SET quantity = 15 WHERE org_id = '{ORG}' AND metric = 'seats' RETURNING quantity")
+    if check("a usage counter changed by hand (psql with the stack's admin URL)", changed == [["15"]], changed):
+        status, answer, lines = usage_report(month)
+        check("usage report: the changed counter shows drift_detected with both numbers (recorded 15, counted 21)",
+              pick(lines.get("seats", {}), "recorded", "counted", "drift_detected") == (15, 21, True) and answer.get("drift_detected") is True,
+              (status, answer))
+
+
+def scenario_sync(facts):
+    """A projection changed by hand is repaired by billing sync."""
+    changed = psql(f"UPDATE billing.subscriptions SET projection = jsonb_set(projection, '{{status}}', '\"canceled\"') "
+                   f"WHERE org_id = '{ORG}' AND subscription_id = '{STRIPE_SUB}' RETURNING status")
+    if not check("a subscription's projection changed by hand to canceled (the seed's raw SQL)", changed == [["canceled"]], changed):
+        return
+    status, run = api("POST", "billing/sync", role="viewer")
+    check("POST billing/sync as a viewer is 403", status == 403, (status, run))
+    status, run = api("POST", "billing/sync", role="finance", subject=FINANCE)
+    facts["syncs"] = facts.get("syncs", 0) + 1
+    differences = [pick(d, "item", "field", "stored", "rebuilt") for d in run.get("differences", [])] if status == 200 else []
+    check("billing sync: both subscriptions looked at, the stripe one's status reported (stored canceled, rebuilt active) and repaired",
+          status == 200 and pick(run, "status", "items_processed", "difference_count") == ("completed", 2, 1)
+          and differences == [(f"subscription:stripe:{STRIPE_SUB}", "status", '"canceled"', '"active"')], (status, run))
+    row = status_of(STRIPE_SUB)
+    check("after sync: GET billing/status shows the stripe subscription active again", row and row.get("status") == "active", row)
+    time.sleep(0.01)
+    status, again = api("POST", "billing/sync", role="finance", subject=FINANCE)
+    facts["syncs"] += 1
+    check("a second sync finds nothing to repair", status == 200 and again.get("difference_count") == 0, (status, again))
+    status, runs = api("GET", "sync-runs")
+    check("GET sync-runs lists both runs, newest first",
+          status == 200 and [r.get("difference_count") for r in runs.get("runs", [])] == [0, 1] and runs["runs"][1].get("id") == run.get("id"), (status, runs))
+
 
 def check_history(facts):
     expected = facts.get("stripe_history", [])
@@ -723,7 +816,11 @@ def check_audit(facts):
     runs = facts.get("job_runs", [])
     jobs = of("job.run")
     check(f"audit-log: job.run for each of the owner's {len(runs)} runs, none for the refused ones",
-          len(jobs) == len(runs) and all(e.get("actor") == OWNER and e.get("target") == "job:billing.dunning" for e in jobs), jobs)
+          len(jobs) == len(runs) and all(e.get("actor") == OWNER and e.get("target") in ("job:billing.dunning", "job:billing.engagement") for e in jobs),
+          jobs)
+    syncs = of("billing.sync")
+    check(f"audit-log: billing.sync for each of finance's {facts.get('syncs', 0)} runs",
+          len(syncs) == facts.get("syncs", 0) and all(e.get("actor") == FINANCE for e in syncs), syncs)
 
 
 def check_topics(facts):
@@ -782,8 +879,16 @@ def check_topics(facts):
     by_key = collections.defaultdict(list)
     for event in requests:
         by_key[event["data"].get("dedupe_key")].append(event)
-    check(f"{REQUESTS_TOPIC}: exactly one request for each dunning message ({', '.join(t for t, _ in keys.values())}), nothing else",
-          sorted((key, len(found)) for key, found in by_key.items()) == sorted((key, 1) for key in keys), {k: len(v) for k, v in by_key.items()})
+    engagement = facts.get("engagement", {})
+    check(f"{REQUESTS_TOPIC}: exactly one request for each dunning message ({', '.join(t for t, _ in keys.values())})"
+          f" and each engagement message ({', '.join(engagement.values()) or 'none'}), nothing else",
+          sorted((key, len(found)) for key, found in by_key.items()) == sorted((key, 1) for key in [*keys, *engagement]), {k: len(v) for k, v in by_key.items()})
+    for key, template in engagement.items():
+        data = (by_key.get(key) or [{}])[0].get("data") or {}
+        check(f"request {key}: {template} to the stripe customer, with the product's name and its getting-started link",
+              data.get("template_key") == template and data.get("recipient") == {"customer": {"provider": "stripe", "customer_id": CUSTOMER}}
+              and set(data.get("variables") or {}) == {"product_name", "getting_started_url"}
+              and (data.get("variables") or {}).get("getting_started_url", "").endswith("/getting-started"), data)
     pay_url = STACK["pay_url"].replace("{invoice_id}", INVOICE)
     for key, (template, due) in keys.items():
         data = (by_key.get(key) or [{}])[0].get("data") or {}
@@ -793,9 +898,10 @@ def check_topics(facts):
               data)
     if STACK["sinks"]:
         to_customer = sorted(m.message_id for m in all_mail() if EMAIL in m.to)
-        expected_ids = sorted(m.message_id for key in keys for m in for_delivery(all_mail(), derived_delivery_id(ORG, key)))
-        check(f"the SMTP sinks hold exactly {len(keys)} messages for the customer, one per dunning message",
-              len(to_customer) == len(keys) and to_customer == expected_ids, {"to customer": to_customer, "of the deliveries": expected_ids})
+        expected_ids = sorted(m.message_id for key in [*keys, *engagement] for m in for_delivery(all_mail(), derived_delivery_id(ORG, key)))
+        count = len(keys) + len(engagement)
+        check(f"the SMTP sinks hold exactly {count} messages for the customer, one per dunning and engagement message",
+              len(to_customer) == count and to_customer == expected_ids, {"to customer": to_customer, "of the deliveries": expected_ids})
 
 
 # --------------------------------------------------------------------------------------------
@@ -841,6 +947,8 @@ def main():
                 scenario_payment_failed(facts)
                 if STACK["clock"]:
                     scenario_overdue(facts)
+                scenario_usage(facts)
+                scenario_sync(facts)
     finally:
         if STACK["clock"]:
             set_clock(0)

@@ -109,7 +109,7 @@ for name, g in golden.items():
     for position, event in enumerate(g["events"]):
         wanted[canonical_id(inbox[name], position)] = (name, event)
 topics = ["tally.canonical.payments.v1", "tally.canonical.subscriptions.v1", "tally.canonical.invoices.v1",
-          "tally.canonical.orders.v1", "tally.canonical.payouts.v1", "tally.canonical.customers.v1"]
+          "tally.canonical.orders.v1", "tally.canonical.payouts.v1", "tally.canonical.customers.v1", "tally.canonical.usage.v1"]
 events = consume(topics, f"e2e-normalizer-{ORG}", lambda e: e.get("tenant") == ORG,
                  lambda kept: set(wanted) <= {e["id"] for e in kept}, seconds=60)
 by_id = {}

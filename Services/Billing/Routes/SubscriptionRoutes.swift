@@ -149,8 +149,7 @@ struct SubscriptionRoutes: Sendable {
         case .success(let stored): return stored
         case .failure(.unknownSubscription): throw Problem.notFound("no such subscription in this org")
         case .failure(.unknownPlan(let plan)):
-            throw Problem(
-                type: "unknown-plan", title: "Unknown plan", status: .unprocessableContent, detail: "no plan \(plan) in this org's catalog", extensions: ["field": "plan_code"])
+            throw Problem.notFound("no plan \(plan) in this org's catalog")
         case .failure(.refused(let refusal)):
             switch refusal {
             case .alreadyPaused:

@@ -146,14 +146,14 @@ struct BillingQueries: Sendable {
         return previous
     }
 
-    /// The subscriptions with no plan whose provider plan is `providerPlan` (ended ones are left
-    /// as they ended).
+    /// The subscriptions with no plan whose provider plan is `providerPlan` (ended ones too: the
+    /// plan records what they were on).
     func unmappedSubscriptions(provider: WebhookProvider, providerPlan: String, connection: PostgresConnection) async throws -> [SubscriptionReference] {
         var references: [SubscriptionReference] = []
         for try await id in try await connection.query(
             """
             SELECT subscription_id FROM \(unescaped: s).subscriptions
-            WHERE provider = \(provider.rawValue) AND provider_plan = \(providerPlan) AND plan_code IS NULL AND status <> 'canceled'
+            WHERE provider = \(provider.rawValue) AND provider_plan = \(providerPlan) AND plan_code IS NULL
             ORDER BY subscription_id
             """, logger: logger
         ).decode(String.self) { references.append(SubscriptionReference(provider: provider, subscriptionID: id)) }
@@ -246,6 +246,70 @@ struct BillingQueries: Sendable {
                     updatedAt: updated))
         }
         return rows
+    }
+
+    // MARK: Usage
+
+    /// One subscription's usage in a month: the stored counters, the count from the events, and
+    /// the limits of its plan version.
+    struct UsageFigures: Sendable, Equatable {
+        var subscription: SubscriptionReference
+        var planCode: String?
+        var planVersion: Int?
+        var recorded: [String: Int64]
+        var counted: [String: Int64]
+        var limits: [String: Int64]
+    }
+
+    /// The month's usage of every subscription that has any (or only of `subscription`), in one
+    /// snapshot, by subscription.
+    func usage(org: TenantID, month: String, subscription: String?) async throws -> [UsageFigures] {
+        try await client.withTransaction(logger: logger) { connection in
+            try await connection.query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY", logger: logger)
+            try await connection.setTenant(org, logger: logger)
+            var figures: [SubscriptionReference: UsageFigures] = [:]
+            func entry(_ provider: String, _ id: String) -> SubscriptionReference? {
+                guard let provider = WebhookProvider(rawValue: provider) else { return nil }
+                let reference = SubscriptionReference(provider: provider, subscriptionID: id)
+                if figures[reference] == nil {
+                    figures[reference] = UsageFigures(subscription: reference, planCode: nil, planVersion: nil, recorded: [:], counted: [:], limits: [:])
+                }
+                return reference
+            }
+            for try await (provider, id, metric, quantity) in try await connection.query(
+                """
+                SELECT provider, subscription_id, metric, quantity FROM \(unescaped: s).usage_counters
+                WHERE month = \(month) AND (\(subscription)::text IS NULL OR subscription_id = \(subscription)::text)
+                """, logger: logger
+            ).decode((String, String, String, Int64).self) {
+                if let reference = entry(provider, id) { figures[reference]?.recorded[metric] = quantity }
+            }
+            for try await (provider, id, metric, quantity) in try await connection.query(
+                """
+                SELECT provider, subscription_id, metric, sum(quantity)::bigint FROM \(unescaped: s).usage_events
+                WHERE month = \(month) AND (\(subscription)::text IS NULL OR subscription_id = \(subscription)::text)
+                GROUP BY provider, subscription_id, metric
+                """, logger: logger
+            ).decode((String, String, String, Int64).self) {
+                if let reference = entry(provider, id) { figures[reference]?.counted[metric] = quantity }
+            }
+            let store = PostgresBillingStore(schema: schema, connection: connection, logger: logger)
+            for reference in figures.keys {
+                let sql = "SELECT projection::text FROM \(s).subscriptions WHERE provider = $1 AND subscription_id = $2"
+                var bindings = PostgresBindings()
+                bindings.append(reference.provider.rawValue)
+                bindings.append(reference.subscriptionID)
+                for try await text in try await connection.query(PostgresQuery(unsafeSQL: sql, binds: bindings), logger: logger).decode(String.self) {
+                    let projection = try CanonicalJSON.decode(SubscriptionProjection.self, from: Array(text.utf8))
+                    if let plan = projection.plan {
+                        figures[reference]?.planCode = plan.code
+                        figures[reference]?.planVersion = plan.version
+                        figures[reference]?.limits = try await store.limits(plan: plan.code, version: plan.version)
+                    }
+                }
+            }
+            return figures.values.sorted { $0.subscription.key < $1.subscription.key }
+        }
     }
 
     // MARK: Sync

@@ -74,6 +74,11 @@ protocol BillingStore: Sendable {
     /// The org's overdue policy (the standard one without a row).
     func dunningPolicy() async throws -> DunningPolicy
 
+    // MARK: Usage
+    /// Records a usage report once per transaction id and adds it to its month's counter; false
+    /// when the transaction was recorded already (nothing is counted twice).
+    func recordUsage(_ usage: UsageRecorded, month: String, eventID: String, at: Date) async throws -> Bool
+
     // MARK: Engagement
     /// The engagement templates recorded (sent or skipped) for a subscription.
     func engagementRecorded(subscription: UUID) async throws -> Set<String>

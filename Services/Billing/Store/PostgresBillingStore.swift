@@ -201,6 +201,33 @@ struct PostgresBillingStore: BillingStore {
 }
 
 extension PostgresBillingStore {
+    // MARK: Usage
+
+    func recordUsage(_ usage: UsageRecorded, month: String, eventID: String, at time: Date) async throws -> Bool {
+        let s = schema.name
+        let reference = usage.subscription
+        let rows = try await connection.query(
+            """
+            INSERT INTO \(unescaped: s).usage_events (org_id, transaction_id, provider, subscription_id, metric, quantity, month, recorded_at, event_id)
+            VALUES (current_setting('tally.org_id', true), \(usage.transactionID), \(reference.provider.rawValue), \(reference.subscriptionID), \(usage.metric),
+                    \(usage.quantity), \(month), \(usage.recordedAt), \(eventID))
+            ON CONFLICT (org_id, transaction_id) DO NOTHING
+            RETURNING 1
+            """, logger: logger)
+        var inserted = false
+        for try await _ in rows.decode(Int.self) { inserted = true }
+        guard inserted else { return false }
+        try await connection.query(
+            """
+            INSERT INTO \(unescaped: s).usage_counters (org_id, provider, subscription_id, metric, month, quantity, updated_at)
+            VALUES (current_setting('tally.org_id', true), \(reference.provider.rawValue), \(reference.subscriptionID), \(usage.metric), \(month),
+                    \(usage.quantity), \(time))
+            ON CONFLICT (org_id, provider, subscription_id, metric, month) DO UPDATE SET
+                quantity = usage_counters.quantity + EXCLUDED.quantity, updated_at = EXCLUDED.updated_at
+            """, logger: logger)
+        return true
+    }
+
     // MARK: Engagement
 
     func engagementRecorded(subscription: UUID) async throws -> Set<String> {

@@ -19,6 +19,7 @@ enum CanonicalEvent: Equatable, Sendable {
     case orderPlaced(OrderPlaced)
     case orderCanceled(OrderCanceled)
     case customerUpserted(CustomerUpserted)
+    case usageRecorded(UsageRecorded)
 
     /// The typed payload, whatever its type.
     var payload: any EventPayload {
@@ -36,13 +37,14 @@ enum CanonicalEvent: Equatable, Sendable {
         case .orderPlaced(let payload): payload
         case .orderCanceled(let payload): payload
         case .customerUpserted(let payload): payload
+        case .usageRecorded(let payload): payload
         }
     }
 
     var eventType: String { type(of: payload).eventType }
 
     /// The state-bearing object this event changes, for the ordering fence; nil for additive
-    /// facts (payment intents, payments, refunds, disputes, payouts, orders, customers), which are
+    /// facts (payment intents, payments, refunds, disputes, payouts, orders, customers, usage), which are
     /// always emitted once.
     var fencedObject: FencedObject? {
         switch self {

@@ -46,6 +46,21 @@ struct InternalMapping: ProviderMapping {
         let reason: String?
     }
 
+    /// `usage.recorded`: units of a metric used under a subscription, once per transaction id.
+    struct Usage: Decodable {
+        struct Subscription: Decodable {
+            let provider: String
+            let subscription_id: String
+        }
+        let transaction_id: String
+        let subscription: Subscription
+        let customer_ref: String?
+        let metric: String
+        let quantity: Int64
+        /// When the usage happened; the event's `occurred_at` when left out.
+        let recorded_at: String?
+    }
+
     struct Customer: Decodable {
         let customer_id: String
         let email: String?
@@ -96,6 +111,8 @@ struct InternalMapping: ProviderMapping {
         case "order.canceled":
             let cancellation = try PayloadReading.decode(Envelope<Cancellation>.self, body, provider: "internal").data
             return .events([.orderCanceled(OrderCanceled(origin: origin, orderID: cancellation.order_id, reason: cancellation.reason))])
+        case "usage.recorded":
+            return .events([.usageRecorded(try Self.usage(try PayloadReading.decode(Envelope<Usage>.self, body, provider: "internal").data, origin: origin))])
         case "customer.upserted":
             let customer = try PayloadReading.decode(Envelope<Customer>.self, body, provider: "internal").data
             return .events([
@@ -108,5 +125,33 @@ struct InternalMapping: ProviderMapping {
         default:
             return .ignored("internal event type \(event.type) is not mapped")
         }
+    }
+
+    /// A usage report as its canonical event, or what about it is malformed.
+    static func usage(_ usage: Usage, origin: EventOrigin) throws(MalformedPayload) -> UsageRecorded {
+        guard (1...200).contains(usage.transaction_id.count) else { throw MalformedPayload("internal usage transaction_id must be 1 to 200 characters") }
+        guard let provider = WebhookProvider(rawValue: usage.subscription.provider) else {
+            throw MalformedPayload("internal usage subscription.provider '\(usage.subscription.provider.prefix(40))' is not a provider")
+        }
+        guard !usage.subscription.subscription_id.isEmpty else { throw MalformedPayload("internal usage subscription.subscription_id is empty") }
+        guard Self.isMetric(usage.metric) else {
+            throw MalformedPayload("internal usage metric '\(usage.metric.prefix(70))' is not a metric name ([a-z][a-z0-9_.-]{0,63})")
+        }
+        guard usage.quantity >= 0 else { throw MalformedPayload("internal usage quantity \(usage.quantity) is negative") }
+        var recordedAt = origin.occurredAt
+        if let text = usage.recorded_at {
+            guard let parsed = RFC3339.parse(text) else { throw MalformedPayload("internal usage recorded_at is not an RFC 3339 time: '\(text.prefix(40))'") }
+            recordedAt = parsed
+        }
+        return UsageRecorded(
+            origin: origin, transactionID: usage.transaction_id,
+            subscription: SubscriptionReference(provider: provider, subscriptionID: usage.subscription.subscription_id), customerRef: usage.customer_ref,
+            metric: usage.metric, quantity: usage.quantity, recordedAt: recordedAt)
+    }
+
+    /// `[a-z][a-z0-9_.-]{0,63}`, as plans name their limits.
+    static func isMetric(_ text: String) -> Bool {
+        guard let first = text.unicodeScalars.first, ("a"..."z").contains(first), text.unicodeScalars.count <= 64 else { return false }
+        return text.unicodeScalars.allSatisfy { ("a"..."z").contains($0) || ("0"..."9").contains($0) || $0 == "_" || $0 == "." || $0 == "-" }
     }
 }
