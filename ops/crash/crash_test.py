@@ -20,6 +20,12 @@ When everything has drained, the checker asserts:
   delivery, every delivery ends `sent`, and the SMTP sinks hold exactly one distinct message
   (Message-ID) per delivery, with no more copies than 1 + its `abandoned` attempts (a kill
   between the relay's 250 and the record resends once, with the same Message-ID).
+- billing (when it runs): the run also sends, through a second Stripe source, subscriptions that
+  are created, updated and deleted (with duplicates, retries and kills of billing like the
+  others); each ends canceled with two seats and access ended, no canonical event changed a
+  subscription twice, each subscription's `entitlement.changed` events on the topic are one per
+  revision (1, 2, … without gaps, `granted` then `ended`), and a billing sync afterwards finds
+  every projection equal to the fold of its history.
 
 Negative control: the same checker runs over a consumer with an injected fault (it commits its
 Kafka offsets before applying, then crashes mid-batch) and must report the loss.
@@ -81,6 +87,46 @@ def stripe_body(event_id, amount):
             "source": None, "statement_descriptor_suffix": None, "transfer_data": None, "transfer_group": None,
         }},
     }, separators=(",", ":")).encode()
+
+
+SUBSCRIPTION_STEPS = (("customer.subscription.created", 1, "active"), ("customer.subscription.updated", 2, "active"),
+                      ("customer.subscription.deleted", 2, "canceled"))
+
+
+def subscription_bodies(org, count):
+    """`count` Stripe subscriptions, each created (one seat), updated (two seats) and deleted, a
+    minute apart: their bodies by event id, and each subscription's event ids in send order."""
+    stripe = ROOT / "contracts" / "providers" / "stripe"
+    samples = {sample: (stripe / f"{sample}.json").read_text() for sample, _, _ in SUBSCRIPTION_STEPS}
+    base, bodies, per_subscription = int(time.time()) - 3600, {}, {}
+    for n in range(count):
+        subscription = f"sub_crash_{org[-10:]}_{n:04d}"
+        for step, (sample, quantity, status) in enumerate(SUBSCRIPTION_STEPS):
+            event = json.loads(samples[sample])
+            event_id = f"evt_crash_{org[-10:]}_sub{n:04d}_{step}"
+            created = base + n + 60 * step
+            event.update(id=event_id, created=created)
+            item = event["data"]["object"]
+            item.update(id=subscription, customer=f"cus_crash_{n:04d}", status=status)
+            if item.get("canceled_at"):
+                item["canceled_at"] = created
+            item["items"]["data"][0]["quantity"] = quantity
+            bodies[event_id] = json.dumps(event, separators=(",", ":")).encode()
+            per_subscription.setdefault(subscription, []).append(event_id)
+    return bodies, per_subscription
+
+
+def interleave(first, second):
+    """Both lists merged at random, each keeping its own order."""
+    merged, i, j = [], 0, 0
+    while i < len(first) or j < len(second):
+        if j == len(second) or (i < len(first) and random.random() < (len(first) - i) / (len(first) - i + len(second) - j)):
+            merged.append(first[i])
+            i += 1
+        else:
+            merged.append(second[j])
+            j += 1
+    return merged
 
 
 # ------------------------------------------------------------------------------------------------
@@ -274,26 +320,68 @@ def check_notifications(checks, admin_url, org, keys, maildirs):
     log(f"notifications: {len(keys)} deliveries, {copies_total} messages in the sinks ({resends} resends after a kill mid-send)")
 
 
-def read_raw_topic(org, inbox_ids):
-    """The org's raw-webhook events, read from the beginning of every partition (no group join),
-    until all of `inbox_ids` were seen or the topic stays quiet. Maps raw event id to inbox id."""
+def check_billing(checks, admin_url, org, source_id, per_subscription, billing):
+    """The billing invariant over the run's subscriptions (see the module doc)."""
+    rows = psql(admin_url, f"SELECT subscription_id, status, projection->>'quantity', entitlement->>'access', entitlement_revision::text "
+                           f"FROM billing.subscriptions WHERE org_id = '{org}'")
+    final = {row[0]: tuple(row[1:]) for row in rows}
+    wrong = {sub: final.get(sub) for sub in per_subscription if final.get(sub, ())[:3] != ("canceled", "2", "ended")}
+    checks.check(f"billing: each of {len(per_subscription)} subscriptions ends canceled with two seats and access ended",
+                 len(rows) == len(per_subscription) and not wrong, {"rows": len(rows), "wrong": dict(list(wrong.items())[:5])})
+
+    inbox = psql(admin_url, f"SELECT id::text FROM ingest_gateway.webhook_inbox WHERE source_id = '{source_id}'")
+    causes = {canonical_id(inbox_id) for inbox_id, in inbox}
+    history = psql(admin_url, f"SELECT cause_event_id, count(*) FROM billing.subscription_history WHERE org_id = '{org}' GROUP BY 1")
+    twice = [cause for cause, n in history if n != "1"]
+    foreign = [cause for cause, _ in history if cause not in causes]
+    checks.check("billing: no canonical event changed a subscription twice, and every change has one of the run's events as its cause",
+                 history and not twice and not foreign, {"history": len(history), "twice": twice[:5], "foreign": foreign[:5]})
+
+    published = read_topic("tally.billing.entitlements.v1", org, lambda seen: len({e["id"] for e in seen}) >= 2 * len(per_subscription))
+    per_revision = {}
+    for event in published:
+        key = (event["data"]["subscription"]["subscription_id"], event["data"]["revision"])
+        per_revision.setdefault(key, {})[event["id"]] = event["data"]["access"]
+    doubled = sorted(key for key, ids in per_revision.items() if len(ids) != 1)
+    sequences = {}
+    for (sub, revision), ids in sorted(per_revision.items()):
+        sequences.setdefault(sub, []).append((revision, next(iter(ids.values()))))
+    bad = {sub: sequences.get(sub) for sub in per_subscription
+           if [revision for revision, _ in sequences.get(sub, [])] != list(range(1, len(sequences.get(sub, [])) + 1))
+           or [access for _, access in sequences.get(sub, [])] != ["granted", "ended"]
+           or str(len(sequences.get(sub, []))) != final.get(sub, ("",) * 4)[3]}
+    checks.check("billing: one entitlement.changed per subscription and revision, revisions 1 and 2 (granted, ended) matching the stored revision",
+                 not doubled and not bad, {"doubled": doubled[:5], "bad": dict(list(bad.items())[:3])})
+
+    status, run, _ = call("POST", f"{billing}/admin/orgs/{org}/billing/sync", {}, {"Authorization": f"Bearer {token(org, 'admin', 'crash-test')}"}, timeout=60)
+    checks.check(f"billing: a sync afterwards looks at {len(per_subscription)} subscriptions and finds nothing to repair",
+                 status == 200 and run.get("items_processed") == len(per_subscription) and run.get("difference_count") == 0
+                 and not run.get("errors"), (status, {k: run.get(k) for k in ("items_processed", "difference_count", "errors")}))
+    log(f"billing: {len(per_subscription)} subscriptions, {len(history)} history rows, {len(published)} entitlement messages read")
+
+
+def read_topic(topic, org, done):
+    """The org's events on `topic`, read from the beginning of every partition (no group join),
+    until `done(events)` holds and the topic is quiet, or it stays quiet for ten seconds."""
     from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
-    topic = "tally.ingest.raw-webhooks.v1"
     consumer = Consumer({"bootstrap.servers": BROKERS, "group.id": f"crash-check-{uuid.uuid4()}", "enable.auto.commit": False})
     partitions = consumer.list_topics(topic, timeout=10).topics[topic].partitions
     consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in partitions])
-    raw_events, started, idle = {}, time.time(), 0
+    events, started, idle = [], time.time(), 0
     while time.time() < started + 120:
         batch = [m for m in consumer.consume(num_messages=1000, timeout=1.0) if not m.error()]
         idle = 0 if batch else idle + 1
-        for message in batch:
-            event = json.loads(message.value())
-            if event.get("tenant") == org:
-                raw_events[event["id"]] = event["data"]["inbox_id"]
-        if inbox_ids <= set(raw_events.values()) and idle >= 2 or idle >= 10:
+        events.extend(event for event in (json.loads(m.value()) for m in batch) if event.get("tenant") == org)
+        if done(events) and idle >= 2 or idle >= 10:
             break
     consumer.close()
-    return raw_events
+    return events
+
+
+def read_raw_topic(org, inbox_ids):
+    """The org's raw-webhook events until all of `inbox_ids` were seen: raw event id to inbox id."""
+    events = read_topic("tally.ingest.raw-webhooks.v1", org, lambda seen: inbox_ids <= {e["data"]["inbox_id"] for e in seen})
+    return {event["id"]: event["data"]["inbox_id"] for event in events}
 
 
 def inbox_count(db_path):
@@ -349,16 +437,31 @@ def main():
         checks.finish()
     source_id, secret = created["source"]["id"], created["secret"]
 
+    # Billing joins when the stack runs it: its subscription webhooks go to a second source, so
+    # the payment checks above see only payments.
+    billing = service_url("billing", urls.get("billing")) if stack.processes.running("billing") else None
+    subscription_webhooks, per_subscription, billing_source, billing_secret = {}, {}, None, None
+    if billing:
+        status, created = call("POST", f"{gateway}/admin/orgs/{org}/sources", {"provider": "stripe", "name": "crash test subscriptions"}, auth)[:2]
+        if not checks.check("create the stripe source for subscriptions", status == 201, created):
+            checks.finish()
+        billing_source, billing_secret = created["source"]["id"], created["secret"]
+        subscription_webhooks, per_subscription = subscription_bodies(org, max(10, args.count // 40))
+
     workdir = tempfile.mkdtemp(prefix="tally-crash-")
     consumer = ConsumerProcess(f"{workdir}/consumer.db", f"crash-consumer-{org}", org)
 
     # The deliveries: every id once, plus duplicates of ids sent earlier, in a fixed order.
     ids = [f"evt_crash_{org[-10:]}_{n:06d}" for n in range(args.count)]
-    deliveries = list(ids)
+    routes = {event_id: (source_id, secret) for event_id in ids}
+    routes.update({event_id: (billing_source, billing_secret) for event_id in subscription_webhooks})
+    everything = set(routes)
+    deliveries = interleave(ids, [e for events in per_subscription.values() for e in events])
     for _ in range(int(args.count * args.duplicates)):
         position = random.randrange(1, len(deliveries))
         deliveries.insert(position, random.choice(deliveries[:position]))
     bodies = {event_id: stripe_body(event_id, 1000 + n) for n, event_id in enumerate(ids)}
+    bodies.update(subscription_webhooks)
 
     acknowledged, pending_retry = set(), []
     state = {"sent": 0, "non2xx": 0, "errors": 0, "done": False, "answers": {}}
@@ -366,8 +469,9 @@ def main():
 
     def deliver(event_id):
         body = bodies[event_id]
+        source, key = routes[event_id]
         try:
-            status, _, _ = call("POST", f"{gateway}/webhooks/{source_id}", raw=body, headers=sign("stripe", body, secret), timeout=10)
+            status, _, _ = call("POST", f"{gateway}/webhooks/{source}", raw=body, headers=sign("stripe", body, key), timeout=10)
         except Exception:  # connection refused or reset while the gateway is down
             status = 0
         with lock:
@@ -396,12 +500,12 @@ def main():
                 if time.time() > report:
                     report = time.time() + 5
                     with lock:
-                        log(f"{len(acknowledged)}/{len(ids)} acknowledged, {len(pending_retry)} awaiting retry, answers so far: {dict(state['answers'])}")
+                        log(f"{len(acknowledged)}/{len(everything)} acknowledged, {len(pending_retry)} awaiting retry, answers so far: {dict(state['answers'])}")
                 with lock:
                     now = time.time()  # one instant, so no retry falls between "due" and "later"
                     due = [e for t, e in pending_retry if t <= now]
                     pending_retry[:] = [(t, e) for t, e in pending_retry if t > now]
-                    remaining = set(ids) - acknowledged
+                    remaining = everything - acknowledged
                 for event_id in due:
                     pool.submit(deliver, event_id)
                 if not remaining and not pending_retry:
@@ -415,6 +519,8 @@ def main():
     notify = bool(stack.processes.running("notifications")) and all(
         stack.sidecars.running(name) for name in ("smtp-sink", "smtp-fallback-sink"))
     notify_keys, notify_events = notification_requests(org, max(20, args.count // 20)) if notify else ([], [])
+    if billing:
+        kills["billing"] = 0
     if notify:
         kills["notifications"] = 0
         publisher = RequestPublisher(BROKERS)
@@ -463,10 +569,11 @@ def main():
     log(f"sending done in {time.time() - started:.1f}s: {state['sent']} requests, {len(acknowledged)} ids acknowledged, "
         f"{state['non2xx']} non-2xx answers and {state['errors']} connection errors retried; kills: {kills}")
     checks.check("every target was killed at least once", all(n > 0 for n in kills.values()), kills)
-    checks.check("every id was eventually acknowledged", acknowledged == set(ids), len(set(ids) - acknowledged))
+    checks.check("every id was eventually acknowledged", acknowledged == everything, len(everything - acknowledged))
+    payments_acknowledged = acknowledged & set(ids)
 
     # Drain: the inbox settles and the test consumer catches up.
-    settled = wait_until(lambda: psql(admin_url, f"SELECT count(*) FROM ingest_gateway.webhook_inbox WHERE source_id = '{source_id}' "
+    settled = wait_until(lambda: psql(admin_url, f"SELECT count(*) FROM ingest_gateway.webhook_inbox WHERE source_id IN ('{source_id}', '{billing_source}') "
                                                  "AND status IN ('pending', 'published')")[0][0] == "0", 180)
     log(f"inbox settled: {settled}")
 
@@ -476,12 +583,17 @@ def main():
     wait_until(lambda: consumer_count() >= len(ids), 180)
     finance = service_url("finance", urls["finance"])
     wait_until(lambda: int(psql(admin_url, f"SELECT count(*) FROM finance.ledger_transactions WHERE org_id = '{org}'")[0][0]) >= len(ids), 180)
+    if billing:
+        ended = f"SELECT count(*) FROM billing.subscriptions WHERE org_id = '{org}' AND status = 'canceled' AND projection->>'quantity' = '2'"
+        wait_until(lambda: int(psql(admin_url, ended)[0][0]) >= len(per_subscription), 180)
     if notify:
         final = f"SELECT count(*) FROM notifications.deliveries WHERE org_id = '{org}' AND status IN ('sent', 'dead', 'undeliverable')"
         wait_until(lambda: int(psql(admin_url, final)[0][0]) >= len(notify_keys), 180)
     time.sleep(2)  # let any redelivery after the last kill arrive before counting
     consumer.kill()
-    check_run(checks, "crash run", admin_url, source_id, org, acknowledged, f"{workdir}/consumer.db", finance=finance)
+    check_run(checks, "crash run", admin_url, source_id, org, payments_acknowledged, f"{workdir}/consumer.db", finance=finance)
+    if billing:
+        check_billing(checks, admin_url, org, billing_source, per_subscription, billing)
     if notify:
         sinks = {sidecar.name: sidecar.data for sidecar in sidecars.catalog(stack.profile)}
         check_notifications(checks, admin_url, org, notify_keys, [sinks["smtp-sink"], sinks["smtp-fallback-sink"]])
@@ -502,7 +614,7 @@ def main():
     wait_until(settled, 90, step=3)
     faulty.kill()
     log(f"negative control: the faulty consumer applied {faulty_count()} of {len(ids)} before settling")
-    clean = check_run(checks, "negative control", admin_url, source_id, org, acknowledged, f"{workdir}/faulty.db", expect_clean=False)
+    clean = check_run(checks, "negative control", admin_url, source_id, org, payments_acknowledged, f"{workdir}/faulty.db", expect_clean=False)
     checks.check("negative control: the faulty consumer ran, and the checker reports its loss", faulty_count() > 0 and not clean, faulty_count())
     checks.finish()
 
