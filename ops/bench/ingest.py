@@ -16,7 +16,11 @@ Phases, in one run against the running stack (`make bench` starts it from a rele
 6. notifications: its process paused while a burst of notification requests (each to its own
    address) queues up on its topic, then resumed: deliveries per second it reaches taking them
    in and sending them over SMTP to the stack's sink (saturation), and its CPU per delivery;
-7. the reference again, to show how far the machine's speed drifted during the run.
+7. billing: its process paused while a burst of canonical `subscription.activated` events (each
+   a subscription of its own) queues up on their topic, then resumed: subscriptions per second it
+   projects (each with its history row and its `entitlement.changed` in the outbox) and its CPU
+   per event;
+8. the reference again, to show how far the machine's speed drifted during the run.
 
 Every number printed is measured in this run; targets are printed next to them.
 """
@@ -34,6 +38,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "ops"))
@@ -355,6 +360,39 @@ def notifications_consumer(args, org, count=2000):
     return result
 
 
+def billing_consumer(args, org, count=5000):
+    """Billing's consumer at saturation: `count` canonical subscription events queued while it is
+    paused, then drained. None when billing is not running."""
+    pid = PidFiles(args.pids_dir).running("billing")
+    if not pid:
+        say(f"billing: skipped (not running per {args.pids_dir})")
+        return None
+    org = org + "_billing"
+    sample = json.loads((ROOT / "contracts" / "fixtures" / "tally.subscription.activated.v1.json").read_text())
+    say(f"billing: its process paused while {count} subscription.activated events queue up on their topic, then resumed and timed until every one is projected")
+
+    def fill():
+        publisher = RequestPublisher(BROKERS, topic="tally.canonical.subscriptions.v1")
+        now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+        for n in range(count):
+            event = json.loads(json.dumps(sample))
+            subscription = f"sub_bench_{org[-10:]}_{n:06d}"
+            event.update(id=str(uuid.uuid4()), tenant=org, subject=f"stripe:{subscription}", time=now)
+            event["data"]["subscription"].update(subscription_id=subscription, customer_ref=f"cus_bench_{n:06d}")
+            event["data"]["origin"].update(occurred_at=now, provider_event_id=f"evt_bench_{org[-10:]}_{n:06d}", source_inbox_id=event["id"])
+            publisher.publish(event)
+        remaining, errors = publisher.flush(60)
+        if remaining or errors:
+            say(f"  warning: {remaining} events unflushed, errors: {errors[:3]}")
+        return count
+    run = drain(args, pid, fill, f"SELECT count(*) FROM billing.subscriptions WHERE org_id = '{org}'")
+    result = {"events": count, "projected": run["done"], "seconds": run["seconds"], "per_s": run["per_s"],
+              "cpu_ms_per_event": run["cpu_ms_per_item"], "all_cpu_ms_per_event": run["all_cpu_ms_per_item"], "cpu_cores": run["cpu_cores"]}
+    say(f"  {result['projected']} of {count} projected in {result['seconds']:.1f}s = {result['per_s']:.0f}/s; billing {result['cpu_ms_per_event']} ms "
+        f"CPU per event (everything, PostgreSQL and the broker included: {result['all_cpu_ms_per_event']} ms)")
+    return result
+
+
 def machine():
     cpu = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")), platform.processor())
     memory = next((int(line.split()[1]) // 1024 // 1024 for line in open("/proc/meminfo") if line.startswith("MemTotal")), 0)
@@ -375,8 +413,9 @@ def main():
     parser.add_argument("--e2e-rate", type=float, default=1000)
     parser.add_argument("--duplicates", type=float, default=0.10)
     parser.add_argument("--json", help="also write the results here")
-    parser.add_argument("--only", choices=["finance", "notifications"],
-                        help="run one phase alone (finance: its consumer draining a backlog; notifications: a burst of requests taken in and sent)")
+    parser.add_argument("--only", choices=["finance", "notifications", "billing"],
+                        help="run one phase alone (finance: its consumer draining a backlog; notifications: a burst of requests taken in and sent; "
+                             "billing: a burst of subscription events projected)")
     parser.add_argument("--pids-dir", default=str(local.profile.pids),
                         help="the stack's pid files, for pausing everything downstream of the gateway in the gateway-alone phase")
     args = parser.parse_args()
@@ -398,6 +437,13 @@ def main():
             print(f"\n| measure | this run ({started}) |\n|---|---|\n| notifications at saturation (a burst of requests, sent over SMTP) | "
                   f"{notifications['per_s']:.0f} deliveries/s, {notifications['cpu_ms_per_delivery']} ms notifications CPU per delivery "
                   f"({notifications['all_cpu_ms_per_delivery']} ms all processes) |")
+        return
+    if args.only == "billing":
+        settle(args.admin_url)
+        billing = billing_consumer(args, org)
+        if billing:
+            print(f"\n| measure | this run ({started}) |\n|---|---|\n| billing consumer at saturation (a burst of subscription events) | "
+                  f"{billing['per_s']:.0f} subscriptions/s, {billing['cpu_ms_per_event']} ms billing CPU per event ({billing['all_cpu_ms_per_event']} ms all processes) |")
         return
     body = sample_body(args.tally)
     if not settle(args.admin_url):
@@ -458,6 +504,8 @@ def main():
     settle(args.admin_url)
     notifications = notifications_consumer(args, org)
     settle(args.admin_url)
+    billing = billing_consumer(args, org)
+    settle(args.admin_url)
     # Finance's CPU over the phase per posting it made in the phase (not per webhook accepted:
     # finance may lag the gateway).
     phase_seconds = args.seconds + args.warmup
@@ -497,6 +545,10 @@ def main():
         rows.append(("notifications at saturation (a burst of requests, sent over SMTP)",
                      f"{notifications['per_s']:.0f} deliveries/s, {notifications['cpu_ms_per_delivery']} ms notifications CPU per delivery "
                      f"({notifications['all_cpu_ms_per_delivery']} ms all processes)", "(information)", notifications["sent"] >= notifications["requests"]))
+    if billing:
+        rows.append(("billing consumer at saturation (a burst of subscription events)",
+                     f"{billing['per_s']:.0f} subscriptions/s, {billing['cpu_ms_per_event']} ms billing CPU per event "
+                     f"({billing['all_cpu_ms_per_event']} ms all processes)", "(information)", billing["projected"] >= billing["events"]))
     print()
     print(f"| measure | this run ({started}) | target | met |")
     print("|---|---|---|---|")
@@ -508,7 +560,7 @@ def main():
             "closing_reference_tps": closing_tps,
             "throughput": throughput, "gateway_alone": alone, "peak": peak, "latency": latency, "steady": steady, "relay": relay, "canonical": canonical, "work_per_webhook": work,
             "finance": finance, "finance_steady_cpu_ms_per_posting": finance_steady, "finance_steady_postings": steady_postings,
-            "notifications": notifications,
+            "notifications": notifications, "billing": billing,
         }, indent=2))
 
 

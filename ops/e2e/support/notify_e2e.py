@@ -47,12 +47,13 @@ def request_event(org, dedupe_key, template_key, channels, recipient, variables,
 
 
 class RequestPublisher:
-    """Publishes request events the way the outbox relay does (key = dedupe key, CloudEvents
-    headers)."""
+    """Publishes events the way the outbox relay does (key = the subject, CloudEvents headers),
+    to the notification requests topic unless told another."""
 
-    def __init__(self, brokers):
+    def __init__(self, brokers, topic=None):
         from confluent_kafka import Producer
         self.producer = Producer({"bootstrap.servers": brokers, "linger.ms": 5})
+        self.topic = topic or REQUESTS_TOPIC
         self.errors = []
 
     def publish(self, event):
@@ -62,7 +63,7 @@ class RequestPublisher:
         payload = json.dumps(event, separators=(",", ":"), sort_keys=True, ensure_ascii=False).encode()
         headers = [("ce_id", event["id"]), ("ce_type", event["type"]), ("ce_tenant", event["tenant"]),
                    ("content-type", "application/cloudevents+json")]
-        self.producer.produce(REQUESTS_TOPIC, key=event["subject"].encode(), value=payload, headers=headers, on_delivery=delivered)
+        self.producer.produce(self.topic, key=event["subject"].encode(), value=payload, headers=headers, on_delivery=delivered)
         self.producer.poll(0)
 
     def flush(self, seconds=20):
