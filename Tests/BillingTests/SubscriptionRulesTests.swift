@@ -1,5 +1,6 @@
 import Contracts
 import Foundation
+import PropertyBased
 import Testing
 
 @testable import Billing
@@ -8,7 +9,8 @@ private let start = Date(timeIntervalSince1970: 1_795_000_000)
 private func at(_ hours: Double) -> Date { start.addingTimeInterval(hours * 3600) }
 
 private func fact(
-    _ kind: ProviderFact.Kind, status: String, hours: Double, plan: String = "price_pro", mapped: ProviderFact.MappedPlan? = .init(code: "pro", version: 1)
+    _ kind: ProviderFact.Kind, status: String, hours: Double, plan: String = "price_pro", mapped: ProviderFact.MappedPlan? = .init(code: "pro", version: 1),
+    quantity: Int = 1
 )
     -> SubscriptionChange
 {
@@ -16,7 +18,7 @@ private func fact(
         fact: ProviderFact(
             kind: kind,
             state: SubscriptionState(
-                subscriptionID: "sub_1", customerRef: "cus_1", planCode: plan, interval: BillingInterval(unit: .month, count: 1), quantity: 1,
+                subscriptionID: "sub_1", customerRef: "cus_1", planCode: plan, interval: BillingInterval(unit: .month, count: 1), quantity: quantity,
                 unitPrice: Money(amountMinor: 4900, currency: CurrencyCode(rawValue: "USD")!), providerStatus: status, currentPeriodEnd: nil),
             provider: .stripe, occurredAt: at(hours), reason: nil, eventID: "evt_\(hours)", mappedPlan: mapped))
 }
@@ -32,6 +34,56 @@ private func fold(_ changes: [SubscriptionChange]) throws -> SubscriptionProject
         let active = try #require(try fold([fact(.activated, status: "active", hours: 2)]))
         #expect(throws: SubscriptionRefusal.stale) { try SubscriptionRules.apply(fact(.pastDue, status: "past_due", hours: 1), to: active) }
         #expect(active.status == .active)
+    }
+
+    /// The provider facts a property run delivers: one per seed, each at its own hour, of a kind
+    /// and with a seat count and price drawn from the seed; in arrival order (the seeds' order).
+    private static func arrivals(_ seeds: [Int]) -> [(hours: Double, change: SubscriptionChange, status: BillingStatus, quantity: Int)] {
+        let kinds: [(ProviderFact.Kind, String, BillingStatus)] = [
+            (.activated, "active", .active), (.changed, "active", .active), (.changed, "past_due", .pastDue), (.pastDue, "past_due", .pastDue),
+            (.paused, "paused", .paused), (.resumed, "active", .active), (.canceled, "canceled", .canceled), (.activated, "trialing", .trialing),
+        ]
+        var used = Set<Int>()
+        return seeds.map { seed in
+            var hour = seed % 500
+            while used.contains(hour) { hour = (hour + 1) % 500 }
+            used.insert(hour)
+            let (kind, status, billing) = kinds[(seed / 500) % kinds.count]
+            let quantity = 1 + (seed / 4000) % 9
+            let price = ["price_pro", "price_team", "price_new"][(seed / 40_000) % 3]
+            return (Double(hour), fact(kind, status: status, hours: Double(hour), plan: price, quantity: quantity), billing, quantity)
+        }
+    }
+
+    /// Whatever order the facts arrive in, each applies only when it is newer than the last one
+    /// applied, the provider version never goes back, and the subscription ends as the newest
+    /// fact says: its status, seats and plan, the same as when they arrive in order.
+    @Test func providerFactsInAnyOrderNeverRollASubscriptionBack() async {
+        await propertyCheck(count: 200, input: Gen.int(in: 0...1_000_000).array(of: 1...20)) { seeds in
+            let arrivals = Self.arrivals(seeds)
+            var projection: SubscriptionProjection?
+            var newest = -1.0
+            for arrival in arrivals {
+                do {
+                    let next = try SubscriptionRules.apply(arrival.change, to: projection)
+                    #expect(arrival.hours > newest, "a fact older than the newest applied was applied")
+                    #expect(next.providerVersion >= projection?.providerVersion ?? next.providerVersion)
+                    projection = next
+                    newest = arrival.hours
+                } catch {
+                    #expect(error == .stale && arrival.hours <= newest, "refused for \(error) at hour \(arrival.hours), newest \(newest)")
+                }
+            }
+            guard let latest = arrivals.max(by: { $0.hours < $1.hours }), let projection else {
+                Issue.record("no projection from \(arrivals.count) facts")
+                return
+            }
+            #expect(projection.status == latest.status)
+            #expect(projection.quantity == latest.quantity)
+            #expect(projection.providerVersion == at(latest.hours))
+            let inOrder = try? fold(arrivals.sorted { $0.hours < $1.hours }.map(\.change))
+            #expect(inOrder?.status == projection.status && inOrder?.quantity == projection.quantity && inOrder?.providerPlan == projection.providerPlan)
+        }
     }
 
     @Test func anUnmappedPriceKeepsNoPlan() throws {
