@@ -71,7 +71,7 @@ private func fold(_ changes: [SubscriptionChange]) throws -> SubscriptionProject
                     projection = next
                     newest = arrival.hours
                 } catch {
-                    #expect(error == .stale && arrival.hours <= newest, "refused for \(error) at hour \(arrival.hours), newest \(newest)")
+                    #expect((error as? SubscriptionRefusal) == .stale && arrival.hours <= newest, "refused for \(error) at hour \(arrival.hours), newest \(newest)")
                 }
             }
             guard let latest = arrivals.max(by: { $0.hours < $1.hours }), let projection else {

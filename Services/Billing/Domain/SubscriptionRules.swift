@@ -85,6 +85,9 @@ enum SubscriptionRefusal: Error, Equatable, Sendable {
 /// - A pause made by an operator is kept while provider facts arrive: they change the status a
 ///   resume returns to, not the paused status; only a cancellation ends it. A provider's own
 ///   pause is lifted by its resume or by a fact stating another status.
+/// - The newest provider fact's status holds, whatever came before it: a newer fact that states a
+///   canceled subscription live (active, past due, paused) reopens it, so a subscription ends as
+///   its newest fact says in whatever order the facts arrived (a property test checks this).
 enum SubscriptionRules {
     static func apply(_ change: SubscriptionChange, to current: SubscriptionProjection?) throws(SubscriptionRefusal) -> SubscriptionProjection {
         if case .provider(let fact) = change { return try applyProvider(fact, to: current) }
@@ -182,11 +185,15 @@ enum SubscriptionRules {
             next.pause = nil
             next.statusBeforePause = nil
         case .paused:
-            guard next.status != .paused, next.status != .canceled else { return }
-            next.statusBeforePause = next.status
+            guard next.status != .paused else { return }
+            // A newer provider fact that says paused means the subscription is not canceled any
+            // more (the reactivation may have been lost or be late); a resume returns to active.
+            next.statusBeforePause = next.status == .canceled ? .active : next.status
+            reopen(&next)
             next.pause = PauseRecord(reasonCode: reason ?? "provider_pause", pausedAt: at, source: provider, actor: nil)
             next.status = .paused
         case .trialing, .active, .pastDue:
+            reopen(&next)
             if next.status == .paused {
                 if next.pause?.source == "operator" {
                     next.statusBeforePause = target
@@ -198,5 +205,12 @@ enum SubscriptionRules {
             }
             next.status = target
         }
+    }
+
+    /// A canceled subscription the provider states as live again keeps no cancellation.
+    private static func reopen(_ next: inout SubscriptionProjection) {
+        guard next.status == .canceled else { return }
+        next.canceledAt = nil
+        next.cancelReason = nil
     }
 }
