@@ -24,7 +24,8 @@ When everything has drained, the checker asserts:
   are created, updated and deleted (with duplicates, retries and kills of billing like the
   others); each ends canceled with two seats and access ended, no canonical event changed a
   subscription twice, each subscription's `entitlement.changed` events on the topic are one per
-  revision (1, 2, … without gaps, `granted` then `ended`), and a billing sync afterwards finds
+  revision (1, 2, … without gaps, `granted` then `ended`, or only `ended` when the cancellation
+  reached billing before the creation, whose delivery was retried), and a billing sync afterwards finds
   every projection equal to the fold of its history.
 
 Negative control: the same checker runs over a consumer with an injected fault (it commits its
@@ -337,7 +338,9 @@ def check_billing(checks, admin_url, org, source_id, per_subscription, billing):
     checks.check("billing: no canonical event changed a subscription twice, and every change has one of the run's events as its cause",
                  history and not twice and not foreign, {"history": len(history), "twice": twice[:5], "foreign": foreign[:5]})
 
-    published = read_topic("tally.billing.entitlements.v1", org, lambda seen: len({e["id"] for e in seen}) >= 2 * len(per_subscription))
+    # Each subscription's stored revision is how many entitlement changes it published.
+    expected_messages = sum(int(row[3] or 0) for row in final.values())
+    published = read_topic("tally.billing.entitlements.v1", org, lambda seen: len({e["id"] for e in seen}) >= expected_messages)
     per_revision = {}
     for event in published:
         key = (event["data"]["subscription"]["subscription_id"], event["data"]["revision"])
@@ -348,9 +351,12 @@ def check_billing(checks, admin_url, org, source_id, per_subscription, billing):
         sequences.setdefault(sub, []).append((revision, next(iter(ids.values()))))
     bad = {sub: sequences.get(sub) for sub in per_subscription
            if [revision for revision, _ in sequences.get(sub, [])] != list(range(1, len(sequences.get(sub, [])) + 1))
-           or [access for _, access in sequences.get(sub, [])] != ["granted", "ended"]
+           or [access for _, access in sequences.get(sub, [])] not in (["granted", "ended"], ["ended"])
            or str(len(sequences.get(sub, []))) != final.get(sub, ("",) * 4)[3]}
-    checks.check("billing: one entitlement.changed per subscription and revision, revisions 1 and 2 (granted, ended) matching the stored revision",
+    # A subscription whose cancellation reached billing before its creation (the creation's
+    # delivery failed during a kill and was retried later, so the normalizer fenced it as older)
+    # was never granted: its one change is revision 1, ended.
+    checks.check("billing: one entitlement.changed per subscription and revision: granted then ended, or only ended, matching the stored revision",
                  not doubled and not bad, {"doubled": doubled[:5], "bad": dict(list(bad.items())[:3])})
 
     status, run, _ = call("POST", f"{billing}/admin/orgs/{org}/billing/sync", {}, {"Authorization": f"Bearer {token(org, 'admin', 'crash-test')}"}, timeout=60)
