@@ -85,18 +85,23 @@ public struct ServiceDefinition: Sendable {
     /// Long-running work of the service's own (e.g. periodic metrics), started after the relay
     /// and stopped before it.
     public var backgroundServices: @Sendable (ServiceDependencies) -> [any Service]
+    /// Tables of the service's own that the runner publishes with a relay each, beside the
+    /// outbox (the gateway's stored webhooks, which are their own raw-webhook events).
+    public var feeds: @Sendable (ServiceDependencies) -> [any RelayFeed]
 
     public init(
         service: TallyService,
         migrationsFolder: URL?,
         consumer: (@Sendable (ServiceDependencies) -> ConsumerDefinition)? = nil,
         backgroundServices: @escaping @Sendable (ServiceDependencies) -> [any Service] = { _ in [] },
+        feeds: @escaping @Sendable (ServiceDependencies) -> [any RelayFeed] = { _ in [] },
         routes: @escaping @Sendable (Router<ServiceRequestContext>, RouterGroup<ServiceRequestContext>, ServiceDependencies) -> Void = { _, _, _ in }
     ) {
         self.service = service
         self.migrationsFolder = migrationsFolder
         self.consumer = consumer
         self.backgroundServices = backgroundServices
+        self.feeds = feeds
         self.routes = routes
     }
 }

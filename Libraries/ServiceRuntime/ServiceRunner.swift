@@ -130,6 +130,9 @@ public enum ServiceRunner {
             )
 
             var services: [any Service] = [ProducerLifecycle(producer: producer, admin: admin), relay]
+            for feed in definition.feeds(dependencies) {
+                services.append(Self.relay(of: feed, client: client, producer: producer, logger: logger, retention: configuration.outboxRetention))
+            }
             services += definition.backgroundServices(dependencies)
             if let consumer { services.append(consumer) }
             services.append(app)
@@ -147,6 +150,13 @@ public enum ServiceRunner {
 
 /// The HTTP routes of a service: operational routes, the shared audit-log route and the
 /// service's own, behind correlation ids, Problem+JSON and (under `/admin/orgs/{org}`) admin auth.
+extension ServiceRunner {
+    /// A relay for one of the service's own feeds, with the outbox relay's settings.
+    static func relay<Feed: RelayFeed>(of feed: Feed, client: PostgresClient, producer: KafkaProducer, logger: Logger, retention: Duration) -> any Service {
+        Relay(feed: feed, client: client, producer: producer, logger: logger, retention: retention)
+    }
+}
+
 public enum ServiceRouter {
     public static func build(
         _ definition: ServiceDefinition, dependencies: ServiceDependencies, checks: [ReadinessCheck], registry: PrometheusCollectorRegistry

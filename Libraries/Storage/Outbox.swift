@@ -18,7 +18,7 @@ extension OutboxMessage {
 
 /// Messages as the outbox table's columns, one array per column in message order, in the text
 /// forms the insert binds: payloads in base64 (decoded by the statement) and headers as canonical
-/// JSON. Shared by `Outbox.enqueue` and by database functions that insert outbox rows themselves.
+/// JSON, as `Outbox.enqueue` binds them.
 public struct OutboxColumns: Sendable {
     public var eventIDs: [String] = []
     public var topics: [String] = []
@@ -70,16 +70,20 @@ extension Outbox {
     /// The most rows one `prunePublished` call looks at.
     public static let pruneLimit = 5000
 
-    /// Deletes rows published more than `age` ago, looking only at the `limit` oldest rows of
-    /// the table, and returns how many it deleted. The cost of a call does not grow with the
-    /// table; a row not yet published is never deleted, however old.
+    /// Deletes rows created more than `age` ago that are published (at or before the latest
+    /// `outbox_publications` position, or published before commit order, with a NULL txid),
+    /// looking only at the `limit` oldest rows of the table, and returns how many it deleted.
+    /// The cost of a call does not grow with the table; a row not yet published is never
+    /// deleted, however old.
     public func prunePublished(olderThan age: Duration, limit: Int = Outbox.pruneLimit, client: PostgresClient, logger: Logger) async throws -> Int {
         let rows = try await client.query(
             """
             WITH head AS (SELECT id FROM \(unescaped: schema.name).outbox ORDER BY id LIMIT \(limit)),
+                 position AS (SELECT up_to_txid, up_to_id FROM \(unescaped: schema.name).outbox_publications ORDER BY id DESC LIMIT 1),
                  deleted AS (
-                     DELETE FROM \(unescaped: schema.name).outbox o USING head
-                     WHERE o.id = head.id AND o.published_at < now() - \(age.components.seconds)::int8 * interval '1 second'
+                     DELETE FROM \(unescaped: schema.name).outbox o USING head, position p
+                     WHERE o.id = head.id AND o.created_at < now() - \(age.components.seconds)::int8 * interval '1 second'
+                       AND (o.txid IS NULL OR (o.txid, o.id) <= (p.up_to_txid, p.up_to_id))
                      RETURNING 1
                  )
             SELECT count(*)::int FROM deleted

@@ -111,5 +111,41 @@ enum PlatformMigrations {
                     runs bigint NOT NULL DEFAULT 0
                 );
                 """),
+        // The outbox in commit order (see `CommitOrderProgress`): the relay no longer marks each
+        // row it published (a non-HOT update of every row, since the unpublished index named
+        // `published_at`), it appends one entry per acknowledged batch to
+        // `outbox_publications`. Rows carry the id of the transaction that wrote them. Rows
+        // published before keep a NULL txid and their `published_at` (never written again);
+        // rows still waiting get the lowest position, so the relay publishes them first.
+        // Attempts and errors were never read from the rows: they are in the relay's log and
+        // metrics. `outbox_messages` shows every row with its publication time, for operators.
+        Migration(
+            version: 10, name: "platform_outbox_in_commit_order",
+            sql: """
+                ALTER TABLE outbox ADD COLUMN txid xid8;
+                ALTER TABLE outbox ALTER COLUMN txid SET DEFAULT pg_current_xact_id();
+                UPDATE outbox SET txid = '1' WHERE published_at IS NULL;
+                CREATE INDEX outbox_publication_order ON outbox (txid, id) WHERE txid IS NOT NULL;
+                DROP INDEX outbox_unpublished;
+                ALTER TABLE outbox DROP COLUMN attempts, DROP COLUMN last_error;
+                CREATE TABLE outbox_publications (
+                    id bigserial PRIMARY KEY,
+                    up_to_txid xid8 NOT NULL,
+                    up_to_id bigint NOT NULL,
+                    messages integer NOT NULL,
+                    published_at timestamptz NOT NULL DEFAULT clock_timestamp()
+                );
+                CREATE INDEX outbox_publications_position ON outbox_publications (up_to_txid, up_to_id);
+                INSERT INTO outbox_publications (up_to_txid, up_to_id, messages) VALUES ('0', 0, 0);
+                CREATE VIEW outbox_messages AS
+                SELECT o.id, o.event_id, o.topic, o.message_key, o.org_id, o.headers, o.payload, o.created_at, o.txid,
+                       COALESCE(o.published_at, p.published_at) AS published_at
+                FROM outbox o
+                LEFT JOIN LATERAL (
+                    SELECT r.published_at FROM outbox_publications r
+                    WHERE o.txid IS NOT NULL AND (r.up_to_txid, r.up_to_id) >= (o.txid, o.id)
+                    ORDER BY r.up_to_txid, r.up_to_id LIMIT 1
+                ) p ON true;
+                """),
     ]
 }

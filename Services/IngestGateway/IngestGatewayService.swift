@@ -8,6 +8,8 @@ import Storage
 /// - `Routes/WebhookRoutes.swift`: `POST /webhooks/{sourceID}` verifies and stores webhooks.
 /// - `Routes/SourceRoutes.swift`: admin routes for sources and secrets.
 /// - `Store/`: the gateway schema's queries (sources, the webhook inbox, refusals).
+/// - `Store/RawWebhookFeed.swift`: publishes each stored webhook as its raw-webhook event,
+///   built from the stored row itself.
 /// - `Handlers/WebhookOutcomeHandler.swift`: applies the normalizer's outcomes to the inbox.
 @main
 struct IngestGatewayService {
@@ -28,6 +30,9 @@ struct IngestGatewayService {
             },
             backgroundServices: { dependencies in
                 [InboxMetrics(client: dependencies.client, schema: dependencies.schema, logger: dependencies.logger)]
+            },
+            feeds: { dependencies in
+                [RawWebhookFeed(client: dependencies.client, schema: dependencies.schema, logger: dependencies.logger)]
             },
             routes: { root, admin, dependencies in
                 let sources = SourceStore(client: dependencies.client, schema: dependencies.schema.name, box: settings.box, audit: dependencies.audit, logger: dependencies.logger)

@@ -37,7 +37,7 @@ struct OutboxInboxTests {
     }
 
     func unpublished(_ client: PostgresClient, _ schema: ServiceSchema) async throws -> Int {
-        Int(try await client.strings("SELECT count(*)::text FROM \(unescaped: schema.name).outbox WHERE published_at IS NULL").first ?? "-1") ?? -1
+        Int(try await OutboxFeed(client: client, schema: schema, logger: TestDatabase.logger).backlog().messages)
     }
 
     /// Published rows older than the retention are deleted, oldest first and a bounded number
@@ -49,22 +49,63 @@ struct OutboxInboxTests {
             try await client.withTransaction(logger: logger) { connection in
                 try await outbox.enqueue(messages(7, prefix: "row", topic: "t"), on: connection, logger: logger)
             }
-            // Rows 0, 1, 3, 4: published ten days ago; row 2: never published (stuck since then);
-            // rows 5 and 6: published an hour ago.
+            try await client.withTransaction(logger: logger) { connection in
+                try await outbox.enqueue(messages(2, prefix: "late", topic: "t"), on: connection, logger: logger)
+            }
+            // Rows 0–4 written ten days ago and rows 5 and 6 an hour ago, all published; the two
+            // late rows stuck unpublished since ten days ago.
             try await client.query(
                 """
-                UPDATE \(unescaped: schema.name).outbox SET created_at = now() - interval '10 days',
-                    published_at = CASE WHEN event_id = 'row-2' THEN NULL ELSE now() - interval '10 days' END
-                WHERE event_id IN ('row-0', 'row-1', 'row-2', 'row-3', 'row-4')
+                UPDATE \(unescaped: schema.name).outbox SET created_at = now() - CASE WHEN event_id IN ('row-5', 'row-6') THEN interval '1 hour' ELSE interval '10 days' END
                 """, logger: logger)
-            try await client.query("UPDATE \(unescaped: schema.name).outbox SET published_at = now() - interval '1 hour' WHERE event_id IN ('row-5', 'row-6')", logger: logger)
+            let feed = OutboxFeed(client: client, schema: schema, logger: logger)
+            try await waitUntil("the rows are readable") { try await feed.read(inFlight: [], limit: 100).count == 9 }
+            let first = try await feed.read(inFlight: [], limit: 7)
+            try await feed.settle(first.map(\.position), outcomes: first.map { _ in .success(()) })
+            #expect(try await feed.backlog().messages == 2)
             let week = Duration.seconds(7 * 24 * 3600)
-            // Only the three oldest rows are looked at: two of them go, the stuck one stays.
-            #expect(try await outbox.prunePublished(olderThan: week, limit: 3, client: client, logger: logger) == 2)
+            // Only the three oldest rows are looked at; then the other two old ones; never the late ones.
+            #expect(try await outbox.prunePublished(olderThan: week, limit: 3, client: client, logger: logger) == 3)
             #expect(try await outbox.prunePublished(olderThan: week, client: client, logger: logger) == 2)
             #expect(try await outbox.prunePublished(olderThan: week, client: client, logger: logger) == 0)
             let left = try await client.strings("SELECT event_id FROM \(unescaped: schema.name).outbox ORDER BY id")
-            #expect(left == ["row-2", "row-5", "row-6"])
+            #expect(left == ["row-5", "row-6", "late-0", "late-1"])
+        }
+    }
+
+    /// A row whose transaction commits after a later one is not passed over: the feed reads
+    /// nothing past a transaction still running, then both rows in transaction order.
+    @Test func aRowCommittedAfterALaterOneIsStillRead() async throws {
+        try await TestDatabase.withService(TestDatabase.uniqueService("xmin")) { client, schema in
+            let logger = TestDatabase.logger
+            let outbox = Outbox(schema: schema)
+            let feed = OutboxFeed(client: client, schema: schema, logger: logger)
+            let (opened, open) = AsyncStream.makeStream(of: Void.self)
+            let (released, release) = AsyncStream.makeStream(of: Void.self)
+            let slow = Task {
+                try await client.withTransaction(logger: logger) { connection in
+                    try await outbox.enqueue(messages(1, prefix: "slow", topic: "t"), on: connection, logger: logger)
+                    open.yield()
+                    for await _ in released { break }
+                }
+            }
+            for await _ in opened { break }
+            try await client.withTransaction(logger: logger) { connection in
+                try await outbox.enqueue(messages(1, prefix: "fast", topic: "t"), on: connection, logger: logger)
+            }
+            let whileOpen = try await feed.read(inFlight: [], limit: 10)
+            #expect(whileOpen.isEmpty, "nothing is read past a transaction still running")
+            release.yield()
+            try await slow.value
+            var read: [(position: CommitPosition, message: KafkaProducerMessage)] = []
+            try await waitUntil("both rows are readable") {
+                read = try await feed.read(inFlight: [], limit: 10)
+                return read.count == 2
+            }
+            #expect(read.map { String(decoding: $0.message.value ?? [], as: UTF8.self) } == ["slow-0", "fast-0"])
+            try await feed.settle(read.map(\.position), outcomes: read.map { _ in .success(()) })
+            #expect(try await feed.read(inFlight: [], limit: 10).isEmpty)
+            #expect(try await feed.backlog().messages == 0)
         }
     }
 
@@ -378,6 +419,21 @@ struct OutboxInboxTests {
                 _ = watch.add(expiresAt: .now + .milliseconds(50)) { continuation.resume() }
             }
         }
+    }
+
+    /// A timeout earlier than every pending one is not held back by them, and none fires early.
+    @Test func anEarlierTimeoutFiresOnTimeBehindALaterOne() async throws {
+        let watch = DeadlineWatch()
+        let later = watch.add(expiresAt: .now + .seconds(60)) {}
+        let added = ContinuousClock.now
+        let firedAt = try await withDeadline(.seconds(10)) {
+            await withCheckedContinuation { (continuation: CheckedContinuation<ContinuousClock.Instant, Never>) in
+                _ = watch.add(expiresAt: added + .milliseconds(300)) { continuation.resume(returning: .now) }
+            }
+        }
+        #expect(firedAt - added >= .milliseconds(300), "a timeout never fires before its instant")
+        #expect(watch.isWatching, "the later timeout is still pending")
+        watch.remove(later)
     }
 
     /// The same through `withDeadline` and the shared watcher.

@@ -68,7 +68,7 @@ struct SchemaAndTenancyTests {
         try await TestDatabase.withClient(try TestDatabase.adminConfiguration()) { client in
             let tables = try await client.strings("SELECT table_name::text FROM information_schema.tables WHERE table_schema = \(schema.name) AND table_name = 'half'")
             #expect(tables.isEmpty, "the half-applied table was rolled back")
-            let versions = try await client.strings("SELECT version::text FROM \(unescaped: schema.name).schema_migrations ORDER BY version")
+            let versions = try await client.strings("SELECT version::text FROM \(unescaped: schema.name).schema_migrations ORDER BY schema_migrations.version")
             let platform = MigrationRunner(schema: schema, serviceMigrations: []).migrations.map { String($0.version) }
             #expect(!platform.isEmpty && versions == platform, "only the platform migrations are recorded")
         }

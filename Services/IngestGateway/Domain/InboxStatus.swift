@@ -1,10 +1,11 @@
 import Contracts
 
-/// Where one stored webhook is in its life. The `webhook_inbox.status` CHECK constraint lists
-/// exactly these values (a test compares them).
+/// Where one stored webhook is in its life, as the `webhook_inbox` view derives it (a test
+/// compares the view and the `webhook_outcomes` CHECK constraint with these values).
 ///
-/// `pending` → `published` (the relay put its raw event on the topic) → one final status from
-/// the normalizer's outcome. A replay publishes the row again without moving it back.
+/// `pending` → `published` (the relay's recorded position has passed the row) → one final
+/// status from the normalizer's outcome, a row of its own in `webhook_outcomes`. A replay
+/// publishes the row again without moving it back. The stored webhook is never rewritten.
 enum InboxStatus: String, Codable, Sendable, CaseIterable {
     /// Stored; its raw event is not on the topic yet.
     case pending

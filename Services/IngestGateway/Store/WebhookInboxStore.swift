@@ -22,7 +22,7 @@ struct IncomingWebhook: Sendable {
 
 /// What storing a webhook did.
 enum AcceptOutcome: Equatable, Sendable {
-    /// Stored now, with its raw-webhook event in the outbox.
+    /// Stored now; its raw-webhook event is on its way.
     case accepted(inboxID: UUID)
     /// Already stored under this source and provider event id; `conflict` when the body differs.
     case duplicate(inboxID: UUID, conflict: Bool)
@@ -34,13 +34,13 @@ enum AcceptOutcome: Equatable, Sendable {
     }
 }
 
-/// The gateway's inbox: accepted webhooks and their raw-webhook events, written together.
+/// The gateway's inbox: accepted webhooks, each stored once, which is what queues its event.
 struct WebhookInboxStore: Sendable {
     let client: PostgresClient
     let schema: ServiceSchema
     let logger: Logger
 
-    /// Stores `webhook` and its `WebhookReceived` outbox event in one transaction. Only after
+    /// Stores `webhook`, which queues its `WebhookReceived` event (`RawWebhookFeed`). Only after
     /// this returns may the gateway answer 2xx. The commit waits for its WAL flush whatever the
     /// server's `synchronous_commit` says, so an acknowledged webhook survives a database crash.
     func accept(_ webhook: IncomingWebhook) async throws -> AcceptOutcome {
@@ -53,20 +53,16 @@ struct WebhookInboxStore: Sendable {
     /// repeated provider event id, within the batch or with an earlier row, is a duplicate of the
     /// first stored row. Throws for the whole batch; nothing is stored then.
     ///
-    /// Three round trips: BEGIN, the `accept_webhooks` function (migration 0111), which stores
-    /// the rows, queues their events and resolves repeats, and COMMIT. The explicit transaction
+    /// Three round trips: BEGIN, the `accept_webhooks` function (migration 0113), which stores
+    /// the rows and resolves repeats, and COMMIT. A stored row is its own raw-webhook event
+    /// (`RawWebhookFeed` publishes it): the body is written once. The explicit transaction
     /// is what makes the answer safe: postgres-nio hands over a statement's rows when its
     /// command completes, and in an implicit (autocommit) transaction that is before the commit,
     /// so a webhook could be acknowledged whose commit then failed.
     func accept(batch webhooks: [IncomingWebhook], tenant: TenantID) async throws -> [AcceptOutcome] {
-        let ids = webhooks.map { _ in UUID() }
+        let ids = InboxID.batch(webhooks.count)
         let hashes = webhooks.map(\.bodySHA256)
         let bodies = webhooks.map { Data($0.body).base64EncodedString() }
-        // Built for every webhook; the function queues only those of rows it stores.
-        let events = OutboxColumns(
-            try webhooks.indices.map { index in
-                try Self.receivedEvent(webhooks[index], inboxID: ids[index], bodyBase64: bodies[index], bodySHA256: hashes[index])
-            })
         return try await client.withTransaction(logger: logger) { connection in
             // Read inside the transaction: an answer the gateway cannot use rolls the batch back.
             var outcomes = [AcceptOutcome?](repeating: nil, count: webhooks.count)
@@ -77,8 +73,7 @@ struct WebhookInboxStore: Sendable {
                     \(webhooks.map(\.providerEventID))::text[], \(webhooks.map(\.providerEventType))::text[],
                     \(webhooks.map(\.trust.rawValue))::text[], \(webhooks.map(\.contentType))::text[], \(bodies)::text[],
                     \(hashes)::text[], \(webhooks.map(\.body.count))::int4[],
-                    \(webhooks.map { CanonicalJSON.object($0.verificationHeaders) })::text[], \(webhooks.map(\.receivedAt))::timestamptz[],
-                    \(events.eventIDs)::text[], \(events.topics)::text[], \(events.keys)::text[], \(events.payloads)::text[], \(events.headers)::text[])
+                    \(webhooks.map { CanonicalJSON.object($0.verificationHeaders) })::text[], \(webhooks.map(\.receivedAt))::timestamptz[])
                 """, logger: logger
             ).decode((Int, UUID?, String).self) {
                 let index = position - 1
@@ -97,17 +92,6 @@ struct WebhookInboxStore: Sendable {
                 return outcome
             }
         }
-    }
-
-    /// The `webhook.received` event announcing a stored webhook; its id is the inbox id.
-    static func receivedEvent(_ webhook: IncomingWebhook, inboxID: UUID, bodyBase64: String, bodySHA256: String) throws -> OutboxMessage {
-        try OutboxMessage(
-            RawWebhookEvent.envelope(
-                RawWebhookEvent.Stored(
-                    inboxID: inboxID, orgID: webhook.source.orgID, sourceID: webhook.source.id, provider: webhook.source.provider,
-                    providerEventID: webhook.providerEventID, providerEventType: webhook.providerEventType, receivedAt: webhook.receivedAt,
-                    trust: webhook.trust, contentType: webhook.contentType, bodyBase64: bodyBase64, bodySHA256: bodySHA256
-                )))
     }
 
     /// How many refused requests the log keeps; older ones are deleted as new ones arrive.

@@ -11,7 +11,9 @@ protocol WebhookOutcomeStore: Sendable {
     func settle(_ updates: [OutcomeAssignment.Update], tenant: TenantID) async throws -> Set<UUID>
 }
 
-/// The PostgreSQL form, inside the consumer inbox's transaction: one `UPDATE` per call.
+/// The PostgreSQL form, inside the consumer inbox's transaction: one insert into the narrow
+/// `webhook_outcomes` per call; the stored webhook itself is never rewritten. The join keeps out
+/// outcomes for rows this org does not have (row-level security hides other orgs' rows).
 struct PostgresWebhookOutcomeStore: WebhookOutcomeStore {
     let schema: ServiceSchema
     let connection: PostgresConnection
@@ -23,12 +25,14 @@ struct PostgresWebhookOutcomeStore: WebhookOutcomeStore {
         // An empty reason is stored as NULL: a text array cannot carry NULLs from here.
         for try await id in try await connection.query(
             """
-            UPDATE \(unescaped: schema.name).webhook_inbox AS w
-            SET status = v.status, status_reason = NULLIF(v.reason, ''), status_changed_at = now()
+            INSERT INTO \(unescaped: schema.name).webhook_outcomes (inbox_id, org_id, status, reason)
+            SELECT v.id, \(tenant.rawValue), v.status, NULLIF(v.reason, '')
             FROM unnest(\(updates.map(\.inboxID))::uuid[], \(updates.map(\.status.rawValue))::text[],
                         \(updates.map { $0.reason ?? "" })::text[]) AS v(id, status, reason)
-            WHERE w.id = v.id AND w.status = ANY(\(InboxStatus.awaitingOutcome.map(\.rawValue))::text[])
-            RETURNING w.id
+            JOIN \(unescaped: schema.name).webhooks w ON w.id = v.id
+            ORDER BY v.id
+            ON CONFLICT (inbox_id) DO NOTHING
+            RETURNING inbox_id
             """, logger: logger
         ).decode(UUID.self) {
             settled.insert(id)

@@ -7,24 +7,29 @@ import PostgresNIO
 import ServiceLifecycle
 import Synchronization
 
-/// Publishes a service's committed outbox rows to Kafka and marks them published.
+/// Publishes a feed's committed rows to Kafka and records them published (`RelayFeed`): the
+/// service's outbox (`OutboxRelay`), or another table that is its own feed (the gateway's
+/// webhook inbox).
 ///
 /// Guarantees:
-/// - Nothing committed is lost: a row is marked published only after the broker acknowledged it;
-///   while the broker is down rows stay in the table and are retried with backoff.
-/// - Rows are handed to the producer in id order (`KafkaProducer.enqueueOrdered`, one batch after
-///   another), so messages with the same key keep their commit order. Only one relay per schema
+/// - Nothing committed is lost: a row is recorded published only after the broker acknowledged
+///   it; while the broker is down rows stay where they are and are retried with backoff.
+/// - Rows are handed to the producer in feed order (`KafkaProducer.enqueueOrdered`, one batch
+///   after another), so messages with the same key keep their order. Only one relay per feed
 ///   publishes at a time (a session advisory lock), so replicas cannot interleave.
 /// - Pipelined: the next batch is read and sent while earlier ones wait for acknowledgements, so
-///   the broker's round trip is not paid once per batch in sequence.
-/// - Delivery is at least once: a crash between the broker's ack and the `UPDATE` republishes a
+///   the broker's round trip is not paid once per batch in sequence. Batches are settled in the
+///   order they were read.
+/// - Delivery is at least once: a crash between the broker's ack and the record republishes a
 ///   row; consumers' inboxes skip it by event id.
 ///
-/// Wakes on `LISTEN/NOTIFY` from the outbox insert trigger, and polls every `pollInterval` as a
-/// fallback. Exports `outbox_backlog_messages` and `outbox_oldest_unpublished_age_seconds`.
-public final class OutboxRelay: Service, Sendable {
+/// Wakes on `LISTEN/NOTIFY` on the feed's channel, and polls every `pollInterval` (5 s) as a
+/// fallback; the backlog gauges are refreshed as often.
+/// Exports `outbox_backlog_messages`, `outbox_oldest_unpublished_age_seconds` and
+/// `outbox_published_total`, labelled with the schema and the feed.
+public final class Relay<Feed: RelayFeed>: Service, Sendable {
+    private let feed: Feed
     private let client: PostgresClient
-    private let schema: ServiceSchema
     private let producer: KafkaProducer
     private let logger: Logger
     private let batchSize: Int
@@ -37,30 +42,31 @@ public final class OutboxRelay: Service, Sendable {
     private let oldestAge: Gauge
     private let published: Counter
 
-    /// How long published rows stay in the outbox (for operators and measurements) before the
-    /// relay deletes them. The webhook inbox and the topics keep the events themselves.
+    /// How long the feed keeps what it knows of published rows (for operators and
+    /// measurements) before the relay prunes it. The topics keep the events themselves.
     private let retention: Duration
 
     public init(
-        client: PostgresClient, schema: ServiceSchema, producer: KafkaProducer, logger: Logger,
-        batchSize: Int = 500, pipelineDepth: Int = 4, pollInterval: Duration = .seconds(1),
+        feed: Feed, client: PostgresClient, producer: KafkaProducer, logger: Logger,
+        batchSize: Int = 500, pipelineDepth: Int = 4, pollInterval: Duration = .seconds(5),
         retention: Duration = OutboxRelay.defaultRetention
     ) {
+        self.feed = feed
         self.retention = retention
         self.client = client
         self.pipelineDepth = max(1, pipelineDepth)
-        self.schema = schema
         self.producer = producer
         self.logger = logger
         self.batchSize = batchSize
         self.pollInterval = pollInterval
-        self.backlog = Gauge(label: "outbox_backlog_messages", dimensions: [("schema", schema.name)])
-        self.oldestAge = Gauge(label: "outbox_oldest_unpublished_age_seconds", dimensions: [("schema", schema.name)])
-        self.published = Counter(label: "outbox_published_total", dimensions: [("schema", schema.name)])
+        let dimensions = [("schema", feed.schema.name), ("feed", feed.name)]
+        self.backlog = Gauge(label: "outbox_backlog_messages", dimensions: dimensions)
+        self.oldestAge = Gauge(label: "outbox_oldest_unpublished_age_seconds", dimensions: dimensions)
+        self.published = Counter(label: "outbox_published_total", dimensions: dimensions)
     }
 
     /// Seven days.
-    public static let defaultRetention: Duration = .seconds(7 * 24 * 3600)
+    public static var defaultRetention: Duration { .seconds(7 * 24 * 3600) }
 
     public func run() async throws {
         try await withGracefulShutdownHandler {
@@ -76,14 +82,21 @@ public final class OutboxRelay: Service, Sendable {
         }
     }
 
-    /// Takes the schema's relay lock on a dedicated connection, listens on it, and publishes
+    /// The advisory lock that makes one relay per feed the publisher. The outbox keeps the key
+    /// it always had, so a relay of an earlier build and one of this build never both publish.
+    private var lockKey: Int64 {
+        let name = feed.name == "outbox" ? "relay:" + feed.schema.name : "relay:\(feed.schema.name):\(feed.name)"
+        return Int64(bitPattern: name.hashValueStable)
+    }
+
+    /// Takes the feed's relay lock on a dedicated connection, listens on it, and publishes
     /// while holding the lock. Reconnects with backoff when the database goes away.
     private func holdLeadershipAndListen() async throws {
         var backoff = Backoff()
         while !Task.isCancelled && !Task.isShuttingDownGracefully {
             do {
                 try await client.withConnection { connection in
-                    let lockKey = Int64(bitPattern: ("relay:" + schema.name).hashValueStable)
+                    let lockKey = self.lockKey
                     while !Task.isShuttingDownGracefully {
                         let rows = try await connection.query("SELECT pg_try_advisory_lock(\(lockKey))", logger: logger)
                         var acquired = false
@@ -92,8 +105,8 @@ public final class OutboxRelay: Service, Sendable {
                         await doorbell.wait(upTo: .seconds(2))
                     }
                     guard !Task.isShuttingDownGracefully else { return }
-                    logger.info("outbox relay is the publisher for this schema", metadata: ["schema": "\(schema.name)"])
-                    try await connection.listen(on: "\(schema.name)_outbox") { notifications in
+                    logger.info("relay is the publisher for this feed", metadata: ["schema": "\(feed.schema.name)", "feed": "\(feed.name)"])
+                    try await connection.listen(on: feed.channel) { notifications in
                         try await withThrowingTaskGroup(of: Void.self) { group in
                             group.addTask {
                                 for try await _ in notifications {
@@ -111,7 +124,8 @@ public final class OutboxRelay: Service, Sendable {
                 return
             } catch {
                 guard !Task.isShuttingDownGracefully else { return }
-                logger.warning("outbox relay lost its database connection; retrying", metadata: ["error": "\(String(reflecting: error))"])
+                logger.warning(
+                    "relay lost its database connection; retrying", metadata: ["feed": "\(feed.name)", "error": "\(String(reflecting: error))"])
                 try await Task.sleep(for: backoff.next())
             }
         }
@@ -122,6 +136,7 @@ public final class OutboxRelay: Service, Sendable {
         var consecutiveTimeouts = 0
         while !Task.isCancelled && !Task.isShuttingDownGracefully {
             do {
+                await feed.restart()
                 try await publishContinuously { backoff.reset() }
             } catch let error as CancellationError {
                 throw error
@@ -131,7 +146,7 @@ public final class OutboxRelay: Service, Sendable {
                 if let kafkaError = error as? KafkaError, kafkaError.codeName == "_MSG_TIMED_OUT" {
                     consecutiveTimeouts += 1
                     if consecutiveTimeouts >= 2 {
-                        logger.warning("outbox deliveries keep timing out; recreating the Kafka producer client")
+                        logger.warning("relay deliveries keep timing out; recreating the Kafka producer client")
                         producer.recreateClient()
                         consecutiveTimeouts = 0
                     }
@@ -139,53 +154,51 @@ public final class OutboxRelay: Service, Sendable {
                     consecutiveTimeouts = 0
                 }
                 let delay = backoff.next()
-                logger.warning("outbox relay could not publish; will retry", metadata: ["error": "\(error)", "retry_in": "\(delay)"])
+                logger.warning(
+                    "relay could not publish; will retry", metadata: ["feed": "\(feed.name)", "error": "\(String(reflecting: error))", "retry_in": "\(delay)"])
                 try? await refreshMetrics()
                 await doorbell.wait(upTo: delay)
             }
         }
     }
 
-    /// Every 10 s, deletes rows published longer than `retention` ago, in statements of at most
-    /// 5,000 rows (up to 100,000 rows a round, beyond any insert rate the relay sustains), so the
-    /// outbox stays bounded. Runs beside publishing, never in its way: a failed or slow round is
-    /// logged and tried again at the next one.
+    /// Every minute, prunes what the feed keeps of rows published longer than `retention` ago, in
+    /// calls of at most `pruneLimit` rows (up to 20 calls a round, beyond any rate the relay
+    /// sustains), so it stays bounded. Runs beside publishing, never in its way: a failed or slow
+    /// round is logged and tried again at the next one.
     private func pruneUntilShutdown() async {
-        let outbox = Outbox(schema: schema)
         while !Task.isCancelled && !Task.isShuttingDownGracefully {
             do {
                 var deleted = 0
                 for _ in 0..<20 {
-                    let count = try await withDeadline(Self.statementDeadline) {
-                        try await outbox.prunePublished(olderThan: self.retention, client: self.client, logger: self.logger)
-                    }
+                    let count = try await withDeadline(Self.statementDeadline) { try await self.feed.prune(olderThan: self.retention) }
                     deleted += count
-                    if count < Outbox.pruneLimit { break }
+                    if count < Feed.pruneLimit { break }
                 }
-                if deleted > 0 { logger.debug("pruned published outbox rows", metadata: ["deleted": "\(deleted)"]) }
+                if deleted > 0 { logger.debug("pruned published rows", metadata: ["feed": "\(feed.name)", "deleted": "\(deleted)"]) }
             } catch {
-                logger.warning("could not prune the outbox; will retry", metadata: ["error": "\(String(reflecting: error))"])
+                logger.warning("could not prune published rows; will retry", metadata: ["feed": "\(feed.name)", "error": "\(String(reflecting: error))"])
             }
-            try? await Task.sleep(for: .seconds(10))
+            try? await Task.sleep(for: .seconds(60))
         }
     }
 
-    /// A batch handed to the producer whose rows are not marked published yet.
+    /// A batch handed to the producer whose rows are not recorded published yet.
     private struct InFlight {
-        var ids: [Int64]
+        var positions: [Feed.Position]
         var deliveries: KafkaDeliveries
     }
 
     /// Publishes until shutdown or the first failure, as a pipeline: the next rows are read and
     /// handed to the producer while earlier batches still wait for the broker's acknowledgements
-    /// (at most `pipelineDepth` batches in flight). Batches are marked published in id order, each
-    /// only after all of its messages were acknowledged. Wakes on a new outbox row (`NOTIFY`), on
-    /// a batch's last acknowledgement, or every `pollInterval`; reads only when rows may be
-    /// waiting (announced, a full previous read, or the poll interval passed), so a wake-up for an
+    /// (at most `pipelineDepth` batches in flight). Batches are settled in read order, each only
+    /// after all of its messages have an outcome. Wakes on a new row (`NOTIFY`), on a batch's
+    /// last acknowledgement, or every `pollInterval`; reads only when rows may be waiting
+    /// (announced, a full previous read, or the poll interval passed), so a wake-up for an
     /// acknowledgement costs no query.
     ///
-    /// On a failure the batches still in flight are settled (their acknowledged rows marked) and
-    /// the error is thrown; the caller backs off and starts again from the oldest unpublished row.
+    /// On a failure the batches still in flight are settled (their acknowledged rows recorded)
+    /// and the error is thrown; the caller backs off and starts again from what is recorded.
     private func publishContinuously(onProgress: () -> Void) async throws {
         var inFlight: [InFlight] = []
         var readAgain = true
@@ -203,12 +216,13 @@ public final class OutboxRelay: Service, Sendable {
                 if inFlight.count < pipelineDepth,
                     readAgain || rowsAnnounced.exchange(false, ordering: .acquiringAndReleasing) || ContinuousClock.now - lastRead >= pollInterval
                 {
-                    let sending = inFlight.flatMap(\.ids)
-                    let (ids, messages) = try await withDeadline(Self.statementDeadline) { try await self.unpublished(excluding: sending) }
+                    let sending = inFlight.flatMap(\.positions)
+                    let rows = try await withDeadline(Self.statementDeadline) { try await self.feed.read(inFlight: sending, limit: self.batchSize) }
                     lastRead = .now
-                    readAgain = ids.count == batchSize
-                    if !ids.isEmpty {
-                        inFlight.append(InFlight(ids: ids, deliveries: await producer.enqueueOrdered(messages) { self.doorbell.ring() }))
+                    readAgain = rows.count == batchSize
+                    if !rows.isEmpty {
+                        let deliveries = await producer.enqueueOrdered(rows.map(\.message)) { self.doorbell.ring() }
+                        inFlight.append(InFlight(positions: rows.map(\.position), deliveries: deliveries))
                         progressed = true
                     }
                 }
@@ -231,72 +245,40 @@ public final class OutboxRelay: Service, Sendable {
     }
 
     /// The longest the relay waits for one statement; a hung connection cannot stop it.
-    static let statementDeadline: Duration = .seconds(30)
-
-    /// Up to `batchSize` unpublished rows, in id order, leaving out those already in flight. (Not
-    /// "after the last id sent": a transaction that took a lower id may commit later.)
-    private func unpublished(excluding sending: [Int64]) async throws -> (ids: [Int64], messages: [KafkaProducerMessage]) {
-        let rows = try await client.query(
-            """
-            SELECT id, topic, message_key, payload, headers::text FROM \(unescaped: schema.name).outbox
-            WHERE published_at IS NULL AND id <> ALL(\(sending)::int8[]) ORDER BY id LIMIT \(batchSize)
-            """, logger: logger)
-        var ids: [Int64] = []
-        var messages: [KafkaProducerMessage] = []
-        for try await (id, topic, key, payload, headers) in rows.decode((Int64, String, String, ByteBuffer, String).self) {
-            let headerMap = (try? JSONSerialization.jsonObject(with: Data(headers.utf8)) as? [String: String]) ?? [:]
-            ids.append(id)
-            messages.append(OutboxMessage(eventID: "", topic: topic, key: key, payload: Array(buffer: payload), headers: headerMap).kafkaMessage)
-        }
-        return (ids, messages)
-    }
+    static var statementDeadline: Duration { .seconds(30) }
 
     /// Waits for a batch's acknowledgements (each message gets an outcome within the producer's
-    /// delivery timeout; the deadline is a last resort), marks the acknowledged rows published and
-    /// the failed ones with their error, and throws the first failure.
+    /// delivery timeout; the deadline is a last resort), records them through the feed, and
+    /// throws the first failure.
     private func settle(_ batch: InFlight) async throws {
         let results = try await withDeadline(.seconds(180)) { await batch.deliveries.outcomes() }
-        var delivered: [Int64] = []
-        var failed: [Int64] = []
-        var firstError: KafkaError?
-        for (id, result) in zip(batch.ids, results) {
-            switch result {
-            case .success: delivered.append(id)
-            case .failure(let error):
-                failed.append(id)
-                firstError = firstError ?? error
-            }
-        }
-        if !delivered.isEmpty {
-            let delivered = delivered
-            _ = try await withDeadline(Self.statementDeadline) {
-                try await self.client.query("UPDATE \(unescaped: self.schema.name).outbox SET published_at = now() WHERE id = ANY(\(delivered))", logger: self.logger)
-            }
-            published.increment(by: delivered.count)
-        }
-        if let firstError {
-            let failed = failed
-            _ = try await withDeadline(Self.statementDeadline) {
-                try await self.client.query(
-                    """
-                    UPDATE \(unescaped: self.schema.name).outbox SET attempts = attempts + 1, last_error = \(firstError.description)
-                    WHERE id = ANY(\(failed))
-                    """, logger: self.logger)
-            }
-            throw firstError
-        }
+        let outcomes = results.map { $0.map { _ in () } }
+        _ = try await withDeadline(Self.statementDeadline) { try await self.feed.settle(batch.positions, outcomes: outcomes) }
+        let delivered = outcomes.filter { if case .success = $0 { true } else { false } }.count
+        if delivered > 0 { published.increment(by: delivered) }
+        for case .failure(let error) in results { throw error }
     }
 
     private func refreshMetrics() async throws {
-        let rows = try await client.query(
-            """
-            SELECT count(*)::bigint, COALESCE(EXTRACT(EPOCH FROM now() - min(created_at)), 0)::float8
-            FROM \(unescaped: schema.name).outbox WHERE published_at IS NULL
-            """, logger: logger)
-        for try await (count, age) in rows.decode((Int64, Double).self) {
-            backlog.record(count)
-            oldestAge.record(age)
-        }
+        let (count, age) = try await feed.backlog()
+        backlog.record(count)
+        oldestAge.record(age)
+    }
+}
+
+/// The relay of the service's outbox table.
+public typealias OutboxRelay = Relay<OutboxFeed>
+
+extension Relay where Feed == OutboxFeed {
+    /// The relay of `schema`'s outbox.
+    public convenience init(
+        client: PostgresClient, schema: ServiceSchema, producer: KafkaProducer, logger: Logger,
+        batchSize: Int = 500, pipelineDepth: Int = 4, pollInterval: Duration = .seconds(5),
+        retention: Duration = OutboxRelay.defaultRetention
+    ) {
+        self.init(
+            feed: OutboxFeed(client: client, schema: schema, logger: logger), client: client, producer: producer, logger: logger,
+            batchSize: batchSize, pipelineDepth: pipelineDepth, pollInterval: pollInterval, retention: retention)
     }
 }
 
