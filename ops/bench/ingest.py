@@ -134,6 +134,7 @@ def load(tally, gateway, source, secret, rate, connections, seconds, warmup, dup
     generator = (finished.ru_utime + finished.ru_stime - children.ru_utime - children.ru_stime) / elapsed
     usage = sorted(usage + [("tally bench (load generator)", generator)], key=lambda item: -item[1])
     result["cpu_cores"] = {name: round(cores, 3) for name, cores in usage}
+    result["elapsed_s"] = elapsed
     say("  CPU (cores, whole phase): " + ", ".join(f"{name} {cores:.2f}" for name, cores in usage[:9]) +
         f"; all {sum(cores for _, cores in usage):.2f}")
     return result
@@ -169,6 +170,13 @@ class DownstreamPaused:
         return False
 
 
+def unpublished_sql(schema):
+    """The outbox rows of `schema` after its relay's latest recorded position (commit order)."""
+    return f"""(SELECT count(*) FROM {schema}.outbox o,
+                    (SELECT up_to_txid, up_to_id FROM {schema}.outbox_publications ORDER BY id DESC LIMIT 1) p
+                WHERE o.txid IS NOT NULL AND (o.txid, o.id) > (p.up_to_txid, p.up_to_id))"""
+
+
 def wait_drained(admin_url, source=None, seconds=180):
     """Until the source's webhooks (all webhooks when None) have their outcomes and no outbox
     holds unpublished events: the next phase starts on an idle system."""
@@ -177,8 +185,8 @@ def wait_drained(admin_url, source=None, seconds=180):
     while time.time() < deadline:
         [[open_rows, unpublished]] = psql(admin_url, f"""
             SELECT (SELECT count(*) FROM ingest_gateway.webhook_inbox WHERE {which} status IN ('pending', 'published')),
-                   (SELECT count(*) FROM ingest_gateway.outbox WHERE published_at IS NULL)
-                 + (SELECT count(*) FROM normalizer.outbox WHERE published_at IS NULL)""")
+                   {unpublished_sql("ingest_gateway")} + {unpublished_sql("normalizer")}
+                 + (SELECT messages FROM ingest_gateway.raw_webhook_backlog())""")
         if int(open_rows) == 0 and int(unpublished) == 0:
             return True
         time.sleep(1)
@@ -216,17 +224,28 @@ def percentiles(admin_url, sql):
 def end_to_end(admin_url, source, warmup):
     """Relay (commit → broker) and accepted → canonical event published, after the warm-up."""
     window = f"""i.source_id = '{source}' AND i.received_at >=
-        (SELECT min(received_at) FROM ingest_gateway.webhook_inbox WHERE source_id = '{source}') + interval '{warmup} seconds'"""
+        (SELECT min(received_at) FROM ingest_gateway.webhooks WHERE source_id = '{source}') + interval '{warmup} seconds'"""
+    # A stored webhook is published by the first publication record at or past its position
+    # (records only move forward). Measured from received_at, so it includes the intake's
+    # commit (a few milliseconds); the gateway's outbox no longer holds raw-webhook events.
     relay = percentiles(admin_url, f"""
-        SELECT extract(epoch FROM o.published_at - o.created_at) * 1000 AS ms
-        FROM ingest_gateway.outbox o JOIN ingest_gateway.webhook_inbox i ON o.event_id = i.id::text
-        WHERE o.published_at IS NOT NULL AND {window}""")
+        SELECT extract(epoch FROM p.published_at - i.received_at) * 1000 AS ms
+        FROM ingest_gateway.webhooks i
+        CROSS JOIN LATERAL (
+            SELECT r.published_at FROM ingest_gateway.raw_publications r
+            WHERE (r.up_to_txid, r.up_to_id) >= (i.txid, i.id)
+            ORDER BY r.up_to_txid, r.up_to_id LIMIT 1) p
+        WHERE i.txid IS NOT NULL AND {window}""")
     canonical = percentiles(admin_url, f"""
-        SELECT extract(epoch FROM n.published_at - i.received_at) * 1000 AS ms
+        SELECT extract(epoch FROM p.published_at - i.received_at) * 1000 AS ms
         FROM normalizer.outbox n
         JOIN normalizer.lineage l ON l.canonical_event_id = n.event_id
-        JOIN ingest_gateway.webhook_inbox i ON i.id::text = l.source_inbox_id
-        WHERE n.published_at IS NOT NULL AND {window}""")
+        JOIN ingest_gateway.webhooks i ON i.id::text = l.source_inbox_id
+        CROSS JOIN LATERAL (
+            SELECT r.published_at FROM normalizer.outbox_publications r
+            WHERE (r.up_to_txid, r.up_to_id) >= (n.txid, n.id)
+            ORDER BY r.up_to_txid, r.up_to_id LIMIT 1) p
+        WHERE n.txid IS NOT NULL AND {window}""")
     return relay, canonical
 
 
@@ -393,6 +412,168 @@ def billing_consumer(args, org, count=5000):
     return result
 
 
+def idle_phase(seconds=60, target=0.03):
+    """The whole machine's CPU over `seconds` with no traffic, once the pipeline has drained and
+    the CPU has settled: every process of the stack (PostgreSQL, the broker, the services, the
+    sidecars) and anything else running, so nothing is left out by a name filter."""
+    before, started = cpu_ticks(), time.time()
+    time.sleep(seconds)
+    usage = cpu_by_process(before, cpu_ticks(), time.time() - started)
+    total = sum(cores for _, cores in usage)
+    # The stack: PostgreSQL, the broker, the services and the sidecars (python3, as is this
+    # script, which sleeps meanwhile). Kernel threads and the machine's own agents are not.
+    ours = set(services.names()) | {"postgres", "tansu", "python3"}
+    stack = sum(cores for name, cores in usage if name in ours)
+    say(f"  CPU (cores, {seconds} s idle): " + ", ".join(f"{name} {cores:.3f}" for name, cores in usage[:12]) + f"; machine {total:.3f}")
+    say(f"  idle: the stack used {stack:.1%} of one core (target <= {target:.0%}); the whole machine {total:.1%}")
+    return {"seconds": seconds, "stack_cores": round(stack, 4), "machine_cores": round(total, 4),
+            "by_process": {name: round(cores, 4) for name, cores in usage[:20]}}
+
+
+class PeerIntake:
+    """ops/bench/peer_intake.py under uvicorn with two workers, on the stack's PostgreSQL, for a
+    `with` block: started and answering when the block begins, stopped when it ends."""
+
+    def __init__(self, admin_url, secret, port=18099):
+        self.url, self.port = f"http://127.0.0.1:{port}", port
+        self.env = dict(os.environ, TALLY_PEER_DATABASE_URL=admin_url, TALLY_PEER_SECRET=secret)
+
+    def __enter__(self):
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "uvicorn", "peer_intake:app", "--app-dir", str(ROOT / "ops" / "bench"), "--workers", "2",
+             "--host", "127.0.0.1", "--port", str(self.port), "--log-level", "warning", "--no-access-log"],
+            env=self.env, start_new_session=True)
+        deadline = time.time() + 30
+        while time.time() < deadline and self.process.poll() is None:
+            try:
+                status, _, _ = call("POST", f"{self.url}/webhooks/probe", {}, {}, timeout=2)
+                if status == 400:
+                    return self
+            except OSError:
+                pass  # not listening yet
+            time.sleep(0.3)
+        self.__exit__()
+        sys.exit("[bench] the peer intake did not start")
+
+    def __exit__(self, *exc):
+        try:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            self.process.wait(timeout=15)
+        except (OSError, subprocess.TimeoutExpired):
+            os.killpg(self.process.pid, signal.SIGKILL)
+        return False
+
+
+def postgres_ms_per_webhook(result):
+    """PostgreSQL's CPU in a load phase per accepted webhook, in milliseconds: its cores over the
+    phase (warm-up included) against the webhooks accepted at the measured rate in that time."""
+    accepted = result["accepted_per_s"] * (result["duration_s"] + result["warmup_s"])
+    return result["cpu_cores"].get("postgres", 0) * result["elapsed_s"] * 1000 / max(accepted, 1)
+
+
+def peer_phase(args, org, rounds=2):
+    """The straightforward intake and the gateway alone, alternated `rounds` times with the same
+    load (closed model, `--clients` connections): accepted rate and PostgreSQL CPU per webhook."""
+    runs = []
+    for round_number in range(1, rounds + 1):
+        source, secret = create_source(args.gateway, org, f"bench peer round {round_number}")
+        with PeerIntake(args.admin_url, secret) as peer:
+            say(f"peer intake (FastAPI + asyncpg, uvicorn 2 workers), round {round_number}")
+            theirs = load(args.tally, peer.url, source, secret, 0, args.clients, args.seconds, args.warmup, args.duplicates)
+        say(f"  {theirs['accepted_per_s']:.0f} accepted/s; p99 {theirs['p99_ms']:.1f} ms; PostgreSQL {postgres_ms_per_webhook(theirs):.2f} ms CPU per webhook; errors {theirs['errors'] or 'none'}")
+        wait_idle()
+        downstream = DownstreamPaused(args.pids_dir)
+        say(f"gateway alone, round {round_number}: {', '.join(downstream.pids) or 'nothing'} paused")
+        with downstream:
+            ours = load(args.tally, args.gateway, source, secret, 0, args.clients, args.seconds, args.warmup, args.duplicates)
+        say(f"  {ours['accepted_per_s']:.0f} accepted/s; p99 {ours['p99_ms']:.1f} ms; PostgreSQL {postgres_ms_per_webhook(ours):.2f} ms CPU per webhook; errors {ours['errors'] or 'none'}")
+        settle(args.admin_url, source)
+        runs.append({"peer": theirs, "gateway": ours})
+    peer_rate = sum(run["peer"]["accepted_per_s"] for run in runs) / rounds
+    our_rate = sum(run["gateway"]["accepted_per_s"] for run in runs) / rounds
+    peer_pg = sum(postgres_ms_per_webhook(run["peer"]) for run in runs) / rounds
+    our_pg = sum(postgres_ms_per_webhook(run["gateway"]) for run in runs) / rounds
+    say(f"  gateway alone vs the peer: {our_rate:.0f} vs {peer_rate:.0f} accepted/s = {our_rate / max(peer_rate, 1):.2f}x (target >= 1.5x); "
+        f"PostgreSQL {our_pg:.2f} vs {peer_pg:.2f} ms per webhook (target: at most the peer's)")
+    return {"runs": runs, "ratio": our_rate / max(peer_rate, 1), "gateway_pg_ms": our_pg, "peer_pg_ms": peer_pg,
+            "gateway_per_s": our_rate, "peer_per_s": peer_rate}
+
+
+def path_work(admin_url, schemas=("ingest_gateway", "normalizer")):
+    """Rows written so far in the tables of `schemas` (TOAST tables of theirs included)."""
+    names = ", ".join(f"'{schema}'" for schema in schemas)
+    [[rows]] = psql(admin_url, f"""
+        SELECT coalesce(sum(s.n_tup_ins + s.n_tup_upd + s.n_tup_del), 0)
+        FROM pg_stat_all_tables s JOIN pg_class c ON c.oid = s.relid
+        WHERE s.schemaname IN ({names})
+           OR c.oid IN (SELECT reltoastrelid FROM pg_class t JOIN pg_namespace n ON n.oid = t.relnamespace WHERE n.nspname IN ({names}))""")
+    return int(rows)
+
+
+def wal_by_schema(admin_url, start_lsn, end_lsn):
+    """WAL bytes between two LSNs by the schema whose relation each record touched (pg_waldump over
+    the data directory: tables, their indexes and TOAST tables count for the table's schema). A
+    record without a relation (a commit, mostly) counts for the schema its transaction wrote most.
+    Full-page images are in the records' totals. Returns {schema: bytes}."""
+    data = Stack.load("local").postgres.data
+    names = {}
+    for relfilenode, schema in psql(admin_url, """
+            SELECT c.relfilenode, coalesce(np.nspname, n.nspname)
+            FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+            LEFT JOIN pg_class p ON p.reltoastrelid = c.oid LEFT JOIN pg_namespace np ON np.oid = p.relnamespace
+            WHERE c.relfilenode <> 0"""):
+        names[relfilenode] = schema
+    for index, table in psql(admin_url, """
+            SELECT i.relfilenode, t.relfilenode FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid
+            JOIN pg_class t ON t.oid = x.indrelid WHERE i.relfilenode <> 0"""):
+        names.setdefault(index, names.get(table, "?"))
+    out = subprocess.run([postgres.tool("pg_waldump"), "-p", str(data / "pg_wal"), "-s", start_lsn, "-e", end_lsn],
+                         capture_output=True, text=True).stdout
+    record = re.compile(r"len \(rec/tot\):\s*\d+/\s*(\d+), tx:\s*(\d+)")
+    relation = re.compile(r"blkref #0: rel \d+/\d+/(\d+)")
+    by_schema, by_tx, unattributed = {}, {}, []
+    for line in out.splitlines():
+        match = record.search(line)
+        if not match:
+            continue
+        touched = relation.search(line)
+        size, tx, relfilenode = int(match.group(1)), match.group(2), touched.group(1) if touched else None
+        if relfilenode:
+            schema = names.get(relfilenode, "other")
+            by_schema[schema] = by_schema.get(schema, 0) + size
+            counts = by_tx.setdefault(tx, {})
+            counts[schema] = counts.get(schema, 0) + size
+        else:
+            unattributed.append((tx, size))
+    for tx, size in unattributed:
+        counts = by_tx.get(tx)
+        schema = max(counts, key=counts.get) if counts else "other (no relation)"
+        by_schema[schema] = by_schema.get(schema, 0) + size
+    return by_schema
+
+
+def work_phase(args, org, rate=1000, seconds=15):
+    """Work per webhook at `rate`/s: WAL and rows across the pipeline, and the rows of the
+    gateway → normalizer path alone, counted once everything has drained."""
+    source, secret = create_source(args.gateway, org, "bench work per webhook")
+    before, path_before = pg_work(args.admin_url), path_work(args.admin_url)
+    say(f"work per webhook: tally bench at {rate}/s for {seconds} s")
+    load(args.tally, args.gateway, source, secret, rate, 64, seconds, 0, args.duplicates)
+    settle(args.admin_url, source)
+    after = pg_work(args.admin_url)
+    work = work_per_webhook(args.admin_url, before, after, source)
+    work["path_rows"] = round((path_work(args.admin_url) - path_before) / max(work["webhooks"], 1), 1)
+    wal = wal_by_schema(args.admin_url, before["lsn"], after["lsn"])
+    stored = max(work["webhooks"], 1)
+    work["wal_by_schema"] = {schema: round(size / stored) for schema, size in sorted(wal.items(), key=lambda item: -item[1])}
+    work["path_wal_bytes"] = round((wal.get("ingest_gateway", 0) + wal.get("normalizer", 0)) / stored)
+    say(f"  per stored webhook ({work['webhooks']}): {work['wal_bytes']} B of WAL, {work['rows']} rows written across the pipeline; "
+        f"on the gateway -> normalizer path {work['path_rows']} rows and {work['path_wal_bytes']} B of WAL "
+        f"(targets: <= 10 rows, <= 8 KB on a fresh stack, <= 12 KB after the bench's phases)")
+    say("  WAL per webhook by schema: " + ", ".join(f"{schema} {size} B" for schema, size in work["wal_by_schema"].items()))
+    return work
+
+
 def machine():
     cpu = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")), platform.processor())
     memory = next((int(line.split()[1]) // 1024 // 1024 for line in open("/proc/meminfo") if line.startswith("MemTotal")), 0)
@@ -413,7 +594,7 @@ def main():
     parser.add_argument("--e2e-rate", type=float, default=1000)
     parser.add_argument("--duplicates", type=float, default=0.10)
     parser.add_argument("--json", help="also write the results here")
-    parser.add_argument("--only", choices=["finance", "notifications", "billing"],
+    parser.add_argument("--only", choices=["finance", "notifications", "billing", "idle", "peer", "work"],
                         help="run one phase alone (finance: its consumer draining a backlog; notifications: a burst of requests taken in and sent; "
                              "billing: a burst of subscription events projected)")
     parser.add_argument("--pids-dir", default=str(local.profile.pids),
@@ -444,6 +625,19 @@ def main():
         if billing:
             print(f"\n| measure | this run ({started}) |\n|---|---|\n| billing consumer at saturation (a burst of subscription events) | "
                   f"{billing['per_s']:.0f} subscriptions/s, {billing['cpu_ms_per_event']} ms billing CPU per event ({billing['all_cpu_ms_per_event']} ms all processes) |")
+        return
+    if args.only == "idle":
+        settle(args.admin_url)
+        time.sleep(10)
+        idle_phase()
+        return
+    if args.only == "peer":
+        settle(args.admin_url)
+        peer_phase(args, org)
+        return
+    if args.only == "work":
+        settle(args.admin_url)
+        work_phase(args, org)
         return
     body = sample_body(args.tally)
     if not settle(args.admin_url):
