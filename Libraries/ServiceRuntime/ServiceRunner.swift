@@ -104,7 +104,7 @@ public enum ServiceRunner {
                 return InboxConsumer(
                     configuration: KafkaConsumerConfiguration(
                         client: kafkaClient, groupID: definition.service.consumerGroup, topics: consumerDefinition.topics,
-                        sessionTimeout: .seconds(6), heartbeatInterval: .milliseconds(500),
+                        sessionTimeout: .seconds(6), heartbeatInterval: .seconds(2),
                         fetchMaxWait: consumerDefinition.fetchMaxWait, fetchMinBytes: consumerDefinition.fetchMinBytes),
                     inbox: inbox, logger: logger
                 )

@@ -27,7 +27,11 @@ struct NormalizerService {
                     batch: { events, connection in
                         try await handler.handle(events, store: PostgresNormalizationStore(schema: dependencies.schema, connection: connection, logger: dependencies.logger))
                     })
-                return ConsumerDefinition(topics: [.rawWebhooks], fetchMaxWait: .milliseconds(25), fetchMinBytes: 1, handlers: handlers)
+                // Fetches answer at once while raw events keep arriving; only an idle topic waits the
+                // full fetch wait, so the wait costs latency only to the first event after a quiet
+                // spell. (At 25 ms, the earlier setting, the broker spent ~4.5% of a core answering
+                // empty fetches of an idle stack.)
+                return ConsumerDefinition(topics: [.rawWebhooks], fetchMaxWait: .milliseconds(500), fetchMinBytes: 1, handlers: handlers)
             },
             routes: { _, admin, dependencies in
                 ReportRoutes(
