@@ -72,6 +72,15 @@ public struct ServiceConfiguration: Sendable {
     /// How long published outbox rows are kept before the relay deletes them
     /// (`TALLY_OUTBOX_RETENTION_HOURS`, 1 to 87,600; 168 by default).
     public var outboxRetention: Duration
+    /// How long a consumer off the latency-critical path lets the broker hold a fetch that has
+    /// nothing new (`TALLY_CONSUMER_FETCH_WAIT_MS`, 100 to 30,000; 2,000 by default). Under load
+    /// a fetch finds data at once, so this sets only the idle cost and the delay of the first
+    /// event after a quiet spell: Apache Kafka answers a waiting fetch as soon as data arrives,
+    /// but the local broker (Tansu) re-reads every partition of the request at 0, ½, ¾, … of the
+    /// wait, so there the first event waits up to half of it, and each re-read costs 1–3 ms of
+    /// the broker's CPU (at librdkafka's 500 ms the consumers of an idle stack kept it at 5% of a
+    /// core).
+    public var consumerFetchWait: Duration
 
     public init(serviceName: String, environment reader: EnvironmentReader = EnvironmentReader()) throws(ConfigurationError) {
         self.serviceName = serviceName
@@ -100,6 +109,7 @@ public struct ServiceConfiguration: Sendable {
         self.adminTokenSecret = try reader.string("TALLY_ADMIN_TOKEN_SECRET", default: environment == .prod ? nil : Self.developmentAdminTokenSecret)
         self.logLevel = try reader.string("TALLY_LOG_LEVEL", default: "info")
         self.outboxRetention = .seconds(3600 * (try reader.integer("TALLY_OUTBOX_RETENTION_HOURS", default: 168, range: 1...87_600)))
+        self.consumerFetchWait = .milliseconds(try reader.integer("TALLY_CONSUMER_FETCH_WAIT_MS", default: 2000, range: 100...30_000))
 
         if environment == .prod {
             if Self.placeholderSecrets.contains(adminTokenSecret.lowercased()) || adminTokenSecret.utf8.count < 32 {

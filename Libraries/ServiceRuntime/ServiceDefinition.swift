@@ -12,8 +12,10 @@ import Storage
 public struct ConsumerDefinition: Sendable {
     public var topics: [String]
     /// How long the broker may hold an empty fetch: the consumer hop's latency (see
-    /// `KafkaConsumerConfiguration.fetchMaxWait`). Lower it only on a latency-critical path.
-    public var fetchMaxWait: Duration
+    /// `KafkaConsumerConfiguration.fetchMaxWait`). `nil`, for a consumer off the latency-critical
+    /// path, takes the service's `ServiceConfiguration.consumerFetchWait` (2 s by default). Set it
+    /// only on a latency-critical path.
+    public var fetchMaxWait: Duration?
     /// How much data a fetch waits for, up to `fetchMaxWait` (see
     /// `KafkaConsumerConfiguration.fetchMinBytes`). By default 64 KiB: a consumer off the
     /// latency-critical path takes fewer, larger batches under load, and at most `fetchMaxWait`
@@ -26,17 +28,11 @@ public struct ConsumerDefinition: Sendable {
     /// What a consumer off the latency-critical path waits for per fetch.
     public static let defaultFetchMinBytes = 65_536
 
-    /// How long a consumer off the latency-critical path lets the broker hold an empty fetch:
-    /// 2 s. Under load a fetch finds data and answers at once; an idle consumer sends one fetch
-    /// every two seconds, each of which costs the local broker 1–3 ms of CPU (at librdkafka's
-    /// 500 ms the seven consumers of an idle stack kept the broker at 5% of a core).
-    public static let defaultFetchMaxWait: Duration = .seconds(2)
-
     /// The typed form: each registered event type is decoded and given to its handler; an event
     /// of any other type is recorded as `ignored` (with its type); a registered type that does
     /// not decode is dead-lettered with the decoding error. See `InboxEventHandlers`.
     public init(
-        topics: [TallyTopic], fetchMaxWait: Duration = defaultFetchMaxWait, fetchMinBytes: Int = defaultFetchMinBytes,
+        topics: [TallyTopic], fetchMaxWait: Duration? = nil, fetchMinBytes: Int = defaultFetchMinBytes,
         handlers: InboxEventHandlers
     ) {
         self.init(topics: topics.map(\.name), fetchMaxWait: fetchMaxWait, fetchMinBytes: fetchMinBytes, batchHandler: handlers.batchHandler)
@@ -44,12 +40,12 @@ public struct ConsumerDefinition: Sendable {
     }
 
     /// A consumer whose handler applies one raw message at a time.
-    public init(topics: [String], fetchMaxWait: Duration = defaultFetchMaxWait, fetchMinBytes: Int = defaultFetchMinBytes, handler: @escaping InboxHandler) {
+    public init(topics: [String], fetchMaxWait: Duration? = nil, fetchMinBytes: Int = defaultFetchMinBytes, handler: @escaping InboxHandler) {
         self.init(topics: topics, fetchMaxWait: fetchMaxWait, fetchMinBytes: fetchMinBytes, batchHandler: KafkaConsumerMessage.eachApplied(by: handler))
     }
 
     /// A consumer whose handler applies a batch's new raw messages together.
-    public init(topics: [String], fetchMaxWait: Duration = defaultFetchMaxWait, fetchMinBytes: Int = defaultFetchMinBytes, batchHandler: @escaping InboxBatchHandler) {
+    public init(topics: [String], fetchMaxWait: Duration? = nil, fetchMinBytes: Int = defaultFetchMinBytes, batchHandler: @escaping InboxBatchHandler) {
         self.topics = topics
         self.fetchMaxWait = fetchMaxWait
         self.fetchMinBytes = fetchMinBytes

@@ -105,7 +105,7 @@ public enum ServiceRunner {
                     configuration: KafkaConsumerConfiguration(
                         client: kafkaClient, groupID: definition.service.consumerGroup, topics: consumerDefinition.topics,
                         sessionTimeout: .seconds(6), heartbeatInterval: .seconds(2),
-                        fetchMaxWait: consumerDefinition.fetchMaxWait, fetchMinBytes: consumerDefinition.fetchMinBytes),
+                        fetchMaxWait: consumerDefinition.fetchMaxWait ?? configuration.consumerFetchWait, fetchMinBytes: consumerDefinition.fetchMinBytes),
                     inbox: inbox, logger: logger
                 )
             }

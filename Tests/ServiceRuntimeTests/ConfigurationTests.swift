@@ -21,6 +21,15 @@ struct ConfigurationTests {
         #expect(configuration.database.username == "tally_billing")
         #expect(configuration.database.port == 55432)
         #expect(configuration.environment == .local)
+        #expect(configuration.consumerFetchWait == .seconds(2), "the idle fetch wait's default")
+    }
+
+    @Test func theIdleFetchWaitIsReadAndBounded() throws {
+        var values = valid
+        values["TALLY_CONSUMER_FETCH_WAIT_MS"] = "5000"
+        #expect(try configuration(values).consumerFetchWait == .seconds(5))
+        values["TALLY_CONSUMER_FETCH_WAIT_MS"] = "50"
+        #expect { try configuration(values) } throws: { "\($0)".contains("TALLY_CONSUMER_FETCH_WAIT_MS") }
     }
 
     @Test func errorsNameTheVariable() {

@@ -414,7 +414,8 @@ struct OutboxInboxTests {
         while watch.isWatching, ContinuousClock.now < idleBy { try await Task.sleep(for: .milliseconds(20)) }
         #expect(!watch.isWatching, "nothing pending: the watcher stopped")
 
-        try await withDeadline(.seconds(5)) {
+        // Generous: with every suite running at once the cooperative pool has stalled for 6 s.
+        try await withDeadline(.seconds(30)) {
             await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
                 _ = watch.add(expiresAt: .now + .milliseconds(50)) { continuation.resume() }
             }
@@ -426,7 +427,7 @@ struct OutboxInboxTests {
         let watch = DeadlineWatch()
         let later = watch.add(expiresAt: .now + .seconds(60)) {}
         let added = ContinuousClock.now
-        let firedAt = try await withDeadline(.seconds(10)) {
+        let firedAt = try await withDeadline(.seconds(30)) {  // generous, as above
             await withCheckedContinuation { (continuation: CheckedContinuation<ContinuousClock.Instant, Never>) in
                 _ = watch.add(expiresAt: added + .milliseconds(300)) { continuation.resume(returning: .now) }
             }
