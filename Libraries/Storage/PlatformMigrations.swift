@@ -147,5 +147,45 @@ enum PlatformMigrations {
                     ORDER BY r.up_to_txid, r.up_to_id LIMIT 1
                 ) p ON true;
                 """),
+        // The horizon of the schema's commit-ordered feeds, and the outbox read below it. A
+        // feed reads only rows of transactions below the horizon: every transaction below it
+        // that could write the schema's tables has ended. `pg_snapshot_xmin` is such a horizon,
+        // but cluster-wide: another service's batch transaction held it back for seconds under
+        // load (finance's ran 3-4 s), and with it every relay. Only the schema's own role writes
+        // its feeds, so the horizon is the oldest transaction id held by a session of that role,
+        // or the next transaction id when none holds one. A row another role writes into a feed
+        // (a superuser by hand) is not covered: it may be passed over if the relay reads while
+        // that transaction is open. (A transaction prepared for two-phase commit is not in
+        // pg_stat_activity; Tally prepares none.)
+        // Readers evaluate it in a statement of its own, before the read, each with its own
+        // snapshot: a transaction that ended before the horizon was taken is visible to the
+        // read, and one that gets its id later gets one above the horizon.
+        Migration(
+            version: 11, name: "platform_feed_horizon_of_the_schemas_role",
+            sql: """
+                CREATE FUNCTION feed_horizon() RETURNS xid8 LANGUAGE sql VOLATILE AS $fn$
+                    WITH next AS (SELECT pg_snapshot_xmax(pg_current_snapshot())::text::bigint AS xid),
+                    running AS (
+                        SELECT ((next.xid % 4294967296) - a.backend_xid::text::bigint + 4294967296) % 4294967296 AS behind
+                        FROM next, pg_stat_activity a
+                        WHERE a.backend_xid IS NOT NULL AND a.pid <> pg_backend_pid()
+                          AND a.usename = current_user
+                    )
+                    SELECT (next.xid - coalesce((SELECT max(behind) FROM running WHERE behind BETWEEN 1 AND 2147483647), 0))::text::xid8
+                    FROM next
+                $fn$;
+                CREATE FUNCTION outbox_unpublished(p_txid xid8, p_id bigint, p_limit int) RETURNS SETOF outbox
+                LANGUAGE plpgsql VOLATILE SET search_path FROM CURRENT AS $fn$
+                DECLARE
+                    v_below xid8 := feed_horizon();
+                BEGIN
+                    RETURN QUERY
+                    SELECT o.* FROM outbox o
+                    WHERE o.txid IS NOT NULL AND (o.txid, o.id) > (p_txid, p_id) AND o.txid < v_below
+                    ORDER BY o.txid, o.id
+                    LIMIT p_limit;
+                END
+                $fn$;
+                """),
     ]
 }

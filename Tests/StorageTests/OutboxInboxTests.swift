@@ -109,6 +109,34 @@ struct OutboxInboxTests {
         }
     }
 
+    /// The horizon is the feed's own role's: another service's write transaction held open
+    /// (finance's batches ran for seconds under load) does not hold this feed back.
+    @Test func anotherServicesOpenTransactionDoesNotHoldTheFeedBack() async throws {
+        try await TestDatabase.withService(TestDatabase.uniqueService("horizon-other")) { otherClient, otherSchema in
+            try await TestDatabase.withService(TestDatabase.uniqueService("horizon")) { client, schema in
+                let logger = TestDatabase.logger
+                let feed = OutboxFeed(client: client, schema: schema, logger: logger)
+                let (opened, open) = AsyncStream.makeStream(of: Void.self)
+                let (released, release) = AsyncStream.makeStream(of: Void.self)
+                let other = Task {
+                    try await otherClient.withTransaction(logger: logger) { connection in
+                        try await Outbox(schema: otherSchema).enqueue(messages(1, prefix: "other", topic: "t"), on: connection, logger: logger)
+                        open.yield()
+                        for await _ in released { break }
+                    }
+                }
+                for await _ in opened { break }
+                try await client.withTransaction(logger: logger) { connection in
+                    try await Outbox(schema: schema).enqueue(messages(1, prefix: "ours", topic: "t"), on: connection, logger: logger)
+                }
+                let read = try await feed.read(inFlight: [], limit: 10)
+                release.yield()
+                try await other.value
+                #expect(read.map { String(decoding: $0.message.value ?? [], as: UTF8.self) } == ["ours-0"], "read while the other service's transaction was open")
+            }
+        }
+    }
+
     @Test func theOutboxLosesNothingWhileTheBrokerIsDown() async throws {
         let broker = try TestTansu.start()
         defer { broker.stop() }

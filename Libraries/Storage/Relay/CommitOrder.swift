@@ -19,9 +19,11 @@ public struct CommitPosition: Hashable, Sendable {
 /// each acknowledged batch appends its last position; the latest entry is the position.
 ///
 /// A commit-ordered feed is a table whose rows carry `txid xid8 DEFAULT pg_current_xact_id()`
-/// and are read in (txid, id) order, after the position and only below `pg_snapshot_xmin` of
-/// the reading statement's snapshot: every transaction below it has ended, so no row can commit
-/// behind a position already read. Nothing is written per row to publish it.
+/// and are read in (txid, id) order, after the position and only below the schema's
+/// `feed_horizon()` (platform migration 11), taken just before the read: every transaction below
+/// it that could write the schema has ended, so no row can commit behind a position already
+/// read, while other services' long transactions do not hold the feed back. Nothing is written
+/// per row to publish it.
 ///
 /// Guarantees:
 /// - Progress is recorded only as an unbroken prefix of what was read: after a batch with a

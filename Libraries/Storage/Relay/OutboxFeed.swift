@@ -33,10 +33,8 @@ public struct OutboxFeed: RelayFeed {
         let after = try await progress.readStart(inFlight: inFlight)
         let rows = try await client.query(
             """
-            SELECT txid::text, id, topic, message_key, payload, headers::text FROM \(unescaped: schema.name).outbox
-            WHERE txid IS NOT NULL AND (txid, id) > (\(after.transaction)::xid8, \(after.row)::int8)
-              AND txid < pg_snapshot_xmin(pg_current_snapshot())
-            ORDER BY txid, id LIMIT \(limit)
+            SELECT txid::text, id, topic, message_key, payload, headers::text
+            FROM \(unescaped: schema.name).outbox_unpublished(\(after.transaction)::xid8, \(after.row)::int8, \(limit)::int)
             """, logger: logger)
         var read: [(position: CommitPosition, message: KafkaProducerMessage)] = []
         for try await (transaction, id, topic, key, payload, headers) in rows.decode((String, Int64, String, String, ByteBuffer, String).self) {
