@@ -200,23 +200,25 @@ def wait_drained(admin_url, source=None, seconds=180):
     return False
 
 
-def wait_idle(seconds=120, below=0.3):
-    """Until the machine's CPU use over one second is below `below` cores: the consumers off the
-    measured path (billing, finance, reconciliation) and autovacuum have caught up too."""
-    deadline = time.time() + seconds
+def wait_idle(seconds=120, below=0.3, quiet=3):
+    """Until the machine's CPU use stays below `below` cores for `quiet` seconds in a row: the
+    consumers off the measured path (billing, finance, reconciliation) and autovacuum have caught
+    up too (a single quiet second can fall between two batches of a consumer still draining)."""
+    deadline, calm = time.time() + seconds, 0
     while time.time() < deadline:
         before = cpu_ticks()
         time.sleep(1)
-        if sum(cores for _, cores in cpu_by_process(before, cpu_ticks(), 1)) < below:
+        calm = calm + 1 if sum(cores for _, cores in cpu_by_process(before, cpu_ticks(), 1)) < below else 0
+        if calm >= quiet:
             return True
     return False
 
 
-def settle(admin_url, source=None):
+def settle(admin_url, source=None, below=0.3, seconds=120):
     """Between phases: the pipeline drained and the machine idle again."""
     drained = wait_drained(admin_url, source)
-    if not wait_idle():
-        say("  warning: the machine did not go idle within 120 s; the next phase shares it")
+    if not wait_idle(seconds=seconds, below=below):
+        say(f"  warning: the machine did not go idle within {seconds} s; the next phase shares it")
     return drained
 
 
@@ -451,13 +453,18 @@ def capacity_phase(args, org, connections=64):
     before, started = cpu_ticks(), time.time()
     result = load(args.tally, args.gateway, source, secret, 0, connections, args.seconds, args.warmup, args.duplicates)
     wait_drained(args.admin_url, source)
-    wait_idle(below=0.15)
+    wait_idle(seconds=600, below=0.15)
     elapsed = time.time() - started
     cores = stack_cores(cpu_by_process(before, cpu_ticks(), elapsed))
     accepted = result["accepted_per_s"] * (result["duration_s"] + result["warmup_s"])
     result["stack_ms_per_webhook"] = round(cores * elapsed * 1000 / max(accepted, 1), 3)
+    # The same over the load alone, as the issue's baseline (1.6 ms) was taken: work the
+    # consumers left for after the load is not in it.
+    during = stack_cores(list(result["cpu_cores"].items()))
+    result["stack_ms_per_webhook_during_load"] = round(during * result["elapsed_s"] * 1000 / max(accepted, 1), 3)
     say(f"  {result['accepted_per_s']:.0f} accepted/s; p50 {result['p50_ms']:.1f} p99 {result['p99_ms']:.1f} ms; "
-        f"the stack's CPU {result['stack_ms_per_webhook']} ms per webhook over {elapsed:.0f} s (target <= 0.8 ms); errors {result['errors'] or 'none'}")
+        f"the stack's CPU {result['stack_ms_per_webhook']} ms per webhook until drained ({elapsed:.0f} s; target <= 0.8 ms), "
+        f"{result['stack_ms_per_webhook_during_load']} ms during the load alone; errors {result['errors'] or 'none'}")
     return result
 
 
@@ -639,7 +646,7 @@ def main():
     parser.add_argument("--e2e-rate", type=float, help="offered rate of the end-to-end phase (default: half the measured capacity)")
     parser.add_argument("--duplicates", type=float, default=0.10)
     parser.add_argument("--json", help="also write the results here")
-    parser.add_argument("--only", choices=["finance", "notifications", "billing", "idle", "peer", "work"],
+    parser.add_argument("--only", choices=["finance", "notifications", "billing", "idle", "peer", "work", "low", "capacity"],
                         help="run one phase alone (finance: its consumer draining a backlog; notifications: a burst of requests taken in and sent; "
                              "billing: a burst of subscription events projected)")
     parser.add_argument("--pids-dir", default=str(local.profile.pids),
@@ -684,6 +691,10 @@ def main():
         settle(args.admin_url)
         work_phase(args, org)
         return
+    if args.only in ("low", "capacity"):
+        settle(args.admin_url, below=0.15, seconds=300)
+        (low_rate_phase if args.only == "low" else capacity_phase)(args, org)
+        return
     # Issue 19's targets first, on the stack as `make bench` left it (fresh after `make clean`):
     # idle once start-up has settled, then the work per webhook before any other phase.
     settle(args.admin_url)
@@ -706,7 +717,10 @@ def main():
     say(f"  {throughput['accepted_per_s']:.0f} accepted/s = {ratio:.2f} x pgbench; p99 {throughput['p99_ms']:.1f} ms; errors {throughput['errors'] or 'none'}")
     settle(args.admin_url, source)
 
+    # The phases that count the stack's CPU start only once every consumer has caught up.
+    settle(args.admin_url, below=0.15, seconds=300)
     low = low_rate_phase(args, org)
+    settle(args.admin_url, below=0.15, seconds=300)
     capacity = capacity_phase(args, org)
     settle(args.admin_url)
 
@@ -766,7 +780,8 @@ def main():
          later_work["path_rows"] <= 10 and later_work["path_wal_bytes"] <= 12288),
         ("capacity: peak accepted rate (64 connections) / pgbench", f"{capacity['accepted_per_s']:.0f}/s / {reference_tps:.0f} tps = {normalized:.2f}", ">= 0.2",
          normalized >= 0.2),
-        ("capacity: the stack's CPU per webhook at saturation, downstream included", f"{capacity['stack_ms_per_webhook']} ms", "<= 0.8 ms",
+        ("capacity: the stack's CPU per webhook at saturation, until everything downstream is done",
+         f"{capacity['stack_ms_per_webhook']} ms ({capacity['stack_ms_per_webhook_during_load']} ms during the load alone)", "<= 0.8 ms",
          capacity["stack_ms_per_webhook"] <= 0.8),
         ("gateway alone vs the straightforward intake (FastAPI + asyncpg), accepted rate", f"{peer['gateway_per_s']:.0f} vs {peer['peer_per_s']:.0f}/s = {peer['ratio']:.2f}x",
          ">= 1.5x", peer["ratio"] >= 1.5),
