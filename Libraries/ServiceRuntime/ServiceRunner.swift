@@ -148,8 +148,6 @@ public enum ServiceRunner {
     }
 }
 
-/// The HTTP routes of a service: operational routes, the shared audit-log route and the
-/// service's own, behind correlation ids, Problem+JSON and (under `/admin/orgs/{org}`) admin auth.
 extension ServiceRunner {
     /// A relay for one of the service's own feeds, with the outbox relay's settings.
     static func relay<Feed: RelayFeed>(of feed: Feed, client: PostgresClient, producer: KafkaProducer, logger: Logger, retention: Duration) -> any Service {
@@ -157,6 +155,8 @@ extension ServiceRunner {
     }
 }
 
+/// The HTTP routes of a service: operational routes, the shared audit-log route and the
+/// service's own, behind correlation ids, Problem+JSON and (under `/admin/orgs/{org}`) admin auth.
 public enum ServiceRouter {
     public static func build(
         _ definition: ServiceDefinition, dependencies: ServiceDependencies, checks: [ReadinessCheck], registry: PrometheusCollectorRegistry
