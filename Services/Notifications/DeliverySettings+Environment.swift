@@ -26,7 +26,7 @@ extension DeliverySettings {
         guard lease >= deadline * 2 else {
             throw .invalid(variable: "TALLY_NOTIFY_LEASE_SECONDS", reason: "must be at least twice TALLY_NOTIFY_SEND_DEADLINE_SECONDS (\(deadline))")
         }
-        let poll = try environment.integer("TALLY_NOTIFY_POLL_MILLISECONDS", default: 30_000, range: 50...60_000)
+        let poll = try environment.integer("TALLY_NOTIFY_POLL_MILLISECONDS", default: 1000, range: 50...60_000)
         let concurrency = try environment.integer("TALLY_NOTIFY_CONCURRENCY", default: 16, range: 1...256)
         let limit = try environment.integer("TALLY_NOTIFY_RECIPIENT_HOURLY_LIMIT", default: 20, range: 1...10_000)
         let wait = try environment.integer("TALLY_NOTIFY_CONTACT_WAIT_SECONDS", default: 600, range: 0...86_400)

@@ -17,9 +17,8 @@ struct DeliverySettings: Sendable, Equatable {
     /// The most one attempt may take, whatever the channel: past it the attempt ends `transient`
     /// (`timeout`). Half the lease at most.
     var sendDeadline: Duration = .seconds(60)
-    /// The longest the worker sleeps when nothing woke it: a safety net, since announcements
-    /// (`NOTIFY`) and the earliest scheduled attempt wake it sooner.
-    var pollInterval: Duration = .seconds(30)
+    /// How often the worker looks for due deliveries when nothing woke it.
+    var pollInterval: Duration = .seconds(1)
     /// Sends in flight at once. Claims are made only for free slots, so each is sent as soon as
     /// it is claimed.
     var concurrency: Int = 16
@@ -62,44 +61,29 @@ struct DeliveryWorker: Service {
     /// Keeps up to `settings.concurrency` sends in flight: whenever at least half the slots are
     /// free (or none is busy), it claims as many due deliveries as there are free slots and starts
     /// them at once, so every claim is sent right after it is made and none waits behind others
-    /// while its lease runs. It looks again when a send ends, when a delivery is announced
-    /// (`<schema>_deliveries`, rung by the table's trigger at commit), when the earliest
-    /// scheduled attempt or lease falls due, or after `pollInterval`, whichever comes first: a
-    /// new request is sent at once, and an idle worker hardly wakes. The heartbeat is recorded
-    /// at most every `heartbeatInterval` while busy, on every failure, and on each idle wake-up.
+    /// while its lease runs. It looks again when a send ends or after `pollInterval`, whichever
+    /// comes first, so a slow send never keeps newly due deliveries waiting. The heartbeat is
+    /// recorded at most every `heartbeatInterval`, and on every failure.
     func run() async throws {
-        let wake = Doorbell()
-        let listener = ChannelListener(client: client, channel: "\(schema.name)_deliveries", logger: logger)
-        await withTaskGroup(of: Void.self) { group in
-            group.addTask { await listener.run { wake.ring() } }
-            await sendContinuously(wake: wake)
-            group.cancelAll()
-        }
-    }
-
-    private func sendContinuously(wake: Doorbell) async {
         let heartbeats = JobHeartbeats(schema: schema)
         var lastBeat = ContinuousClock.now - heartbeatInterval
         let inFlight = SendsInFlight()
+        let sendEnded = Doorbell()
         await withDiscardingTaskGroup { group in
             while !Task.isCancelled && !Task.isShuttingDownGracefully {
                 let busy = inFlight.count.withLock { $0 }
                 let free = settings.concurrency - busy
                 var failure: String?
-                var wait = settings.pollInterval
                 if busy == 0 || free * 2 >= settings.concurrency {
                     do {
-                        let (due, claims) = try await claimDue(limit: free)
+                        let (_, claims) = try await claimDue(limit: free)
                         inFlight.count.withLock { $0 += claims.count }
                         for claim in claims {
                             group.addTask {
                                 await self.send(claim)
                                 inFlight.count.withLock { $0 -= 1 }
-                                wake.ring()
+                                sendEnded.ring()
                             }
-                        }
-                        if due == 0, busy == 0, let next = try await earliestUpcoming() {
-                            wait = min(wait, .milliseconds(max(10, Int(next.timeIntervalSince(now()) * 1000))))
                         }
                     } catch {
                         failure = String(describing: type(of: error))
@@ -110,7 +94,7 @@ struct DeliveryWorker: Service {
                     try? await heartbeats.record(job: Self.jobName, error: failure, at: now(), client: client, logger: logger)
                     lastBeat = .now
                 }
-                await wake.wait(upTo: wait)
+                await sendEnded.wait(upTo: settings.pollInterval)
             }
         }
     }
@@ -163,23 +147,6 @@ struct DeliveryWorker: Service {
                 if let tenant = TenantID(rawValue: org) { due.append((tenant, id)) }
             }
             return due
-        }
-    }
-
-    /// When the next delivery falls due (its attempt, or the end of another worker's lease),
-    /// if any is scheduled at all.
-    func earliestUpcoming() async throws -> Date? {
-        try await client.withTransaction(logger: logger) { connection in
-            try await connection.query("SELECT set_config('tally.scope', 'operator', true)", logger: logger)
-            let rows = try await connection.query(
-                """
-                SELECT least(
-                    (SELECT min(next_attempt_at) FROM \(unescaped: schema.name).deliveries WHERE status IN ('scheduled', 'retrying')),
-                    (SELECT min(lease_until) FROM \(unescaped: schema.name).deliveries WHERE status = 'sending'))
-                """, logger: logger)
-            var earliest: Date?
-            for try await value in rows.decode(Date?.self) { earliest = value }
-            return earliest
         }
     }
 
