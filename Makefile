@@ -44,6 +44,8 @@ help: ## list the targets and the knobs
 	@echo "                       TALLY_SECRETS_KEY  TALLY_GATEWAY_MAX_BODY_BYTES  TALLY_FRESHNESS_SLOW_SECONDS"
 	@echo "                       TALLY_FRESHNESS_STALE_SECONDS  TALLY_STRIPE_API_BASE_URL [https://api.stripe.com]"
 	@echo "                       TALLY_STRIPE_SECRET_KEY [unset: finance records refunds offline]  TALLY_REFUND_TIMEOUT_SECONDS [15]"
+	@echo "                       TALLY_INVOICE_LINK_BASE_URL [http://127.0.0.1:<port>]  TALLY_INVOICE_LINK_SECRET [derived]"
+	@echo "                       TALLY_FINANCE_JOB_INTERVAL_SECONDS [300]"
 	@echo "                       (passed on from your environment by make up and make test; see docs/architecture.md)"
 	@echo "  set by the harness   TALLY_TEST_DATABASE_URL  TALLY_TEST_KAFKA_BROKERS  TALLY_TEST_TANSU (Swift integration suites);"
 	@echo "                       TALLY_E2E_GATEWAY_URL  TALLY_E2E_KAFKA_BROKERS  TALLY_E2E_TALLY_BIN  TALLY_KAFKA_BROKERS"

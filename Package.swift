@@ -11,7 +11,10 @@ let librdkafkaRuntimeFolder = Context.packageDirectory + "/.deps/librdkafka"
 /// its answers as canonical JSON into NIO buffers.
 let extraServiceDependencies: [String: [Target.Dependency]] = [
     "Billing": [.product(name: "NIOCore", package: "swift-nio")],
-    "Finance": [.product(name: "AsyncHTTPClient", package: "async-http-client")],
+    "Finance": [
+        .product(name: "AsyncHTTPClient", package: "async-http-client"), .product(name: "Crypto", package: "swift-crypto"),
+        .product(name: "HTTPTypes", package: "swift-http-types"),
+    ],
     "Notifications": [
         .product(name: "AsyncHTTPClient", package: "async-http-client"),
         .product(name: "NIOCore", package: "swift-nio"),

@@ -29,8 +29,9 @@ WHEELS_DIR="$DEPS_DIR/wheels"
 
 # Debian packages the build and the stack need (checked with dpkg, installed only when missing);
 # hledger reads the finance journal in ops/e2e/finance_acceptance.py, promtool (in prometheus)
-# tests the alert rules in ops/prometheus.
-APT_PACKAGES=(librdkafka-dev pkg-config postgresql curl iproute2 hledger prometheus)
+# tests the alert rules in ops/prometheus, chromium and pdftotext (poppler-utils) print and read
+# back the invoice page in ops/e2e/invoices_acceptance.py (fonts-dejavu-core gives it a font).
+APT_PACKAGES=(librdkafka-dev pkg-config postgresql curl iproute2 hledger prometheus chromium poppler-utils fonts-dejavu-core)
 
 # Python packages the tests need (pip requirement specs; "name" or "name==version").
 # fastapi, uvicorn and asyncpg run the bench's peer intake (ops/bench/peer_intake.py).

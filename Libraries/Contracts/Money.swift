@@ -71,3 +71,18 @@ public struct Money: Hashable, Sendable, Codable, CustomStringConvertible {
         self.init(amountMinor: value, currency: currency)
     }
 }
+
+/// Amounts as a customer reads them in a message: the currency code and the major units with
+/// the currency's decimals, from integer arithmetic only (`USD 9.80`, `JPY 500`).
+public enum MoneyText {
+    public static func display(_ money: Money) -> String {
+        let exponent = money.currency.minorUnitExponent
+        let magnitude = money.amountMinor.magnitude
+        let sign = money.amountMinor < 0 ? "-" : ""
+        guard exponent > 0 else { return "\(money.currency.rawValue) \(sign)\(magnitude)" }
+        var divisor: UInt64 = 1
+        for _ in 0..<exponent { divisor *= 10 }
+        let fraction = String(magnitude % divisor)
+        return "\(money.currency.rawValue) \(sign)\(magnitude / divisor).\(String(repeating: "0", count: exponent - fraction.count))\(fraction)"
+    }
+}

@@ -64,7 +64,10 @@ struct RefundClientSettingsTests {
     }
 
     @Test func productionSendsTheKeyOverHTTPSOnly() throws {
-        let production = ["TALLY_ENV": "prod", "TALLY_ADMIN_TOKEN_SECRET": "finance-tests-production-admin-token-key-0123456789"]
+        let production = [
+            "TALLY_ENV": "prod", "TALLY_ADMIN_TOKEN_SECRET": "finance-tests-production-admin-token-key-0123456789",
+            "TALLY_INVOICE_LINK_BASE_URL": "https://pay.example.com",
+        ]
         let https = try Self.settings(production.merging(["TALLY_STRIPE_API_BASE_URL": "https://stripe.internal"]) { $1 })
         #expect(https.refunds.stripeBaseURL == "https://stripe.internal")
         do throws(ConfigurationError) {
@@ -88,5 +91,31 @@ struct RefundClientSettingsTests {
             return ServiceDefinition(service: .finance, migrationsFolder: nil)
         }
         #expect(code == 78)
+    }
+
+    @Test func invoiceLinksAreHTTPSInProductionAndTheirSecretIsLong() throws {
+        let production = ["TALLY_ENV": "prod", "TALLY_ADMIN_TOKEN_SECRET": "finance-tests-production-admin-token-key-0123456789"]
+        let local = try Self.settings([:])
+        #expect(local.invoiceLinks.baseURL.hasPrefix("http://127.0.0.1:"), "a local default")
+        let named = try Self.settings(production.merging(["TALLY_INVOICE_LINK_BASE_URL": "https://pay.example.com/"]) { $1 })
+        #expect(named.invoiceLinks.baseURL == "https://pay.example.com")
+        #expect(!String(describing: named).contains(named.invoiceLinks.secret.value), "no description holds the secret")
+        let refusals: [([String: String], String)] = [
+            (production, "TALLY_INVOICE_LINK_BASE_URL"),
+            (production.merging(["TALLY_INVOICE_LINK_BASE_URL": "http://pay.example.com"]) { $1 }, "TALLY_INVOICE_LINK_BASE_URL"),
+            (["TALLY_INVOICE_LINK_BASE_URL": "pay.example.com"], "TALLY_INVOICE_LINK_BASE_URL"),
+            (["TALLY_INVOICE_LINK_SECRET": "too-short"], "TALLY_INVOICE_LINK_SECRET"),
+        ]
+        for (environment, variable) in refusals {
+            do throws(ConfigurationError) {
+                let settings = try Self.settings(environment)
+                Issue.record("expected \(variable) to be refused, got \(settings)")
+            } catch {
+                switch error {
+                case .invalid(let named, _), .missing(let named): #expect(named == variable, "\(environment)")
+                default: Issue.record("expected \(variable) to be refused, got \(error)")
+                }
+            }
+        }
     }
 }

@@ -1,6 +1,10 @@
 import Foundation
 import Kafka
 
+#if canImport(Glibc)
+    import Glibc
+#endif
+
 /// Polls `condition` every 100 ms until it holds or `limit` passes (then fails the test).
 public func waitUntil(_ what: String, limit: Duration = .seconds(30), _ condition: () async throws -> Bool) async throws {
     let deadline = ContinuousClock.now + limit
@@ -32,18 +36,46 @@ public final class TestTansu: @unchecked Sendable {
         self.port = port
     }
 
+    /// Starts the broker and waits until it accepts connections on its port. A broker that
+    /// exits at once (its port still held by the one just killed) is started again, for up to 30 s.
     public func restart() throws {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: binary)
-        process.arguments = ["broker", "--listener-url", "tcp://\(address)", "--advertised-listener-url", "tcp://\(address)", "--storage-engine", "memory://tansu/"]
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        var environment = ProcessInfo.processInfo.environment
-        environment["NO_COLOR"] = "1"
-        process.environment = environment
-        try process.run()
-        self.process = process
-        Thread.sleep(forTimeInterval: 0.7)
+        let deadline = Date().addingTimeInterval(30)
+        while true {
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: binary)
+            process.arguments = [
+                "broker", "--listener-url", "tcp://\(address)", "--advertised-listener-url", "tcp://\(address)", "--storage-engine", "memory://tansu/",
+            ]
+            process.standardOutput = FileHandle.nullDevice
+            process.standardError = FileHandle.nullDevice
+            var environment = ProcessInfo.processInfo.environment
+            environment["NO_COLOR"] = "1"
+            process.environment = environment
+            try process.run()
+            self.process = process
+            while process.isRunning, Date() < deadline, !Self.accepts(port: port) { Thread.sleep(forTimeInterval: 0.1) }
+            if process.isRunning, Self.accepts(port: port) {
+                Thread.sleep(forTimeInterval: 0.3)
+                return
+            }
+            stop()
+            guard Date() < deadline else { throw StorageTestError("the test broker did not start listening on \(address) within 30 s") }
+            Thread.sleep(forTimeInterval: 0.5)
+        }
+    }
+
+    /// Whether something accepts a TCP connection on 127.0.0.1:`port`.
+    private static func accepts(port: Int) -> Bool {
+        let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard descriptor >= 0 else { return false }
+        defer { close(descriptor) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        return withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 }
+        }
     }
 
     /// Kills the broker outright (SIGKILL: a child spawned from a Swift thread may have SIGTERM
@@ -56,22 +88,25 @@ public final class TestTansu: @unchecked Sendable {
     }
 
     /// Creates `name` with three partitions. A broker that has just started may not have its
-    /// controller yet (the request times out): that is tried again, three times in all.
+    /// controller yet (the request times out): that is tried again until 60 s have passed.
     public func createTopic(_ name: String) async throws {
         let admin = try KafkaAdmin(
             configuration: KafkaClientConfiguration(bootstrapServers: [address], clientID: "tansu-admin", statisticsInterval: nil), logger: TestDatabase.logger)
+        let deadline = ContinuousClock.now + .seconds(60)
         var failure: (any Error)?
-        for attempt in 1...3 {
+        var attempt = 0
+        while true {
+            attempt += 1
             do {
                 _ = try await admin.createTopics([KafkaTopicSpecification(name: name, partitions: 3)])
                 failure = nil
                 break
             } catch  where attempt > 1 && String(describing: error).contains("ALREADY_EXISTS") {
-                failure = nil  // the attempt that timed out created it after all
+                failure = nil  // an attempt that timed out created it after all
                 break
             } catch {
                 failure = error
-                guard attempt < 3, String(describing: error).contains("_TIMED_OUT") else { break }
+                guard ContinuousClock.now < deadline, String(describing: error).contains("_TIMED_OUT") else { break }
                 try? await Task.sleep(for: .seconds(1))
             }
         }

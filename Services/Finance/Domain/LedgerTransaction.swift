@@ -27,6 +27,7 @@ struct LedgerEntry: Hashable, Sendable, Codable {
 /// What a transaction is about; the posting rules in `Postings` say which entries each makes.
 enum TransactionKind: String, Codable, Sendable, CaseIterable {
     case capture, refund, disputeOpened = "dispute_opened", disputeWon = "dispute_won", disputeLost = "dispute_lost", payout
+    case invoiceIssued = "invoice_issued", invoiceSettled = "invoice_settled", invoiceVoided = "invoice_voided", creditNote = "credit_note"
 }
 
 /// The provider payment a transaction belongs to.
