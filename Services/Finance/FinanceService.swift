@@ -32,7 +32,8 @@ struct FinanceService {
                     FinanceMetrics(client: dependencies.client, schema: dependencies.schema, logger: dependencies.logger),
                     JobRunner(
                         jobs: [
-                            InvoiceOverdueJob(client: dependencies.client, schema: dependencies.schema, logger: dependencies.logger).job(interval: settings.jobInterval)
+                            InvoiceOverdueJob(client: dependencies.client, schema: dependencies.schema, logger: dependencies.logger).job(interval: settings.jobInterval),
+                            MonthlyExportJob(client: dependencies.client, schema: dependencies.schema, logger: dependencies.logger).job(interval: settings.jobInterval),
                         ], client: dependencies.client, schema: dependencies.schema, logger: dependencies.logger, now: now),
                 ]
             },
@@ -45,6 +46,7 @@ struct FinanceService {
                 LedgerRoutes(queries: queries, audit: dependencies.audit, now: now).add(to: admin)
                 PaymentRoutes(queries: queries).add(to: admin)
                 PayoutRoutes(queries: queries).add(to: admin)
+                ExportRoutes(queries: queries, logger: dependencies.logger).add(to: admin)
                 let clients = refunds ?? ProviderRefundClients(settings: settings.refunds, httpClient: HTTPClient.shared, logger: dependencies.logger)
                 RefundRoutes(
                     desk: RefundDesk(queries: queries, audit: dependencies.audit, clients: clients, logger: dependencies.logger, now: now)

@@ -168,9 +168,9 @@ def internal_order(event_id, order, customer, payment_reference):
     return json.dumps({"id": event_id, "type": "order.placed", "occurred_at": occurred, "data": data}).encode()
 
 
-def stripe_event(sample, event_id, created, **changes):
+def stripe_event(sample, event_id, when, **changes):
     event = json.loads(fixture(f"stripe/{sample}.json"))
-    event.update(id=event_id, created=created)
+    event.update(id=event_id, created=when)
     event["data"]["object"].update(changes)
     return json.dumps(event).encode()
 
