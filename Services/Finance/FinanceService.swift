@@ -34,6 +34,8 @@ struct FinanceService {
                         jobs: [
                             InvoiceOverdueJob(client: dependencies.client, schema: dependencies.schema, logger: dependencies.logger).job(interval: settings.jobInterval),
                             MonthlyExportJob(client: dependencies.client, schema: dependencies.schema, logger: dependencies.logger).job(interval: settings.jobInterval),
+                            InstallmentReminderJob(client: dependencies.client, schema: dependencies.schema, logger: dependencies.logger).job(
+                                interval: settings.jobInterval),
                         ], client: dependencies.client, schema: dependencies.schema, logger: dependencies.logger, now: now),
                 ]
             },
@@ -47,6 +49,10 @@ struct FinanceService {
                 PaymentRoutes(queries: queries).add(to: admin)
                 PayoutRoutes(queries: queries).add(to: admin)
                 ExportRoutes(queries: queries, logger: dependencies.logger).add(to: admin)
+                PlanRoutes(
+                    queries: queries, desk: PlanDesk(schema: dependencies.schema, logger: dependencies.logger, now: now), audit: dependencies.audit,
+                    logger: dependencies.logger, now: now
+                ).add(to: admin)
                 let clients = refunds ?? ProviderRefundClients(settings: settings.refunds, httpClient: HTTPClient.shared, logger: dependencies.logger)
                 RefundRoutes(
                     desk: RefundDesk(queries: queries, audit: dependencies.audit, clients: clients, logger: dependencies.logger, now: now)

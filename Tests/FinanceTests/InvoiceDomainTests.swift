@@ -29,6 +29,18 @@ struct InvoiceDomainTests {
         }
     }
 
+    @Test func theWideProductRoundsLikeTheNarrowOneAndNeverOverflows() {
+        for _ in 0..<5_000 {
+            let a = Int64.random(in: -3_000_000_000...3_000_000_000)
+            let b = Int64.random(in: 0...3_000_000_000)
+            let d = Int64.random(in: 1...3_000_000_000)
+            #expect(HalfEven.multiply(a, b, dividedBy: d) == HalfEven.divide(a * b, by: d), "\(a) × \(b) / \(d)")
+        }
+        // 9e18 × 5e17 overflows 64 bits; the quotient does not.
+        #expect(HalfEven.multiply(9_000_000_000_000_000_000, 500_000_000_000_000_000, dividedBy: 1_000_000_000_000_000_000) == 4_500_000_000_000_000_000)
+        #expect(HalfEven.multiply(5, 1, dividedBy: 2) == 2 && HalfEven.multiply(7, 1, dividedBy: 2) == 4 && HalfEven.multiply(-7, 1, dividedBy: 2) == -4)
+    }
+
     static func line(_ sku: String, quantity: Int, unit: Int64, rate: Int) -> OrderLine {
         let money = Money(amountMinor: unit, currency: usd)
         return OrderLine(

@@ -11,7 +11,8 @@ import Testing
 struct TemplateTests {
     /// The templates the other services request; each ships in every locale of `shippedLocales`.
     static let shippedKeys = [
-        "dunning.payment_failed", "dunning.reminder", "dunning.access_blocked", "dunning.final_notice", "invoice.link", "engagement.day_7", "engagement.day_14",
+        "dunning.payment_failed", "dunning.reminder", "dunning.access_blocked", "dunning.final_notice", "invoice.link", "installment.overdue", "engagement.day_7",
+        "engagement.day_14",
         "engagement.day_30", "engagement.day_60", "engagement.day_90", "nps.day_45",
     ]
     static let shippedLocales = ["en", "pt-BR"]

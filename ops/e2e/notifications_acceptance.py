@@ -101,7 +101,7 @@ KNOWN_VARIABLES = {
     "dunning.reminder": ["amount", "customer_name", "due_date", "invoice_number", "pay_url"],
 }
 SHIPPED_TEMPLATES = ["dunning.access_blocked", "dunning.final_notice", "dunning.payment_failed", "dunning.reminder", "engagement.day_14", "engagement.day_30",
-                     "engagement.day_60", "engagement.day_7", "engagement.day_90", "invoice.link", "nps.day_45"]
+                     "engagement.day_60", "engagement.day_7", "engagement.day_90", "installment.overdue", "invoice.link", "nps.day_45"]
 
 checks = Checks()
 check = checks.check

@@ -122,7 +122,7 @@ enum AccountingExport {
     /// credit), the taxable part in the invoice's proportion, nothing paid or outstanding.
     static func cells(_ row: CreditNoteExportRow) -> [CSVCell] {
         let note = row.note
-        let taxable = row.invoiceSubtotalMinor > 0 ? HalfEven.divide(note.netMinor * row.invoiceTaxableSubtotalMinor, by: row.invoiceSubtotalMinor) : 0
+        let taxable = row.invoiceSubtotalMinor > 0 ? HalfEven.multiply(note.netMinor, row.invoiceTaxableSubtotalMinor, dividedBy: row.invoiceSubtotalMinor) : 0
         return [
             .text("credit_note"), .text(note.number), .text(row.invoiceNumber), .time(note.createdAt), .text("credited"), .text(row.customerRef),
             .text(row.orderID), .text(row.currency.rawValue), .number(note.netMinor), .number(taxable), .number(note.taxMinor), .number(note.totalMinor),

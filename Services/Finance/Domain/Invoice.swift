@@ -149,7 +149,7 @@ enum CreditNoteRules {
         if refund.amountMinor == creditable {
             tax = invoice.snapshot.taxMinor - existing.reduce(0) { $0 + $1.taxMinor }
         } else {
-            tax = HalfEven.divide(refund.amountMinor * invoice.snapshot.taxMinor, by: invoice.snapshot.totalMinor)
+            tax = HalfEven.multiply(refund.amountMinor, invoice.snapshot.taxMinor, dividedBy: invoice.snapshot.totalMinor)
         }
         let ordinal = existing.count + 1
         return CreditNote(

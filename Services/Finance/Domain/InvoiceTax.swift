@@ -15,6 +15,21 @@ enum HalfEven {
         if twice > denominator.magnitude { return away }
         return quotient % 2 == 0 ? quotient : away
     }
+
+    /// `a × b / denominator` rounded half-even, with the product in 128 bits so it cannot
+    /// overflow; the result must fit in 64 bits (it does whenever `|b| ≤ denominator`).
+    static func multiply(_ a: Int64, _ b: Int64, dividedBy denominator: Int64) -> Int64 {
+        precondition(denominator > 0, "a rounding denominator is positive")
+        let negative = (a < 0) != (b < 0)
+        let product = a.magnitude.multipliedFullWidth(by: b.magnitude)
+        let divisor = denominator.magnitude
+        precondition(product.high < divisor, "the quotient fits in 64 bits")
+        var (quotient, remainder) = divisor.dividingFullWidth(product)
+        let (twice, carried) = remainder.multipliedReportingOverflow(by: 2)
+        if carried || twice > divisor || (twice == divisor && quotient % 2 == 1) { quotient += 1 }
+        let magnitude = Int64(quotient)
+        return negative ? -magnitude : magnitude
+    }
 }
 
 /// One line of an invoice as issued: what was sold and the tax on it, rounded on the line.
@@ -54,7 +69,7 @@ struct TaxSnapshot: Hashable, Sendable, Codable {
         taxableSubtotalMinor = lines.filter { $0.taxRateBps > 0 }.reduce(0) { $0 + $1.netMinor }
         taxMinor = lines.reduce(0) { $0 + $1.taxMinor }
         totalMinor = subtotalMinor + taxMinor
-        taxRateBasisBps = taxableSubtotalMinor > 0 ? Int(HalfEven.divide(taxMinor * 10_000, by: taxableSubtotalMinor)) : 0
+        taxRateBasisBps = taxableSubtotalMinor > 0 ? Int(clamping: HalfEven.multiply(taxMinor, 10_000, dividedBy: taxableSubtotalMinor)) : 0
     }
 
     enum CodingKeys: String, CodingKey {

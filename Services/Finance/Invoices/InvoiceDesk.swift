@@ -148,7 +148,8 @@ struct InvoiceDesk: Sendable {
     }
 
     /// After a capture: applies it to the invoice of its order (or of the order that named
-    /// it), if one is issued. A capture of a provider invoice is that invoice's; nothing is done.
+    /// it), if one is issued, and settles the installment whose reference it quotes (then the
+    /// plan's invoice takes it). A capture of a provider invoice is that invoice's; nothing is done.
     func applyCapture(of payment: PaymentKey, cause: Cause, on connection: PostgresConnection) async throws {
         let (invoices, finance) = stores(connection)
         guard let record = try await finance.payment(payment), record.isCaptured else { return }
@@ -156,6 +157,13 @@ struct InvoiceDesk: Sendable {
         try await invoices.lockReference("payment:\(payment.paymentID)")
         var candidates = try await invoices.invoices(forPayment: payment, orderRef: record.orderRef, lock: false)
         if let own = try await invoices.invoice(payment: payment) { candidates.append(own) }
+        // A payment quoting an installment's reference settles the installment, and then the
+        // plan's invoice.
+        if let planned = try await PlanDesk(schema: schema, logger: logger, now: now).applyCapture(of: record, on: connection),
+            let invoice = try await invoices.invoice(id: planned), !candidates.contains(where: { $0.id == planned })
+        {
+            candidates.append(invoice)
+        }
         for invoice in candidates { _ = try await applyPayments(to: invoice, cause: cause, on: connection) }
     }
 

@@ -188,18 +188,26 @@ struct InvoiceStore: Sendable {
 
     // MARK: Payments
 
+    /// A payment that names an installment of the invoice's plans ($3: the invoice id).
+    private var paysAnInstallment: String {
+        """
+        EXISTS (SELECT 1 FROM \(s).installments n JOIN \(s).payment_plans pp ON pp.org_id = n.org_id AND pp.id = n.plan_id
+                WHERE pp.invoice_id = $3 AND n.payment_id = p.payment_id AND n.payment_provider = p.provider)
+        """
+    }
+
     /// Captured payments of an invoice's order (by the order id they carry or the payment the
-    /// order named), or the invoice's own payment.
+    /// order named), or the invoice's own payment, and the payments of its plans' installments.
     func capturedPayments(for invoice: Invoice) async throws -> [CapturedPayment] {
         let filter: String
         let values: [Bind]
         switch invoice.source {
         case .order(let orderID, let paymentRef):
-            filter = "(p.order_ref = $1 OR p.payment_id = $2)"
-            values = [.text(orderID), .text(paymentRef)]
+            filter = "(p.order_ref = $1 OR p.payment_id = $2 OR \(paysAnInstallment))"
+            values = [.text(orderID), .text(paymentRef), .text(invoice.id)]
         case .payment(let key):
-            filter = "p.provider = $1 AND p.payment_id = $2"
-            values = [.text(key.provider.rawValue), .text(key.paymentID)]
+            filter = "((p.provider = $1 AND p.payment_id = $2) OR \(paysAnInstallment))"
+            values = [.text(key.provider.rawValue), .text(key.paymentID), .text(invoice.id)]
         }
         let sql = """
             SELECT p.provider, p.payment_id, p.currency, p.captured_minor, p.captured_at FROM \(s).payments p

@@ -1,10 +1,14 @@
-/// The message finance requests to send a customer the link to an invoice.
+/// The messages finance requests: the link to an invoice (`invoice.link`) and the reminder of an
+/// overdue installment (`installment.overdue`).
 ///
-/// Variables: `customer_name`, `invoice_number`, `amount` and `expires_at` (formatted by the
-/// requester for the customer's locale), `invoice_url`. The WhatsApp template's body takes them in
-/// `whatsAppBody` order.
+/// `invoice.link` variables: `customer_name`, `invoice_number`, `amount` and `expires_at`
+/// (formatted by the requester for the customer's locale), `invoice_url`. The WhatsApp template's
+/// body takes them in `whatsAppBody` order.
+///
+/// `installment.overdue` variables: `customer_name`, `installment` (`2 of 3`), `amount`,
+/// `due_date`, `days_late`, `reference` (what to quote when paying).
 enum InvoiceTemplates {
-    static let all: [NotificationTemplate] = [linkEnglish, linkPortuguese]
+    static let all: [NotificationTemplate] = [linkEnglish, linkPortuguese, overdueEnglish, overduePortuguese]
 
     static let englishSamples: [String: String] = [
         "customer_name": "Alex Morgan", "invoice_number": "INV-2026-0042", "amount": "$49.00", "expires_at": "December 7, 2026",
@@ -63,4 +67,56 @@ enum InvoiceTemplates {
             """,
         whatsApp: WhatsAppTemplateReference(name: "invoice_link", languageCode: "pt_BR", bodyVariables: whatsAppBody),
         sampleVariables: portugueseSamples)
+
+    // MARK: installment.overdue
+
+    static let overdueEnglishSamples: [String: String] = [
+        "customer_name": "Alex Morgan", "installment": "2 of 3", "amount": "USD 40.00", "due_date": "2026-12-01", "days_late": "4",
+        "reference": "pln_4f1c9e-2",
+    ]
+    static let overduePortugueseSamples: [String: String] = [
+        "customer_name": "Ana Silva", "installment": "2 de 3", "amount": "BRL 149.90", "due_date": "2026-12-01", "days_late": "4",
+        "reference": "pln_4f1c9e-2",
+    ]
+    static let overdueWhatsAppBody = ["customer_name", "installment", "amount", "due_date", "reference"]
+
+    static let overdueEnglish = NotificationTemplate.email(
+        key: "installment.overdue", locale: "en",
+        subject: "Installment {{installment}} is {{days_late}} days overdue",
+        text: """
+            Hi {{customer_name}},
+
+            Installment {{installment}} of your payment plan, {{amount}}, was due on
+            {{due_date}} and is {{days_late}} days overdue. Please pay it quoting the
+            reference {{reference}}, or reply to agree a new schedule.
+            """,
+        content: """
+            <p style="\(EmailLayout.paragraph)">Hi {{customer_name}},</p>
+            <p style="\(EmailLayout.paragraph)">Installment {{installment}} of your payment plan, <strong>{{amount}}</strong>, was due on
+            {{due_date}} and is {{days_late}} days overdue.</p>
+            \(EmailLayout.details([("Installment", "{{installment}}"), ("Amount", "{{amount}}"), ("Due", "{{due_date}}"), ("Reference", "{{reference}}")]))
+            <p style="\(EmailLayout.paragraph)">Please pay it quoting the reference, or reply to agree a new schedule.</p>
+            """,
+        whatsApp: WhatsAppTemplateReference(name: "installment_overdue", languageCode: "en", bodyVariables: overdueWhatsAppBody),
+        sampleVariables: overdueEnglishSamples)
+
+    static let overduePortuguese = NotificationTemplate.email(
+        key: "installment.overdue", locale: "pt-BR",
+        subject: "A parcela {{installment}} está {{days_late}} dias em atraso",
+        text: """
+            Olá, {{customer_name}},
+
+            A parcela {{installment}} do seu plano de pagamento, no valor de {{amount}},
+            venceu em {{due_date}} e está {{days_late}} dias em atraso. Pague informando a
+            referência {{reference}} ou responda para combinar um novo cronograma.
+            """,
+        content: """
+            <p style="\(EmailLayout.paragraph)">Olá, {{customer_name}},</p>
+            <p style="\(EmailLayout.paragraph)">A parcela {{installment}} do seu plano de pagamento, no valor de <strong>{{amount}}</strong>,
+            venceu em {{due_date}} e está {{days_late}} dias em atraso.</p>
+            \(EmailLayout.details([("Parcela", "{{installment}}"), ("Valor", "{{amount}}"), ("Vencimento", "{{due_date}}"), ("Referência", "{{reference}}")]))
+            <p style="\(EmailLayout.paragraph)">Pague informando a referência ou responda para combinar um novo cronograma.</p>
+            """,
+        whatsApp: WhatsAppTemplateReference(name: "installment_overdue", languageCode: "pt_BR", bodyVariables: overdueWhatsAppBody),
+        sampleVariables: overduePortugueseSamples)
 }
