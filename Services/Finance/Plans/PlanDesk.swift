@@ -39,7 +39,9 @@ struct PlanDesk: Sendable {
 
     static func newPlanID() -> String { "pln_" + UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "") }
 
-    func create(_ subject: Subject, schedule: ScheduleRequest, reason: String?, by actor: String, on connection: PostgresConnection) async throws -> Result<
+    func create(
+        _ subject: Subject, schedule: ScheduleRequest, reason: String?, by actor: String, on connection: PostgresConnection
+    ) async throws -> Result<
         PaymentPlan, Failure
     > {
         let (plans, invoices) = stores(connection)
@@ -71,7 +73,9 @@ struct PlanDesk: Sendable {
     }
 
     /// A person marks installment `number` paid (money received outside a provider).
-    func markPaid(planID: String, number: Int, note: String, by actor: String, on connection: PostgresConnection) async throws -> Result<
+    func markPaid(
+        planID: String, number: Int, note: String, by actor: String, on connection: PostgresConnection
+    ) async throws -> Result<
         (before: PaymentPlan, after: PaymentPlan), Failure
     > {
         let (plans, _) = stores(connection)
@@ -86,7 +90,9 @@ struct PlanDesk: Sendable {
         return .success((before, after))
     }
 
-    func renegotiate(planID: String, schedule: ScheduleRequest, reason: String, by actor: String, on connection: PostgresConnection) async throws -> Result<
+    func renegotiate(
+        planID: String, schedule: ScheduleRequest, reason: String, by actor: String, on connection: PostgresConnection
+    ) async throws -> Result<
         (before: PaymentPlan, old: PaymentPlan, new: PaymentPlan), Failure
     > {
         let (plans, _) = stores(connection)
