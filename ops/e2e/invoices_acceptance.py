@@ -18,6 +18,14 @@ amount is computed here from what was sent (per line, half to even), never read 
 - a signed link: sent as an `invoice.link` notification request (notifications records the
   delivery), opened without a token, refused when tampered with; the page rendered by headless
   Chromium to PDF and read back with pdftotext shows the number, the lines' amounts and totals;
+- an installment plan for the unpaid invoice with its first installment already 10 days late:
+  the overdue list (days late, amount), the `installment.overdue` reminder notifications records
+  (once, at the 7-day step), receivables (aging bucket 1–30 and the priority list), a
+  renegotiation that must cover exactly what is open (422 otherwise), the old installments kept;
+- a third order whose customer and line descriptions look like spreadsheet formulas; the
+  accounting export read with Python's csv module: every invoice and the credit note from their
+  snapshots, the formula-looking cells neutralised, the SHA-256 and row count in the trailers
+  matching the body; `payments.csv` and `customers.csv`;
 - `ledger/verify` passes.
 
 Prints `e2e: N passed, M failed`.
@@ -27,7 +35,11 @@ import json
 import os
 import pathlib
 import re
+import csv
+import hashlib
+import io
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
@@ -44,7 +56,10 @@ NOTIFICATIONS = service_url("notifications")
 STARTED = int(time.time())
 RUN = "%d%03d" % (STARTED, int(time.time() * 1000) % 1000)
 ORG = f"org_inv_{RUN}"
-ORDER, UNPAID_ORDER = f"ord_{RUN}", f"ord_unpaid_{RUN}"
+ORDER, UNPAID_ORDER, FORMULA_ORDER = f"ord_{RUN}", f"ord_unpaid_{RUN}", f"ord_formula_{RUN}"
+# A customer reference and descriptions a spreadsheet would run as formulas.
+FORMULA_CUSTOMER = "=HYPERLINK(\"http://evil.example\",\"pay\")"
+FORMULA_LINES = [("F1", "@SUM(A1:A9)", 1, 1_000, 1_000), ("F2", "-2+3, \"quoted\"", 1, 500, 0), ("F3", "+cmd|' /C calc'!A0", 2, 250, 0)]
 INTENT = f"pi_inv_{RUN}"
 CUSTOMER = f"cus_inv_{RUN}"
 FINANCE_PERSON = f"fay.finance.{RUN}"
@@ -62,9 +77,9 @@ def half_even(numerator, denominator):
     return quotient
 
 
-def expected_lines():
+def expected_lines(source=None):
     rows = []
-    for sku, description, quantity, unit, rate in LINES:
+    for sku, description, quantity, unit, rate in source or LINES:
         net = quantity * unit
         tax = half_even(net * rate, 10_000)
         rows.append({"sku": sku, "description": description, "quantity": quantity, "unit_price_minor": unit, "net_minor": net,
@@ -156,8 +171,8 @@ def send(provider, body, name):
     check(f"{name}: the normalizer processed it", got == "processed", got)
 
 
-def internal_order(event_id, order, customer, payment_reference):
-    lines = expected_lines()
+def internal_order(event_id, order, customer, payment_reference, source_lines=None):
+    lines = expected_lines(source_lines)
     data = {"order_id": order, "customer_id": customer, "currency": "USD", "payment_reference": payment_reference,
             "lines": [{"sku": line["sku"], "description": line["description"], "quantity": line["quantity"],
                        "unit_price_minor": line["unit_price_minor"], "tax_rate_bps": line["tax_rate_bps"], "tax_minor": line["tax_minor"],
@@ -195,6 +210,44 @@ def invoice_of(order, done=lambda invoice: invoice is not None):
         found = [invoice for invoice in page.get("invoices", []) if invoice.get("order_id") == order]
         return found[0] if len(found) == 1 else (found or None)
     return wait(fetch, done)
+
+
+def get_with_trailers(url, headers):
+    """A GET over a raw HTTP/1.1 connection that reads a chunked body and its trailers (urllib
+    drops trailers): (status, headers, body bytes, trailers), header names lowercased."""
+    parts = urllib.parse.urlsplit(url)
+    with socket.create_connection((parts.hostname, parts.port), timeout=60) as connection:
+        target = parts.path + (f"?{parts.query}" if parts.query else "")
+        lines = [f"GET {target} HTTP/1.1", f"Host: {parts.hostname}:{parts.port}", "TE: trailers", "Connection: close"]
+        lines += [f"{name}: {value}" for name, value in headers.items()]
+        connection.sendall(("\r\n".join(lines) + "\r\n\r\n").encode())
+        data = b""
+        while True:
+            chunk = connection.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+    head, _, rest = data.partition(b"\r\n\r\n")
+    head_lines = head.decode("latin-1").split("\r\n")
+    status = int(head_lines[0].split(" ")[1])
+    fields = {line.split(":", 1)[0].strip().lower(): line.split(":", 1)[1].strip() for line in head_lines[1:] if ":" in line}
+    if fields.get("transfer-encoding", "").lower() != "chunked":
+        return status, fields, rest, {}
+    body, trailers = b"", {}
+    while rest:
+        size_line, _, rest = rest.partition(b"\r\n")
+        size = int(size_line.split(b";")[0], 16)
+        if size == 0:
+            for line in rest.decode("latin-1").split("\r\n"):
+                if ":" in line:
+                    trailers[line.split(":", 1)[0].strip().lower()] = line.split(":", 1)[1].strip()
+            break
+        body, rest = body + rest[:size], rest[size + 2:]
+    return status, fields, body, trailers
+
+
+def utc_day(seconds):
+    return datetime.datetime.fromtimestamp(seconds, tz=datetime.timezone.utc).strftime("%Y-%m-%d")
 
 
 # --------------------------------------------------------------------------------------------
@@ -322,6 +375,90 @@ def main():
                   usd(snapshot["total_minor"])] + [usd(line["total_minor"]) for line in lines] + [invoice["number"] + "-CN"]
         missing = [value for value in wanted if value not in flat]
         check("the PDF shows the number, every line total, the snapshot and the credit note", not missing, (missing, flat[:600]))
+
+    # An installment plan for the unpaid invoice, its first installment already 10 days late.
+    if isinstance(unpaid, dict):
+        owed = unpaid["snapshot"]["total_minor"]
+        first, second = 4_000, owed - 4_000
+        status, plan = api("POST", "plans", {"invoice_id": unpaid["id"], "reason": "customer asked",
+                                             "schedule": {"installments": [{"due_on": utc_day(STARTED - 10 * 86_400), "amount_minor": first},
+                                                                           {"due_on": utc_day(STARTED + 20 * 86_400), "amount_minor": second}]}},
+                           role="finance", subject=FINANCE_PERSON)
+        if check("a plan of two installments for the unpaid invoice is 201", status == 201 and [i["amount_minor"] for i in plan["installments"]] == [first, second],
+                 (status, plan)):
+            status, overdue = api("GET", "installments/overdue?min_days=3")
+            rows = [row for row in overdue.get("installments", []) if row.get("plan_id") == plan["id"]] if status == 200 else []
+            check("the overdue list shows the first installment, 10 days late, with its amount",
+                  len(rows) == 1 and rows[0]["number"] == 1 and rows[0]["days_late"] == 10 and rows[0]["amount_minor"] == first, overdue)
+            reminder_key = f"installment-overdue:{plan['id']}:1:7"
+
+            def reminder():
+                code, answer = api("GET", "deliveries?limit=200", base=NOTIFICATIONS)
+                found = [item for item in answer.get("deliveries", []) if item.get("dedupe_key") == reminder_key] if code == 200 else []
+                return found
+            reminders = wait(reminder, lambda found: bool(found), seconds=45)
+            check("the reminder job asked notifications for one installment.overdue reminder (the 7-day step)",
+                  len(reminders) == 1 and reminders[0].get("template_key") == "installment.overdue", reminders)
+            status, report = api("GET", "receivables")
+            aging = {row["currency"]: row for row in report.get("aging", [])} if status == 200 else {}
+            check("receivables: the late installment in 1-30 days", aging.get("USD", {}).get("days_1_30_minor") == first, report)
+            top = (report.get("priority") or [{}])[0] if status == 200 else {}
+            check("receivables: the customer first in the priority list, owing the late amount for 10 days",
+                  top.get("customer_ref") == CUSTOMER and top.get("owed_minor") == first and top.get("days_overdue") == 10 and top.get("score") == first * 10, report)
+            status, answer = api("POST", f"plans/{plan['id']}/renegotiate", {"reason": "lost job", "schedule": {"count": 3, "first_due_on": utc_day(STARTED + 86_400)}},
+                                 role="finance", subject=FINANCE_PERSON)
+            check("a renegotiation covering the open amount is 200", status == 200, (status, answer))
+            if status == 200:
+                old, new = answer["renegotiated"], answer["plan"]
+                check("the old installments are kept as renegotiated", [i["status"] for i in old["installments"]] == ["renegotiated", "renegotiated"], old)
+                check("the new plan covers exactly what was open, in three installments",
+                      new["total_minor"] == owed and sum(i["amount_minor"] for i in new["installments"]) == owed and len(new["installments"]) == 3, new)
+                status, answer = api("POST", f"plans/{new['id']}/renegotiate",
+                                     {"reason": "short", "schedule": {"installments": [{"due_on": utc_day(STARTED + 86_400), "amount_minor": 1}]}},
+                                     role="finance", subject=FINANCE_PERSON)
+                check("a renegotiation that does not cover the open amount is 422 schedule-must-cover",
+                      status == 422 and "schedule-must-cover" in answer.get("type", ""), (status, answer))
+
+    # The accounting export, with values that look like formulas.
+    send("internal", internal_order(f"ord_evt_formula_{RUN}", FORMULA_ORDER, FORMULA_CUSTOMER, None, FORMULA_LINES), "an order with formula-looking text")
+    formula = invoice_of(FORMULA_ORDER)
+    check("the formula order has its invoice", isinstance(formula, dict), formula)
+    period = f"from={utc_day(STARTED)}&to={utc_day(STARTED + 86_400)}"
+    code, fields, body, trailers = get_with_trailers(f"{FINANCE}/admin/orgs/{ORG}/exports/accounting.csv?{period}", bearer("finance", FINANCE_PERSON))
+    check("GET exports/accounting.csv is 200 text/csv with its period", code == 200 and fields.get("content-type", "").startswith("text/csv")
+          and fields.get("x-export-period") == f"{utc_day(STARTED)}/{utc_day(STARTED + 86_400)}", (code, fields))
+    check("the trailers carry the body's SHA-256", trailers.get("x-export-sha256") == hashlib.sha256(body).hexdigest(), trailers)
+    rows = list(csv.reader(io.StringIO(body.decode("utf-8"), newline="")))
+    header, records = (rows[0], rows[1:]) if rows else ([], [])
+    check("the row count in the trailers is the file's", trailers.get("x-export-rows") == str(len(records)), (trailers, len(records)))
+    column = {name: index for index, name in enumerate(header)}
+    by_number = {record[column["number"]]: record for record in records} if "number" in column else {}
+    invoice_row = by_number.get(invoice["number"])
+    check("the first invoice's row holds its snapshot, paid and outstanding",
+          invoice_row is not None and [int(invoice_row[column[name]]) for name in ("subtotal_minor", "taxable_subtotal_minor", "tax_minor", "total_minor")]
+          == [snapshot["subtotal_minor"], snapshot["taxable_subtotal_minor"], snapshot["tax_minor"], snapshot["total_minor"]]
+          and int(invoice_row[column["paid_minor"]]) == snapshot["total_minor"] and int(invoice_row[column["outstanding_minor"]]) == 0, invoice_row)
+    note_row = by_number.get(invoice["number"] + "-CN")
+    check("the credit note has its row", note_row is not None and note_row[column["record_type"]] == "credit_note"
+          and int(note_row[column["total_minor"]]) == refund and int(note_row[column["tax_minor"]]) == note_tax, note_row)
+    formula_row = by_number.get(formula["number"]) if isinstance(formula, dict) else None
+    check("formula-looking values come back as text, prefixed with an apostrophe",
+          formula_row is not None and formula_row[column["customer_ref"]] == "'" + FORMULA_CUSTOMER
+          and formula_row[column["description"]] == "'" + FORMULA_LINES[0][1] + " (+2 more)", formula_row)
+    dangerous = [cell for record in records for cell in record if cell[:1] in ("=", "+", "-", "@", "\t", "\r")]
+    check("no cell of the file starts with = + - @ tab or CR", not dangerous, dangerous)
+    code, _, payments_body, payment_trailers = get_with_trailers(f"{FINANCE}/admin/orgs/{ORG}/exports/payments.csv?from={utc_day(STARTED - 86_400)}&to={utc_day(STARTED + 86_400)}",
+                                                                   bearer("finance", FINANCE_PERSON))
+    payment_rows = list(csv.DictReader(io.StringIO(payments_body.decode("utf-8"), newline="")))
+    check("payments.csv lists the capture with its refund and invoice", code == 200 and any(
+        row["payment_id"] == INTENT and int(row["captured_minor"]) == snapshot["total_minor"] and int(row["refunded_minor"]) == refund
+        and row["invoice_number"] == invoice["number"] for row in payment_rows), payment_rows)
+    code, _, customers_body, _ = get_with_trailers(f"{FINANCE}/admin/orgs/{ORG}/exports/customers.csv?{period}", bearer("finance", FINANCE_PERSON))
+    customer_rows = list(csv.DictReader(io.StringIO(customers_body.decode("utf-8"), newline="")))
+    check("customers.csv has both customers, the formula one neutralised",
+          code == 200 and sorted(row["customer_ref"] for row in customer_rows) == sorted([CUSTOMER, "'" + FORMULA_CUSTOMER]), customer_rows)
+    status, _ = api("GET", f"exports/accounting.csv?{period}", role="support")
+    check("the export as support is 403", status == 403, status)
 
     status, verification = api("GET", "ledger/verify")
     check("ledger/verify passes", status == 200 and verification.get("ok") is True, verification)
