@@ -15,6 +15,10 @@ When everything has drained, the checker asserts:
 - no inbox row is left pending or published;
 - finance posted every captured payment exactly once (one capture transaction per payment,
   each caused by one of the run's canonical events), and its ledger verifies;
+- finance's invoices: the run also sends, through an internal source, an `order.placed` for
+  every tenth payment (same order id, same amount); each order ends with exactly one invoice,
+  the org's invoice numbers run 1, 2, 3… per day without a gap or a repeat, and each invoice is
+  `paid` by exactly one settlement of its capture;
 - notifications (when it runs): the run also publishes notification requests, each twice under
   two event ids, while notifications is killed like the others; every dedupe key has exactly one
   delivery, every delivery ends `sent`, and the SMTP sinks hold exactly one distinct message
@@ -88,6 +92,40 @@ def stripe_body(event_id, amount):
             "source": None, "statement_descriptor_suffix": None, "transfer_data": None, "transfer_group": None,
         }},
     }, separators=(",", ":")).encode()
+
+
+def order_body(event_id, order_id, amount):
+    """An internal `order.placed` for one untaxed line of `amount` cents."""
+    line = {"sku": "CRASH", "description": "Crash test order", "quantity": 1, "unit_price_minor": amount, "tax_rate_bps": 0, "tax_minor": 0,
+            "total_minor": amount}
+    return json.dumps({"id": event_id, "type": "order.placed", "occurred_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                       "data": {"order_id": order_id, "customer_id": "cus_" + order_id[-8:], "currency": "USD", "lines": [line],
+                                "subtotal_minor": amount, "tax_minor": 0, "total_minor": amount, "payment_reference": None}},
+                      separators=(",", ":")).encode()
+
+
+def check_invoices(checks, admin_url, org, orders):
+    """The invoice invariant over the run's orders (see the module doc)."""
+    rows = psql(admin_url, f"SELECT order_id, number, status, paid_minor::text, total_minor::text FROM finance.invoices WHERE org_id = '{org}'")
+    per_order = {}
+    for order_id, number, status, paid, total in rows:
+        per_order.setdefault(order_id, []).append((number, status, paid, total))
+    missing = sorted(set(orders) - set(per_order))
+    doubled = sorted(order for order, invoices in per_order.items() if len(invoices) > 1)
+    checks.check(f"invoices: each of the {len(orders)} orders has exactly one invoice", not missing and not doubled and set(per_order) <= set(orders),
+                 {"missing": missing[:5], "doubled": doubled[:5], "foreign": sorted(set(per_order) - set(orders))[:5]})
+    by_day = {}
+    for invoices in per_order.values():
+        for number, *_ in invoices:
+            _, day, sequence = number.split("-")
+            by_day.setdefault(day, []).append(int(sequence))
+    gaps = {day: sorted(numbers)[:10] for day, numbers in by_day.items() if sorted(numbers) != list(range(1, len(numbers) + 1))}
+    checks.check("invoices: numbers run 1, 2, 3… per day without a gap or a repeat", not gaps and by_day, gaps or by_day)
+    unpaid = sorted(order for order, invoices in per_order.items() if invoices[0][1] != "paid" or invoices[0][2] != invoices[0][3])
+    settlements = psql(admin_url, f"SELECT invoice_id, count(*)::text FROM finance.invoice_payments WHERE org_id = '{org}' GROUP BY 1")
+    twice = sorted(invoice for invoice, n in settlements if n != "1")
+    checks.check("invoices: each is paid by exactly one settlement of its capture", not unpaid and not twice and len(settlements) == len(orders),
+                 {"not paid": unpaid[:5], "settled twice": twice[:5], "settlements": len(settlements)})
 
 
 SUBSCRIPTION_STEPS = (("customer.subscription.created", 1, "active"), ("customer.subscription.updated", 2, "active"),
@@ -454,20 +492,29 @@ def main():
         billing_source, billing_secret = created["source"]["id"], created["secret"]
         subscription_webhooks, per_subscription = subscription_bodies(org, max(10, args.count // 40))
 
+    # Finance's invoices: an order for every tenth payment, through an internal source.
+    status, created = call("POST", f"{gateway}/admin/orgs/{org}/sources", {"provider": "internal", "name": "crash test orders"}, auth)[:2]
+    if not checks.check("create the internal source for orders", status == 201, created):
+        checks.finish()
+    order_source, order_secret = created["source"]["id"], created["secret"]
+
     workdir = tempfile.mkdtemp(prefix="tally-crash-")
     consumer = ConsumerProcess(f"{workdir}/consumer.db", f"crash-consumer-{org}", org)
 
     # The deliveries: every id once, plus duplicates of ids sent earlier, in a fixed order.
     ids = [f"evt_crash_{org[-10:]}_{n:06d}" for n in range(args.count)]
-    routes = {event_id: (source_id, secret) for event_id in ids}
-    routes.update({event_id: (billing_source, billing_secret) for event_id in subscription_webhooks})
+    routes = {event_id: (source_id, secret, "stripe") for event_id in ids}
+    routes.update({event_id: (billing_source, billing_secret, "stripe") for event_id in subscription_webhooks})
+    orders = {f"ord_evt_{event_id}": ("ord_" + event_id[-8:], 1000 + n) for n, event_id in enumerate(ids) if n % 10 == 0}
+    routes.update({event_id: (order_source, order_secret, "internal") for event_id in orders})
     everything = set(routes)
-    deliveries = interleave(ids, [e for events in per_subscription.values() for e in events])
+    deliveries = interleave(interleave(ids, [e for events in per_subscription.values() for e in events]), list(orders))
     for _ in range(int(args.count * args.duplicates)):
         position = random.randrange(1, len(deliveries))
         deliveries.insert(position, random.choice(deliveries[:position]))
     bodies = {event_id: stripe_body(event_id, 1000 + n) for n, event_id in enumerate(ids)}
     bodies.update(subscription_webhooks)
+    bodies.update({event_id: order_body(event_id, order_id, amount) for event_id, (order_id, amount) in orders.items()})
 
     acknowledged, pending_retry = set(), []
     state = {"sent": 0, "non2xx": 0, "errors": 0, "done": False, "answers": {}}
@@ -475,9 +522,10 @@ def main():
 
     def deliver(event_id):
         body = bodies[event_id]
-        source, key = routes[event_id]
+        source, key, provider = routes[event_id]
         try:
-            status, _, _ = call("POST", f"{gateway}/webhooks/{source}", raw=body, headers=sign("stripe", body, key), timeout=10)
+            status, _, _ = call("POST", f"{gateway}/webhooks/{source}", raw=body, headers=sign(provider, body, key, event_id if provider == "internal" else None),
+                                timeout=10)
         except Exception:  # connection refused or reset while the gateway is down
             status = 0
         with lock:
@@ -579,7 +627,7 @@ def main():
     payments_acknowledged = acknowledged & set(ids)
 
     # Drain: the inbox settles and the test consumer catches up.
-    settled = wait_until(lambda: psql(admin_url, f"SELECT count(*) FROM ingest_gateway.webhook_inbox WHERE source_id IN ('{source_id}', '{billing_source}') "
+    settled = wait_until(lambda: psql(admin_url, f"SELECT count(*) FROM ingest_gateway.webhook_inbox WHERE source_id IN ('{source_id}', '{billing_source}', '{order_source}') "
                                                  "AND status IN ('pending', 'published')")[0][0] == "0", 180)
     log(f"inbox settled: {settled}")
 
@@ -589,6 +637,8 @@ def main():
     wait_until(lambda: consumer_count() >= len(ids), 180)
     finance = service_url("finance", urls["finance"])
     wait_until(lambda: int(psql(admin_url, f"SELECT count(*) FROM finance.ledger_transactions WHERE org_id = '{org}'")[0][0]) >= len(ids), 180)
+    paid = f"SELECT count(*) FROM finance.invoices WHERE org_id = '{org}' AND status = 'paid'"
+    wait_until(lambda: int(psql(admin_url, paid)[0][0]) >= len(orders), 180)
     if billing:
         ended = f"SELECT count(*) FROM billing.subscriptions WHERE org_id = '{org}' AND status = 'canceled' AND projection->>'quantity' = '2'"
         wait_until(lambda: int(psql(admin_url, ended)[0][0]) >= len(per_subscription), 180)
@@ -598,6 +648,7 @@ def main():
     time.sleep(2)  # let any redelivery after the last kill arrive before counting
     consumer.kill()
     check_run(checks, "crash run", admin_url, source_id, org, payments_acknowledged, f"{workdir}/consumer.db", finance=finance)
+    check_invoices(checks, admin_url, org, [order_id for order_id, _ in orders.values()])
     if billing:
         check_billing(checks, admin_url, org, billing_source, per_subscription, billing)
     if notify:
