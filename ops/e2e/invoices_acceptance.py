@@ -21,7 +21,7 @@ amount is computed here from what was sent (per line, half to even), never read 
 - an installment plan for the unpaid invoice with its first installment already 10 days late:
   the overdue list (days late, amount), the `installment.overdue` reminder notifications records
   (once, at the 7-day step), receivables (aging bucket 1–30 and the priority list), a
-  renegotiation that must cover exactly what is open (422 otherwise), the old installments kept;
+  renegotiation that must cover exactly what is open (409 otherwise), the old installments kept;
 - a third order whose customer and line descriptions look like spreadsheet formulas; the
   accounting export read with Python's csv module: every invoice and the credit note from their
   snapshots, the formula-looking cells neutralised, the SHA-256 and row count in the trailers
@@ -416,8 +416,8 @@ def main():
                 status, answer = api("POST", f"plans/{new['id']}/renegotiate",
                                      {"reason": "short", "schedule": {"installments": [{"due_on": utc_day(STARTED + 86_400), "amount_minor": 1}]}},
                                      role="finance", subject=FINANCE_PERSON)
-                check("a renegotiation that does not cover the open amount is 422 schedule-must-cover",
-                      status == 422 and "schedule-must-cover" in answer.get("type", ""), (status, answer))
+                check("a renegotiation that does not cover the open amount is 409 schedule-must-cover",
+                      status == 409 and "schedule-must-cover" in answer.get("type", ""), (status, answer))
 
     # The accounting export, with values that look like formulas.
     send("internal", internal_order(f"ord_evt_formula_{RUN}", FORMULA_ORDER, FORMULA_CUSTOMER, None, FORMULA_LINES), "an order with formula-looking text")

@@ -64,7 +64,6 @@ enum PlanRefusal: Error, Equatable, CustomStringConvertible {
     case interval(Int)
     case tooSmall(totalMinor: Int64, count: Int)
     case amount(installment: Int)
-    case order(installment: Int)
     case mustCover(expectedMinor: Int64, offeredMinor: Int64)
     case nothingOpen
     case notActive(PlanStatus)
@@ -76,7 +75,6 @@ enum PlanRefusal: Error, Equatable, CustomStringConvertible {
         case .interval(let days): "installments are 1 to 366 days apart, not \(days)"
         case .tooSmall(let total, let count): "\(total) minor units cannot be split into \(count) installments of at least 1"
         case .amount(let number): "installment \(number): the amount must be greater than 0"
-        case .order(let number): "installment \(number): due dates must increase"
         case .mustCover(let expected, let offered): "the schedule must add up to exactly \(expected) minor units; it adds up to \(offered)"
         case .nothingOpen: "the plan has no open installment to renegotiate"
         case .notActive(let status): "the plan is \(status.rawValue), not active"
@@ -94,7 +92,8 @@ enum PlanRules {
 
     /// The installments of `request` for `totalMinor`, numbered from 1, referenced `<plan>-<n>`.
     /// Even ones divide the total and put what remains (less than `count` minor units) on the first
-    /// or the last; explicit ones must add up to the total exactly, each above 0, dates increasing.
+    /// or the last; explicit ones must add up to the total exactly, each above 0, and are numbered
+    /// in due order.
     static func schedule(_ request: ScheduleRequest, totalMinor: Int64, planID: String) throws(PlanRefusal) -> [Installment] {
         let items: [(dueOn: Date, amountMinor: Int64)]
         switch request {
@@ -110,12 +109,10 @@ enum PlanRules {
             }
         case .explicit(let given):
             guard (1...120).contains(given.count) else { throw .count(given.count) }
-            items = given
+            // Numbered in due order, whatever order they were given in (equal days keep theirs).
+            items = given.enumerated().sorted { ($0.element.dueOn, $0.offset) < ($1.element.dueOn, $1.offset) }.map(\.element)
         }
-        for (index, item) in items.enumerated() {
-            guard item.amountMinor > 0 else { throw .amount(installment: index + 1) }
-            if index > 0, item.dueOn <= items[index - 1].dueOn { throw .order(installment: index + 1) }
-        }
+        for (index, item) in items.enumerated() where item.amountMinor <= 0 { throw .amount(installment: index + 1) }
         var sum: Int64 = 0
         for item in items {
             let (added, overflow) = sum.addingReportingOverflow(item.amountMinor)

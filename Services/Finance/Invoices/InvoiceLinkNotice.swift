@@ -25,9 +25,18 @@ enum InvoiceLinkNotice {
                 "invoice_number": invoice.number, "amount": MoneyText.display(Money(amountMinor: due, currency: invoice.currency)),
                 "expires_at": String(RFC3339.string(expires).prefix(10)), "invoice_url": url,
             ], notBefore: nil, causeType: "finance.invoice.link")
-        let id = "notify-" + ContentHash.sha256Hex(Array("\(tenant.rawValue)\n\(dedupeKey)".utf8)).prefix(32)
-        let envelope = EventEnvelope(
-            id: String(id), source: "/tally/finance", time: now, tenant: tenant.rawValue, correlationID: correlationID ?? String(id), causationID: nil, data: request)
-        return Message(dedupeKey: dedupeKey, outbox: try OutboxMessage(envelope))
+        return Message(dedupeKey: dedupeKey, outbox: try NotificationOutbox.message(request, tenant: tenant, correlationID: correlationID, now: now))
+    }
+}
+
+/// Finance's notification requests as outbox messages: the event id derives from the org and the
+/// request's dedupe key, so asking again never publishes a second copy.
+enum NotificationOutbox {
+    static func message(_ request: NotificationRequested, tenant: TenantID, correlationID: String?, now: Date) throws -> OutboxMessage {
+        let id = "notify-" + ContentHash.sha256Hex(Array("\(tenant.rawValue)\n\(request.dedupeKey)".utf8)).prefix(32)
+        return try OutboxMessage(
+            EventEnvelope(
+                id: String(id), source: "/tally/finance", time: now, tenant: tenant.rawValue, correlationID: correlationID ?? String(id), causationID: nil,
+                data: request))
     }
 }

@@ -71,8 +71,6 @@ struct InstallmentReminderJob: Sendable {
                 "amount": MoneyText.display(Money(amountMinor: item.installment.amountMinor, currency: item.currency)),
                 "due_date": ExportPeriod.day(item.installment.dueOn), "days_late": "\(daysLate)", "reference": item.installment.reference,
             ], notBefore: nil, causeType: "finance.installment.overdue")
-        let id = "notify-" + ContentHash.sha256Hex(Array("\(tenant.rawValue)\n\(key)".utf8)).prefix(32)
-        return try OutboxMessage(
-            EventEnvelope(id: String(id), source: "/tally/finance", time: now, tenant: tenant.rawValue, correlationID: String(id), causationID: nil, data: request))
+        return try NotificationOutbox.message(request, tenant: tenant, correlationID: nil, now: now)
     }
 }

@@ -221,11 +221,14 @@ struct PlanRoutes: Sendable {
                 throw Problem(type: "plan-state", title: "Plan cannot change so", status: .conflict, detail: refusal.description)
             case .mustCover(let expected, _):
                 throw Problem(
-                    type: "schedule-must-cover", title: "Schedule does not cover the amount", status: .unprocessableContent, detail: refusal.description,
+                    type: "schedule-must-cover", title: "Schedule does not cover the amount", status: .conflict, detail: refusal.description,
                     extensions: ["field": "schedule", "expected_minor": "\(expected)"])
-            case .count, .interval, .tooSmall, .amount, .order:
+            case .tooSmall:
                 throw Problem(
-                    type: "schedule-invalid", title: "Schedule invalid", status: .unprocessableContent, detail: refusal.description, extensions: ["field": "schedule"])
+                    type: "schedule-must-cover", title: "Schedule does not cover the amount", status: .conflict, detail: refusal.description,
+                    extensions: ["field": "schedule.count"])
+            case .count, .interval, .amount:
+                throw RequestInput.invalid("schedule", refusal.description)
             }
         }
     }

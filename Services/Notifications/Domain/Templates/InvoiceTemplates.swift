@@ -78,7 +78,7 @@ enum InvoiceTemplates {
         "customer_name": "Ana Silva", "installment": "2 de 3", "amount": "BRL 149.90", "due_date": "2026-12-01", "days_late": "4",
         "reference": "pln_4f1c9e-2",
     ]
-    static let overdueWhatsAppBody = ["customer_name", "installment", "amount", "due_date", "reference"]
+    static let overdueWhatsAppBody = ["customer_name", "installment", "amount", "due_date", "days_late", "reference"]
 
     static let overdueEnglish = NotificationTemplate.email(
         key: "installment.overdue", locale: "en",
