@@ -47,3 +47,23 @@ extension RequestInput {
     /// `limit` (1…200, default 50).
     public static func limit(_ request: Request) throws(Problem) -> Int { try request.queryInteger("limit", default: 50, range: 1...200) }
 }
+
+/// A coding key for any member name, to list the members of a JSON object.
+struct AnyMemberKey: CodingKey {
+    var stringValue: String
+    var intValue: Int? { nil }
+    init?(stringValue: String) { self.stringValue = stringValue }
+    init?(intValue: Int) { nil }
+}
+
+extension Decoder {
+    /// Refuses a member of this JSON object outside `allowed`. `RequestInput.body` checks a body's
+    /// top-level members; a nested object's `init(from:)` calls this, so an unknown member anywhere
+    /// is a 400 naming its path.
+    public func refuseUnknownMembers(_ allowed: Set<String>) throws {
+        let members = try container(keyedBy: AnyMemberKey.self).allKeys.map(\.stringValue)
+        if let unknown = members.sorted().first(where: { !allowed.contains($0) }), let key = AnyMemberKey(stringValue: unknown) {
+            throw DecodingError.dataCorrupted(.init(codingPath: codingPath + [key], debugDescription: "\(unknown) is not a field of this object"))
+        }
+    }
+}

@@ -124,6 +124,9 @@ struct PlanIntegrationTests {
                 let schedule = #"{"count":3,"first_due_on":"\#(today)","interval_days":10,"remainder_on":"last"}"#
                 #expect(try await call(.post, "plans", viewer, #"{"invoice_id":"\#(invoice.id)","schedule":\#(schedule)}"#).0 == .forbidden)
                 #expect(try await call(.post, "plans", finance, #"{"invoice_id":"\#(invoice.id)","schedule":{"count":0,"first_due_on":"\#(today)"}}"#).0 == .badRequest)
+                let nested = try await call(
+                    .post, "plans", finance, #"{"invoice_id":"\#(invoice.id)","schedule":{"installments":[{"due_on":"\#(today)","amount_minor":11900,"extra":1}]}}"#)
+                #expect(nested.0 == .badRequest && (nested.1["detail"] as? String ?? "").contains("extra"), "an unknown member anywhere is refused: \(nested.1)")
                 let created = try await call(.post, "plans", finance, #"{"invoice_id":"\#(invoice.id)","schedule":\#(schedule),"reason":"asked by phone"}"#)
                 #expect(created.0 == .created, "\(created.1)")
                 let plan = try #require(created.1["id"] as? String)

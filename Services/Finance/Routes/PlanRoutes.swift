@@ -21,6 +21,13 @@ struct PlanRoutes: Sendable {
             var dueOn: String
             var amountMinor: Int64
             enum CodingKeys: String, CodingKey { case dueOn = "due_on", amountMinor = "amount_minor" }
+
+            init(from decoder: any Decoder) throws {
+                try decoder.refuseUnknownMembers(["due_on", "amount_minor"])
+                let container = try decoder.container(keyedBy: CodingKeys.self)
+                dueOn = try container.decode(String.self, forKey: .dueOn)
+                amountMinor = try container.decode(Int64.self, forKey: .amountMinor)
+            }
         }
         var count: Int?
         var firstDueOn: String?
@@ -29,6 +36,16 @@ struct PlanRoutes: Sendable {
         var installments: [Item]?
         enum CodingKeys: String, CodingKey {
             case count, firstDueOn = "first_due_on", intervalDays = "interval_days", remainderOn = "remainder_on", installments
+        }
+
+        init(from decoder: any Decoder) throws {
+            try decoder.refuseUnknownMembers(["count", "first_due_on", "interval_days", "remainder_on", "installments"])
+            let container = try decoder.container(keyedBy: CodingKeys.self)
+            count = try container.decodeIfPresent(Int.self, forKey: .count)
+            firstDueOn = try container.decodeIfPresent(String.self, forKey: .firstDueOn)
+            intervalDays = try container.decodeIfPresent(Int.self, forKey: .intervalDays)
+            remainderOn = try container.decodeIfPresent(String.self, forKey: .remainderOn)
+            installments = try container.decodeIfPresent([Item].self, forKey: .installments)
         }
     }
 
