@@ -135,6 +135,8 @@ struct PlanIntegrationTests {
                 #expect(
                     try await call(.post, "plans", finance, #"{"invoice_id":"\#(invoice.id)","schedule":\#(schedule)}"#).1["type"] as? String
                         == "https://tally.dev/problems/invoice-has-plan")
+                let voided = try await call(.post, "invoices/\(invoice.id)/void", finance, #"{"reason":"order canceled"}"#)
+                #expect(voided.0 == .conflict && voided.1["type"] as? String == "https://tally.dev/problems/invoice-has-plan", "a plan still collects it: \(voided.1)")
 
                 // The first installment is paid by a capture quoting its reference.
                 try await inbox.apply([

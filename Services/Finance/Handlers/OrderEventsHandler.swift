@@ -36,6 +36,9 @@ struct OrderEventsHandler: Sendable {
         case .failure(.hasPayments(let paid)):
             logger.notice("canceled order's invoice has payments; kept", metadata: ["invoice": "\(invoice.id)", "paid_minor": "\(paid)"])
             return .ignored
+        case .failure(.hasPlan(let plan)):
+            logger.notice("canceled order's invoice has an active payment plan; kept", metadata: ["invoice": "\(invoice.id)", "plan": "\(plan)"])
+            return .ignored
         case .failure(.alreadyVoid), nil: return .ignored
         }
     }

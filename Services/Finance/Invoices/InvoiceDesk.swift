@@ -238,14 +238,20 @@ struct InvoiceDesk: Sendable {
     enum VoidRefusal: Error, Equatable {
         case alreadyVoid
         case hasPayments(Int64)
+        /// An active payment plan still collects it: renegotiate or settle the plan first.
+        case hasPlan(String)
     }
 
-    /// Voids an invoice nothing was paid on, reversing its receivable; its number stays used.
+    /// Voids an invoice nothing was paid on and no active plan collects, reversing its
+    /// receivable; its number stays used.
     func void(invoiceID: String, reason: String, cause: Cause, on connection: PostgresConnection) async throws -> Result<Invoice, VoidRefusal>? {
         let (invoices, finance) = stores(connection)
         guard var invoice = try await invoices.invoice(id: invoiceID, lock: true) else { return nil }
         guard invoice.status != .void else { return .failure(.alreadyVoid) }
         guard invoice.paidMinor == 0 else { return .failure(.hasPayments(invoice.paidMinor)) }
+        if let plan = try await PlanStore(schema: schema, connection: connection, logger: logger).activePlan(invoiceID: invoiceID) {
+            return .failure(.hasPlan(plan.id))
+        }
         let time = LedgerSeal.truncated(now())
         _ = try await post(InvoicePostings.void(invoice, cause: ledgerCause(cause)), cause: cause, finance: finance, at: time)
         invoice.status = .void

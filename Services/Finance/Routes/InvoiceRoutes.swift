@@ -216,6 +216,10 @@ struct InvoiceRoutes: Sendable {
                 case nil: throw Problem.notFound("no invoice \(id) in this org")
                 case .failure(.alreadyVoid):
                     throw Problem(type: "invoice-void", title: "Invoice already void", status: .conflict, detail: "invoice \(before.number) is already void")
+                case .failure(.hasPlan(let plan)):
+                    throw Problem(
+                        type: "invoice-has-plan", title: "Invoice has a plan", status: .conflict,
+                        detail: "plan \(plan) is collecting invoice \(before.number); renegotiate or settle it first")
                 case .failure(.hasPayments(let paid)):
                     throw Problem(
                         type: "invoice-has-payments", title: "Invoice has payments", status: .conflict,

@@ -117,6 +117,15 @@ struct PlanStore: Sendable {
         }
     }
 
+    /// SQL over a plan `p`: it still collects something (no invoice, or an invoice neither paid
+    /// nor void). An invoice paid in full another way leaves its plan's installments unreminded.
+    static func stillOwed(_ schema: String) -> String {
+        """
+        (p.invoice_id IS NULL OR EXISTS (SELECT 1 FROM \(schema).invoices v WHERE v.org_id = p.org_id AND v.id = p.invoice_id
+                                         AND v.status NOT IN ('paid', 'void')))
+        """
+    }
+
     /// The open installment a payment's references name, if any: `(plan id, number)`.
     func openInstallment(references: [String]) async throws -> (planID: String, number: Int)? {
         for try await (plan, number) in try await connection.query(
@@ -137,7 +146,7 @@ struct PlanStore: Sendable {
             SELECT i.plan_id, p.invoice_id, p.customer_ref, p.customer_provider, p.currency, i.number, i.due_on, i.amount_minor, i.reference,
                    (SELECT count(*)::int FROM \(unescaped: s).installments c WHERE c.plan_id = i.plan_id)
             FROM \(unescaped: s).installments i JOIN \(unescaped: s).payment_plans p ON p.org_id = i.org_id AND p.id = i.plan_id
-            WHERE i.status = 'open' AND i.due_on < \(before)
+            WHERE i.status = 'open' AND i.due_on < \(before) AND p.status = 'active' AND \(unescaped: Self.stillOwed(s))
               AND (\(after?.0)::timestamptz IS NULL OR (i.due_on, i.plan_id, i.number) > (\(after?.0), \(after?.1), \(after.map { Int32($0.2) })))
             ORDER BY i.due_on, i.plan_id, i.number LIMIT \(limit)
             """, logger: logger
@@ -182,7 +191,7 @@ struct PlanStore: Sendable {
             UNION ALL
             SELECT p.customer_ref, p.currency, n.amount_minor, n.due_on, true FROM \(unescaped: s).installments n
             JOIN \(unescaped: s).payment_plans p ON p.org_id = n.org_id AND p.id = n.plan_id
-            WHERE n.status = 'open' AND p.status = 'active'
+            WHERE n.status = 'open' AND p.status = 'active' AND \(unescaped: Self.stillOwed(s))
             """, logger: logger
         ).decode((String?, String, Int64, Date, Bool).self) {
             guard let code = CurrencyCode(rawValue: currency) else { continue }
@@ -198,8 +207,11 @@ struct PlanStore: Sendable {
             var orgs: [TenantID] = []
             for try await org in try await connection.query(
                 """
-                SELECT DISTINCT org_id FROM \(unescaped: schema.name).installments WHERE status = 'open' AND due_on < \(now.addingTimeInterval(-Double(minDays) * 86_400))
-                ORDER BY org_id
+                SELECT DISTINCT i.org_id FROM \(unescaped: schema.name).installments i
+                JOIN \(unescaped: schema.name).payment_plans p ON p.org_id = i.org_id AND p.id = i.plan_id
+                WHERE i.status = 'open' AND i.due_on < \(now.addingTimeInterval(-Double(minDays) * 86_400)) AND p.status = 'active'
+                  AND \(unescaped: stillOwed(schema.name))
+                ORDER BY 1
                 """, logger: logger
             ).decode(String.self) {
                 if let tenant = TenantID(rawValue: org) { orgs.append(tenant) }
