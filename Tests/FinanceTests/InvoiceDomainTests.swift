@@ -157,6 +157,33 @@ struct InvoiceDomainTests {
         #expect(rest.taxMinor + note.taxMinor == 1_000 && rest.netMinor + note.netMinor == 10_000, "the last credit takes exactly what is left")
     }
 
+    @Test func manySmallCreditNotesRoundCumulativelyAndTheLastTakesWhatIsLeft() throws {
+        // 100 net + 20 tax; eleven refunds of 9 (each alone 1.5 of tax), then the rest, 21.
+        var invoice = Self.invoice(total: 120, tax: 20, paid: 120)
+        var notes: [CreditNote] = []
+        let refunds = (1...11).map { Self.refund(Int64($0), 9) } + [Self.refund(12, 21)]
+        for refund in refunds {
+            let note = try CreditNoteRules.decide(
+                invoice: invoice, existing: notes, refunds: [refund], refundKey: nil, id: "cn_\(refund.transactionID)", reason: nil, by: "f", now: Date())
+            #expect(note.taxMinor >= 0 && note.netMinor >= 0, "\(note)")
+            notes.append(note)
+            invoice.creditedMinor += note.totalMinor
+        }
+        #expect(notes.reduce(0) { $0 + $1.taxMinor } == 20 && notes.reduce(0) { $0 + $1.netMinor } == 100)
+        let halfway = notes.prefix(6).reduce(0) { $0 + $1.taxMinor }
+        #expect(halfway == HalfEven.divide(54 * 20, by: 120), "after 54 credited, the tax credited is 54's share: \(halfway)")
+    }
+
+    /// With at most 1000 lines of at most `Int64.max / 10001` each, no sum can overflow.
+    @Test func ordersTooLargeToSumAreRefusedNotTrapped() throws {
+        let largest = Self.line("x", quantity: 1, unit: Int64.max / 10_002, rate: 10_000)
+        let lines = try InvoiceTax.lines(from: Array(repeating: largest, count: 1_000), currency: Self.usd)
+        #expect(TaxSnapshot(lines: lines).totalMinor == lines.reduce(0) { $0 + $1.totalMinor })
+        #expect(throws: InvoiceLineError.tooManyLines(1_001)) {
+            try InvoiceTax.lines(from: Array(repeating: Self.line("y", quantity: 1, unit: 1, rate: 0), count: 1_001), currency: Self.usd)
+        }
+    }
+
     @Test func creditNotesNeverExceedTheInvoiceNorCreditARefundTwice() {
         let invoice = Self.invoice(credited: 10_000)
         #expect(throws: CreditNoteRefusal.exceedsInvoice(amountMinor: 3_000, creditableMinor: 1_000)) {

@@ -324,6 +324,26 @@ struct InvoiceIntegrationTests {
         }
     }
 
+    @Test func aPaymentInvoicedOnItsOwnIsNotInvoicedAgainByItsOrder() async throws {
+        try await withInvoices { client, schema in
+            let inbox = try TestService.inbox(for: Self.definition(), client: client, schema: schema)
+            try await inbox.apply([try TestEvents.message(try Self.captured("evt_c1", payment: "pi_1", minor: 11_900, order: nil), offset: 0)])
+            let issued = try await client.withTenantTransaction(Self.acme, logger: TestDatabase.logger) { connection in
+                try await InvoiceDesk(schema: schema, logger: TestDatabase.logger, now: { Date() }).issue(
+                    payment: PaymentKey(provider: .stripe, paymentID: "pi_1"),
+                    cause: .init(tenant: Self.acme, eventID: "admin-1", eventType: "admin.invoice.issue", correlationID: "c", occurredAt: Date()), on: connection)
+            }
+            guard case .success(let first) = issued else { Issue.record("\(issued)"); return }
+            try await inbox.apply([try TestEvents.message(try Self.order("evt_o1", paymentRef: "pi_1"), offset: 1)])
+            let listed = try await invoices(client, schema)
+            #expect(listed.map(\.id) == [first.invoice.id], "the order takes the payment's invoice, not a second one")
+            let settlements = try await TestDatabase.withClient(try TestDatabase.adminConfiguration()) { admin in
+                try await admin.strings(PostgresQuery(unsafeSQL: "SELECT key FROM \(schema.name).ledger_transactions WHERE kind = 'invoice_settled'"))
+            }
+            #expect(settlements.count == 1, "one payment settles one invoice: \(settlements)")
+        }
+    }
+
     @Test func aCanceledOrderVoidsItsUnpaidInvoiceAndKeepsTheNumber() async throws {
         try await withInvoices { client, schema in
             let inbox = try TestService.inbox(for: Self.definition(), client: client, schema: schema)

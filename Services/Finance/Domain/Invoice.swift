@@ -145,12 +145,12 @@ enum CreditNoteRules {
         }
         let creditable = invoice.creditableMinor
         guard refund.amountMinor <= creditable else { throw .exceedsInvoice(amountMinor: refund.amountMinor, creditableMinor: creditable) }
-        let tax: Int64
-        if refund.amountMinor == creditable {
-            tax = invoice.snapshot.taxMinor - existing.reduce(0) { $0 + $1.taxMinor }
-        } else {
-            tax = HalfEven.multiply(refund.amountMinor, invoice.snapshot.taxMinor, dividedBy: invoice.snapshot.totalMinor)
-        }
+        // Cumulative: the tax credited so far plus this note's is the invoice's proportion of all
+        // credited, rounded once, so rounding never drifts and the note reaching the total takes
+        // exactly the tax left.
+        let creditedTax = existing.reduce(Int64(0)) { $0 + $1.taxMinor }
+        let tax =
+            HalfEven.multiply(invoice.creditedMinor + refund.amountMinor, invoice.snapshot.taxMinor, dividedBy: invoice.snapshot.totalMinor) - creditedTax
         let ordinal = existing.count + 1
         return CreditNote(
             id: id, invoiceID: invoice.id, number: InvoiceNumbering.creditNote(invoiceNumber: invoice.number, ordinal: ordinal), ordinal: ordinal,

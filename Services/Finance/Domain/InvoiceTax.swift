@@ -87,6 +87,7 @@ enum InvoiceLineError: Error, Equatable, CustomStringConvertible {
     case tooLarge(line: Int)
     case mixedCurrencies
     case zeroTotal
+    case tooManyLines(Int)
 
     var description: String {
         switch self {
@@ -97,6 +98,7 @@ enum InvoiceLineError: Error, Equatable, CustomStringConvertible {
         case .tooLarge(let line): "line \(line): the amount does not fit in 64-bit minor units"
         case .mixedCurrencies: "every line of an invoice is in the invoice's currency"
         case .zeroTotal: "an invoice's total must be greater than zero"
+        case .tooManyLines(let count): "an invoice has at most 1000 lines, not \(count)"
         }
     }
 }
@@ -108,6 +110,7 @@ enum InvoiceTax {
     /// not trusted: the invoice states what the rule gives.
     static func lines(from order: [OrderLine], currency: CurrencyCode) throws(InvoiceLineError) -> [InvoiceLine] {
         guard !order.isEmpty else { throw .noLines }
+        guard order.count <= 1_000 else { throw .tooManyLines(order.count) }
         var lines: [InvoiceLine] = []
         for (index, line) in order.enumerated() {
             let number = index + 1
@@ -123,7 +126,14 @@ enum InvoiceTax {
                     sku: line.sku, description: line.description, quantity: line.quantity, unitPriceMinor: line.unitPrice.amountMinor, netMinor: net,
                     taxRateBps: line.taxRateBps, taxMinor: tax, totalMinor: net + tax))
         }
-        guard TaxSnapshot(lines: lines).totalMinor > 0 else { throw .zeroTotal }
+        // The sums must fit as well as each line.
+        var total: Int64 = 0
+        for line in lines {
+            let (sum, overflow) = total.addingReportingOverflow(line.totalMinor)
+            guard !overflow else { throw .tooLarge(line: lines.count) }
+            total = sum
+        }
+        guard total > 0 else { throw .zeroTotal }
         return lines
     }
 

@@ -59,6 +59,14 @@ struct InvoiceDesk: Sendable {
         try await invoices.lockReference("order:\(order.orderID)")
         if let paymentRef = order.paymentRef { try await invoices.lockReference("payment:\(paymentRef)") }
         if let existing = try await invoices.invoice(orderID: order.orderID) { return .success((existing, false)) }
+        // The payment the order names was invoiced on its own before the order arrived: that
+        // invoice is the order's; a second one would count the sale twice.
+        if let paymentRef = order.paymentRef,
+            let invoiced = try await invoices.invoices(where: "i.source = 'payment' AND i.payment_id = $1", [.text(paymentRef)], limit: 1).first
+        {
+            logger.notice("order's payment already has its invoice", metadata: ["invoice": "\(invoiced.id)", "number": "\(invoiced.number)"])
+            return .success((invoiced, false))
+        }
         let lines: [InvoiceLine]
         do throws(InvoiceLineError) { lines = try InvoiceTax.lines(from: order.lines, currency: order.total.currency) } catch { return .failure(.lines(error)) }
         let invoice = try await create(
@@ -77,6 +85,7 @@ struct InvoiceDesk: Sendable {
         guard payment.isCaptured, payment.capturedMinor > 0, let currency = payment.currency else { return .failure(.paymentNotCaptured) }
         if let orderRef = payment.orderRef { return .failure(.paymentHasItsInvoice("order \(orderRef)")) }
         if let order = try await invoices.invoices(forPayment: key, orderRef: nil, lock: false).first { return .failure(.paymentHasItsInvoice(order.number)) }
+        if let provided = try await invoices.providerInvoice(paidBy: key) { return .failure(.paymentHasItsInvoice("provider invoice \(provided)")) }
         let settings = try await invoices.settings()
         let line: InvoiceLine
         do throws(InvoiceLineError) {
@@ -124,18 +133,16 @@ struct InvoiceDesk: Sendable {
                 let amount = min(captured.capturedMinor, current.outstandingMinor)
                 guard amount > 0 else { break }
                 let proposal = InvoicePostings.settle(current, payment: captured.key, amountMinor: amount, cause: ledgerCause(cause))
-                let transactionID: Int64
-                if try await finance.transaction(key: proposal.key) != nil {
-                    // Posted before but not listed (a repair): the ledger is the truth.
-                    transactionID =
-                        try await LedgerRows.transactions(
-                            where: "t.key = $1", [.text(proposal.key)], schema: schema, connection: connection, logger: logger
-                        ).first?.id ?? 0
+                // A settlement already in the ledger (a repair) is listed as the ledger holds it.
+                let settled: (transactionID: Int64, amountMinor: Int64)
+                if let existing = try await invoices.settlement(key: proposal.key) {
+                    settled = existing
                 } else {
-                    transactionID = try await post(proposal, cause: cause, finance: finance, at: time).id
+                    settled = (try await post(proposal, cause: cause, finance: finance, at: time).id, amount)
                 }
-                try await invoices.insert(InvoicePayment(payment: captured.key, amountMinor: amount, transactionID: transactionID, settledAt: time), invoiceID: current.id)
-                current.paidMinor += amount
+                try await invoices.insert(
+                    InvoicePayment(payment: captured.key, amountMinor: settled.amountMinor, transactionID: settled.transactionID, settledAt: time), invoiceID: current.id)
+                current.paidMinor += settled.amountMinor
             }
         }
         let status = InvoiceStatus.derived(
@@ -149,7 +156,8 @@ struct InvoiceDesk: Sendable {
 
     /// After a capture: applies it to the invoice of its order (or of the order that named
     /// it), if one is issued, and settles the installment whose reference it quotes (then the
-    /// plan's invoice takes it). A capture of a provider invoice is that invoice's; nothing is done.
+    /// plan's invoice takes it). A payment already applied to one invoice is never applied to
+    /// another.
     func applyCapture(of payment: PaymentKey, cause: Cause, on connection: PostgresConnection) async throws {
         let (invoices, finance) = stores(connection)
         guard let record = try await finance.payment(payment), record.isCaptured else { return }
@@ -201,7 +209,13 @@ struct InvoiceDesk: Sendable {
             let amount = min(captured.capturedMinor, outstanding)
             guard amount > 0 else { break }
             let proposal = InvoicePostings.settle(invoice, payment: captured.key, amountMinor: amount, cause: ledgerCause(cause))
-            guard try await finance.transaction(key: proposal.key) == nil else { continue }
+            // Listed as the ledger holds it when the settlement was posted but never listed.
+            if let existing = try await invoices.settlement(key: proposal.key) {
+                try await invoices.insert(
+                    InvoicePayment(payment: captured.key, amountMinor: existing.amountMinor, transactionID: existing.transactionID, settledAt: time),
+                    invoiceID: invoice.id)
+                continue
+            }
             let posted = try await post(proposal, cause: cause, finance: finance, at: time)
             try await invoices.insert(InvoicePayment(payment: captured.key, amountMinor: amount, transactionID: posted.id, settledAt: time), invoiceID: invoice.id)
             outstanding -= amount

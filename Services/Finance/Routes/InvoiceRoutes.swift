@@ -126,7 +126,7 @@ struct InvoiceRoutes: Sendable {
             guard ["mismatch", "all"].contains(scope) else { throw RequestInput.invalid("status", "must be mismatch or all") }
             let after = try Self.invoiceCursor(request)
             let limit = try RequestInput.limit(request)
-            let rows = try await queries.inTenant(org) { connection in
+            let (rows, next) = try await queries.inTenant(org) { connection in
                 try await store(connection).reconcileRows(onlyMismatches: scope == "mismatch", after: after, limit: limit, now: now())
             }
             return InvoiceMismatchList(
@@ -137,7 +137,7 @@ struct InvoiceRoutes: Sendable {
                         currency: row.invoice.currency.rawValue, paymentCount: row.ledgerPaymentCount, lastPaymentAt: row.lastPaymentAt.map(RFC3339.string),
                         mismatch: row.expectedStatus != row.invoice.status || row.ledgerPaidMinor != row.invoice.paidMinor,
                         reconcileURL: "/admin/orgs/\(org.rawValue)/invoices/\(row.invoice.id)/reconcile")
-                }, nextCursor: rows.count == limit ? rows.last?.invoice.id : nil)
+                }, nextCursor: next)
         }
     }
 

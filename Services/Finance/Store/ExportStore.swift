@@ -207,7 +207,8 @@ struct ExportStore: Sendable {
         return found
     }
 
-    /// Orgs with invoices or captured payments in the period (operator scope, for the job).
+    /// Orgs with invoices in the period or a ledger at all (operator scope, for the job; payments
+    /// are not readable in that scope, and every org with a capture has a ledger).
     static func orgs(in period: ExportPeriod, client: PostgresClient, schema: ServiceSchema, logger: Logger) async throws -> [TenantID] {
         try await client.withTransaction(logger: logger) { connection in
             try await connection.query("SELECT set_config('tally.scope', 'operator', true)", logger: logger)
@@ -215,7 +216,7 @@ struct ExportStore: Sendable {
             for try await org in try await connection.query(
                 """
                 SELECT org_id FROM \(unescaped: schema.name).invoices WHERE issued_at >= \(period.from) AND issued_at < \(period.to)
-                UNION SELECT org_id FROM \(unescaped: schema.name).payments WHERE captured_at >= \(period.from) AND captured_at < \(period.to)
+                UNION SELECT org_id FROM \(unescaped: schema.name).ledger_heads
                 ORDER BY 1
                 """, logger: logger
             ).decode(String.self) {

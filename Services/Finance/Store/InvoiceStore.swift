@@ -197,7 +197,8 @@ struct InvoiceStore: Sendable {
     }
 
     /// Captured payments of an invoice's order (by the order id they carry or the payment the
-    /// order named), or the invoice's own payment, and the payments of its plans' installments.
+    /// order named), or the invoice's own payment, and the payments of its plans' installments;
+    /// never one already applied to another invoice (one payment settles one invoice).
     func capturedPayments(for invoice: Invoice) async throws -> [CapturedPayment] {
         let filter: String
         let values: [Bind]
@@ -211,7 +212,9 @@ struct InvoiceStore: Sendable {
         }
         let sql = """
             SELECT p.provider, p.payment_id, p.currency, p.captured_minor, p.captured_at FROM \(s).payments p
-            WHERE \(filter) AND p.captured_at IS NOT NULL AND p.captured_minor > 0 ORDER BY p.captured_at, p.provider, p.payment_id
+            WHERE \(filter) AND p.captured_at IS NOT NULL AND p.captured_minor > 0
+              AND NOT EXISTS (SELECT 1 FROM \(s).invoice_payments ip WHERE ip.provider = p.provider AND ip.payment_id = p.payment_id AND ip.invoice_id <> $3)
+            ORDER BY p.captured_at, p.provider, p.payment_id
             """
         var found: [CapturedPayment] = []
         for try await (provider, id, currency, minor, at) in try await connection.query(try FilteredQuery.make(sql, values), logger: logger).decode(
@@ -244,6 +247,30 @@ struct InvoiceStore: Sendable {
             VALUES (current_setting('tally.org_id', true), \(invoiceID), \(payment.payment.provider.rawValue), \(payment.payment.paymentID), \(payment.amountMinor),
                     \(payment.transactionID), \(payment.settledAt))
             """, logger: logger)
+    }
+
+    /// The settlement the ledger holds under `key`: its transaction id and what it credited the
+    /// receivable with.
+    func settlement(key: String) async throws -> (transactionID: Int64, amountMinor: Int64)? {
+        for try await (id, amount) in try await connection.query(
+            """
+            SELECT t.id, -e.amount_minor FROM \(unescaped: s).ledger_transactions t
+            JOIN \(unescaped: s).ledger_entries e ON e.transaction_id = t.id AND e.account = \(LedgerAccount.receivables.code)
+            WHERE t.key = \(key)
+            """, logger: logger
+        ).decode((Int64, Int64).self) { return (id, amount) }
+        return nil
+    }
+
+    /// The provider invoice a payment paid, if a provider recorded one.
+    func providerInvoice(paidBy payment: PaymentKey) async throws -> String? {
+        for try await (id, number) in try await connection.query(
+            """
+            SELECT invoice_id, number FROM \(unescaped: s).provider_invoices WHERE provider = \(payment.provider.rawValue) AND payment_ref = \(payment.paymentID)
+            ORDER BY invoice_id LIMIT 1
+            """, logger: logger
+        ).decode((String, String?).self) { return number ?? id }
+        return nil
     }
 
     /// The amount of each settlement transaction the ledger holds for the invoice (what its
@@ -314,18 +341,16 @@ struct InvoiceStore: Sendable {
 
     // MARK: Reconcile
 
-    /// Invoices whose stored status or paid amount disagrees with their settlement
-    /// transactions (all of them with `all`), newest first, after the cursor `before` (an id).
-    func reconcileRows(onlyMismatches: Bool, after: String?, limit: Int, now: Date) async throws -> [InvoiceMismatch] {
+    /// Invoices whose stored status or paid amount disagrees with their settlement transactions
+    /// (all of them with `all`), by id, after the cursor `after`. At most 10 pages of 200 are
+    /// read per call; `next` is where to go on (nil at the end), even when fewer rows were found.
+    func reconcileRows(onlyMismatches: Bool, after: String?, limit: Int, now: Date) async throws -> (rows: [InvoiceMismatch], next: String?) {
         var rows: [InvoiceMismatch] = []
         var cursor = after
-        // Read in pages until `limit` rows pass the filter, so a page of agreeing invoices does not end the list.
-        while rows.count < limit {
-            let page = try await invoices(
-                where: "($1::text IS NULL OR i.id > $1)", [.text(cursor)], order: "i.id", limit: 200)
-            guard let last = page.last else { break }
-            cursor = last.id
+        for _ in 0..<10 {
+            let page = try await invoices(where: "($1::text IS NULL OR i.id > $1)", [.text(cursor)], order: "i.id", limit: 200)
             for invoice in page {
+                cursor = invoice.id
                 let settled = try await settledInLedger(invoiceID: invoice.id)
                 let paid = settled.reduce(0) { $0 + $1.amountMinor }
                 let expected = InvoiceStatus.derived(
@@ -333,12 +358,13 @@ struct InvoiceStore: Sendable {
                 let mismatch = expected != invoice.status || paid != invoice.paidMinor
                 guard mismatch || !onlyMismatches else { continue }
                 rows.append(
-                    InvoiceMismatch(invoice: invoice, ledgerPaidMinor: paid, ledgerPaymentCount: settled.count, lastPaymentAt: settled.last?.postedAt, expectedStatus: expected))
-                if rows.count == limit { break }
+                    InvoiceMismatch(
+                        invoice: invoice, ledgerPaidMinor: paid, ledgerPaymentCount: settled.count, lastPaymentAt: settled.last?.postedAt, expectedStatus: expected))
+                if rows.count == limit { return (rows, cursor) }
             }
-            if page.count < 200 { break }
+            if page.count < 200 { return (rows, nil) }
         }
-        return rows
+        return (rows, cursor)
     }
 
     // MARK: Provider invoices
