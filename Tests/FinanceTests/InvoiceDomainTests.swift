@@ -137,8 +137,32 @@ struct InvoiceDomainTests {
             paidMinor: paid, creditedMinor: credited, voidReason: nil)
     }
 
-    static func refund(_ id: Int64, _ minor: Int64, credited: Bool = false) -> InvoiceRefund {
-        InvoiceRefund(transactionID: id, sequence: id, key: "stripe:re_\(id):refund", amountMinor: minor, alreadyCredited: credited)
+    static func refund(
+        _ id: Int64, _ minor: Int64, credited: Bool = false, payment: String = "stripe:pi_1", captured: Int64 = 1_000_000, applied: Int64 = 1_000_000
+    ) -> InvoiceRefund {
+        InvoiceRefund(
+            transactionID: id, sequence: id, key: "stripe:re_\(id):refund", amountMinor: minor, alreadyCredited: credited, payment: payment,
+            capturedMinor: captured, appliedMinor: applied)
+    }
+
+    /// A payment of 15.00 on a 10.00 invoice: its first 5.00 of refunds give back the
+    /// overpayment and credit nothing; the rest credits at most the 10.00 it applied.
+    @Test func refundsOfAnOverpaymentCreditOnlyWhatThePaymentApplied() throws {
+        let invoice = Self.invoice()
+        let overpaid = [Self.refund(1, 400, captured: 1_500, applied: 1_000)]
+        #expect(throws: CreditNoteRefusal.refundOfOverpayment(key: "stripe:re_1:refund")) {
+            try CreditNoteRules.decide(invoice: invoice, existing: [], refunds: overpaid, refundKey: nil, id: "cn", reason: nil, by: "f", now: Date())
+        }
+        let refunds = [
+            Self.refund(1, 400, credited: true, captured: 1_500, applied: 1_000), Self.refund(2, 300, captured: 1_500, applied: 1_000),
+            Self.refund(3, 800, captured: 1_500, applied: 1_000),
+        ]
+        #expect(refunds.map { $0.creditableMinor(among: refunds) } == [0, 200, 800])
+        let second = try CreditNoteRules.decide(invoice: invoice, existing: [], refunds: refunds, refundKey: "stripe:re_2:refund", id: "cn", reason: nil, by: "f", now: Date())
+        #expect(second.totalMinor == 200 && second.netMinor + second.taxMinor == 200)
+        // Another payment's refunds are counted on their own.
+        let mixed = [Self.refund(1, 500, payment: "stripe:pi_2", captured: 500, applied: 500), Self.refund(2, 300, captured: 1_500, applied: 1_000)]
+        #expect(mixed.map { $0.creditableMinor(among: mixed) } == [500, 0])
     }
 
     @Test func aCreditNoteTakesTheLatestRefundSplitInTheInvoicesProportion() throws {

@@ -176,11 +176,25 @@ struct PlanIntegrationTests {
                 let marked = try await call(.post, "plans/\(newID)/installments/1/mark-paid", finance, #"{"note":"bank transfer seen"}"#)
                 #expect(marked.0 == .ok && (marked.1["installments"] as? [[String: Any]])?.first?["paid_by"] as? String == "fay", "\(marked.1)")
                 #expect(try await call(.post, "plans/\(newID)/installments/1/mark-paid", finance, #"{"note":"again"}"#).0 == .conflict)
+                // Money marked received is a manual receipt on the plan's invoice (still overdue: past due,
+                // not covered); paying the plan in
+                // full leaves nothing owed, and a reconcile from the ledger agrees.
+                let afterMark = try await call(.get, "invoices/\(invoice.id)", viewer)
+                #expect(afterMark.1["paid_minor"] as? Int == 7_966 && afterMark.1["status"] as? String == "overdue", "\(afterMark.1)")
+                #expect(
+                    (afterMark.1["payments"] as? [[String: Any]])?.compactMap { $0["provider"] as? String }.sorted() == ["manual", "stripe"], "\(afterMark.1)")
+                #expect(try await call(.post, "plans/\(newID)/installments/2/mark-paid", finance, #"{"note":"cash at the desk"}"#).0 == .ok)
+                let settled = try await call(.get, "invoices/\(invoice.id)", viewer)
+                #expect(settled.1["status"] as? String == "paid" && settled.1["outstanding_minor"] as? Int == 0, "\(settled.1)")
+                let owed = try await call(.get, "receivables", viewer)
+                #expect((owed.1["priority"] as? [[String: Any]])?.isEmpty == true, "a plan paid in full leaves nothing owed: \(owed.1)")
+                let reconciled = try await call(.post, "invoices/\(invoice.id)/reconcile", finance, "{}")
+                #expect(reconciled.0 == .ok && reconciled.1["changed"] as? Bool == false, "the ledger holds the manual receipts: \(reconciled.1)")
             }
             let actions = try await TestDatabase.withClient(try TestDatabase.adminConfiguration()) { admin in
                 try await admin.strings(PostgresQuery(unsafeSQL: "SELECT action FROM \(schema.name).audit_log ORDER BY id"))
             }
-            #expect(actions == ["plan.create", "plan.renegotiate", "installment.mark_paid"])
+            #expect(actions == ["plan.create", "plan.renegotiate", "installment.mark_paid", "installment.mark_paid", "invoice.reconcile"])
             let reminders = try await TestDatabase.withClient(try TestDatabase.adminConfiguration()) { admin in
                 try await admin.strings(PostgresQuery(unsafeSQL: "SELECT message_key FROM \(schema.name).outbox WHERE topic = 'tally.notifications.requests.v1'"))
             }

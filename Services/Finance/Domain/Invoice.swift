@@ -105,6 +105,23 @@ struct InvoiceRefund: Hashable, Sendable {
     var key: String
     var amountMinor: Int64
     var alreadyCredited: Bool
+    /// The refunded payment (`provider:payment_id`), what it captured, and how much of it the
+    /// invoice took (`invoice_payments.amount_minor`).
+    var payment: String
+    var capturedMinor: Int64
+    var appliedMinor: Int64
+
+    /// The part of this refund that gives back money the invoice was paid with. A payment's
+    /// refunds return what it paid beyond the invoice (captured − applied) first, then what
+    /// it paid on the invoice; so the refunds of one payment together credit at most what that
+    /// payment applied, and a refund of an overpayment credits nothing.
+    func creditableMinor(among refunds: [InvoiceRefund]) -> Int64 {
+        let earlier = refunds.filter { $0.payment == payment && $0.sequence < sequence }.reduce(Int64(0)) { $0 + $1.amountMinor }
+        let overpaid = max(0, capturedMinor - appliedMinor)
+        let start = max(earlier, overpaid)
+        let end = min(earlier + amountMinor, overpaid + appliedMinor)
+        return max(0, end - start)
+    }
 }
 
 /// Why a credit note cannot be created.
@@ -113,9 +130,12 @@ enum CreditNoteRefusal: Error, Equatable, CustomStringConvertible {
     case noRefund
     case refundAlreadyCredited(key: String)
     case exceedsInvoice(amountMinor: Int64, creditableMinor: Int64)
+    /// The refund gave back only what its payment paid beyond the invoice.
+    case refundOfOverpayment(key: String)
 
     var description: String {
         switch self {
+        case .refundOfOverpayment(let key): "the refund \(key) gives back only what its payment paid beyond the invoice, so it credits nothing"
         case .invoiceVoid: "a void invoice takes no credit notes"
         case .noRefund: "no refund of this invoice's payments is in the ledger without a credit note"
         case .refundAlreadyCredited(let key): "the refund \(key) already has a credit note"
@@ -143,18 +163,20 @@ enum CreditNoteRules {
             guard let latest = refunds.filter({ !$0.alreadyCredited }).max(by: { $0.sequence < $1.sequence }) else { throw .noRefund }
             refund = latest
         }
+        let amount = refund.creditableMinor(among: refunds)
+        guard amount > 0 else { throw .refundOfOverpayment(key: refund.key) }
         let creditable = invoice.creditableMinor
-        guard refund.amountMinor <= creditable else { throw .exceedsInvoice(amountMinor: refund.amountMinor, creditableMinor: creditable) }
+        guard amount <= creditable else { throw .exceedsInvoice(amountMinor: amount, creditableMinor: creditable) }
         // Cumulative: the tax credited so far plus this note's is the invoice's proportion of all
         // credited, rounded once, so rounding never drifts and the note reaching the total takes
         // exactly the tax left.
         let creditedTax = existing.reduce(Int64(0)) { $0 + $1.taxMinor }
         let tax =
-            HalfEven.multiply(invoice.creditedMinor + refund.amountMinor, invoice.snapshot.taxMinor, dividedBy: invoice.snapshot.totalMinor) - creditedTax
+            HalfEven.multiply(invoice.creditedMinor + amount, invoice.snapshot.taxMinor, dividedBy: invoice.snapshot.totalMinor) - creditedTax
         let ordinal = existing.count + 1
         return CreditNote(
             id: id, invoiceID: invoice.id, number: InvoiceNumbering.creditNote(invoiceNumber: invoice.number, ordinal: ordinal), ordinal: ordinal,
-            refundTransactionID: refund.transactionID, netMinor: refund.amountMinor - tax, taxMinor: tax, totalMinor: refund.amountMinor, reason: reason,
+            refundTransactionID: refund.transactionID, netMinor: amount - tax, taxMinor: tax, totalMinor: amount, reason: reason,
             createdAt: now, createdBy: actor)
     }
 }

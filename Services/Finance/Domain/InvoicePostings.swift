@@ -9,6 +9,7 @@ import Foundation
 /// |---|---|
 /// | issue, total T = net N + tax X | `assets:receivables` +T, `income:revenue` −N, `liabilities:tax_payable` −X |
 /// | settle by payment P, amount A | `income:revenue` +A, `assets:receivables` −A |
+/// | money received outside a provider, amount A | `assets:bank:manual` +A, `assets:receivables` −A |
 /// | void (nothing paid) | the issue's entries negated; reverses the issue |
 /// | credit note C = net n + tax x | `income:revenue` +n, `liabilities:tax_payable` +x, `expenses:refunds` −C; reverses the issue |
 ///
@@ -30,6 +31,20 @@ enum InvoicePostings {
         proposal(
             settlementKey(invoiceID: invoice.id, payment: payment), .invoiceSettled, nil,
             [LedgerEntry(.revenue, amountMinor, invoice.currency), LedgerEntry(.receivables, -amountMinor, invoice.currency)], cause)
+    }
+
+    /// The key of money a person recorded as received against the invoice; `reference` names
+    /// what was paid, so one receipt settles once.
+    static func manualSettlementKey(invoiceID: String, reference: String) -> String {
+        "invoice:\(invoiceID):settle:manual:\(reference)"
+    }
+
+    /// Money received outside any provider: no capture credited revenue for it (the issue
+    /// already did), so it moves straight from the receivable to the bank.
+    static func receiveManually(_ invoice: Invoice, reference: String, amountMinor: Int64, cause: Postings.Cause) -> ProposedTransaction {
+        proposal(
+            manualSettlementKey(invoiceID: invoice.id, reference: reference), .invoiceSettled, nil,
+            [LedgerEntry(.manualReceipts, amountMinor, invoice.currency), LedgerEntry(.receivables, -amountMinor, invoice.currency)], cause)
     }
 
     static func void(_ invoice: Invoice, cause: Postings.Cause) -> ProposedTransaction {

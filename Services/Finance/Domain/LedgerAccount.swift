@@ -42,6 +42,9 @@ struct LedgerAccount: Hashable, Sendable, Codable, Comparable, CustomStringConve
     static let providerFees = LedgerAccount(code: "expenses:provider_fees", kind: .expense)
     /// Tax collected and owed (invoices, Finance II).
     static let taxPayable = LedgerAccount(code: "liabilities:tax_payable", kind: .liability)
+    /// Money received outside any provider that a person recorded (a bank transfer paying an
+    /// installment marked paid).
+    static let manualReceipts = LedgerAccount(code: "assets:bank:manual", kind: .asset)
     /// What customers owe on issued invoices (Finance II).
     static let receivables = LedgerAccount(code: "assets:receivables", kind: .asset)
     /// The explicit pair a transaction in two currencies must go through: one account per currency.

@@ -125,7 +125,7 @@ struct InvoiceDesk: Sendable {
     func applyPayments(to invoice: Invoice, cause: Cause, on connection: PostgresConnection) async throws -> Invoice {
         let (invoices, finance) = stores(connection)
         guard var current = try await invoices.invoice(id: invoice.id, lock: true) else { return invoice }
-        let applied = Set(try await invoices.payments(of: current.id).map(\.payment))
+        let applied = Set(try await invoices.payments(of: current.id).compactMap(\.payment))
         let time = LedgerSeal.truncated(now())
         let before = current
         if current.status != .void {
@@ -133,15 +133,9 @@ struct InvoiceDesk: Sendable {
                 let amount = min(captured.capturedMinor, current.outstandingMinor)
                 guard amount > 0 else { break }
                 let proposal = InvoicePostings.settle(current, payment: captured.key, amountMinor: amount, cause: ledgerCause(cause))
-                // A settlement already in the ledger (a repair) is listed as the ledger holds it.
-                let settled: (transactionID: Int64, amountMinor: Int64)
-                if let existing = try await invoices.settlement(key: proposal.key) {
-                    settled = existing
-                } else {
-                    settled = (try await post(proposal, cause: cause, finance: finance, at: time).id, amount)
-                }
+                let settled = try await settle(proposal, amountMinor: amount, cause: cause, invoices: invoices, finance: finance, at: time)
                 try await invoices.insert(
-                    InvoicePayment(payment: captured.key, amountMinor: settled.amountMinor, transactionID: settled.transactionID, settledAt: time), invoiceID: current.id)
+                    InvoicePayment(source: .payment(captured.key), amountMinor: settled.amountMinor, transactionID: settled.transactionID, settledAt: time), invoiceID: current.id)
                 current.paidMinor += settled.amountMinor
             }
         }
@@ -152,6 +146,29 @@ struct InvoiceDesk: Sendable {
             try await invoices.update(current, at: time)
         }
         return current
+    }
+
+    /// Records money a person says was received outside any provider against the invoice (an
+    /// installment marked paid): at most what is outstanding, once per `reference` (a repeat
+    /// changes nothing), posted as a settlement so the reconcile counts it like a payment.
+    func receiveManually(invoiceID: String, reference: String, amountMinor: Int64, cause: Cause, on connection: PostgresConnection) async throws -> Invoice? {
+        let (invoices, finance) = stores(connection)
+        guard var invoice = try await invoices.invoice(id: invoiceID, lock: true), invoice.status != .void else { return nil }
+        guard !(try await invoices.payments(of: invoiceID)).contains(where: { $0.source == .manual(reference: reference) }) else { return invoice }
+        let amount = min(amountMinor, invoice.outstandingMinor)
+        guard amount > 0 else { return invoice }
+        let time = LedgerSeal.truncated(now())
+        let proposal = InvoicePostings.receiveManually(invoice, reference: reference, amountMinor: amount, cause: ledgerCause(cause))
+        let settled = try await settle(proposal, amountMinor: amount, cause: cause, invoices: invoices, finance: finance, at: time)
+        try await invoices.insert(
+            InvoicePayment(source: .manual(reference: reference), amountMinor: settled.amountMinor, transactionID: settled.transactionID, settledAt: time),
+            invoiceID: invoiceID)
+        invoice.paidMinor += settled.amountMinor
+        invoice.status = InvoiceStatus.derived(
+            totalMinor: invoice.snapshot.totalMinor, paidMinor: invoice.paidMinor, dueAt: invoice.dueAt, now: time, voided: false)
+        try await invoices.update(invoice, at: time)
+        Counter(label: "finance_manual_receipts_total").increment()
+        return invoice
     }
 
     /// After a capture: applies it to the invoice of its order (or of the order that named
@@ -202,23 +219,21 @@ struct InvoiceDesk: Sendable {
     private func applyMissing(_ invoice: Invoice, cause: Cause, on connection: PostgresConnection) async throws {
         let (invoices, finance) = stores(connection)
         guard invoice.status != .void else { return }
-        let applied = Set(try await invoices.payments(of: invoice.id).map(\.payment))
+        let applied = Set(try await invoices.payments(of: invoice.id).compactMap(\.payment))
         var outstanding = invoice.snapshot.totalMinor - (try await invoices.settledInLedger(invoiceID: invoice.id).reduce(0) { $0 + $1.amountMinor })
         let time = LedgerSeal.truncated(now())
         for captured in try await invoices.capturedPayments(for: invoice) where !applied.contains(captured.key) && captured.currency == invoice.currency {
             let amount = min(captured.capturedMinor, outstanding)
             guard amount > 0 else { break }
             let proposal = InvoicePostings.settle(invoice, payment: captured.key, amountMinor: amount, cause: ledgerCause(cause))
-            // Listed as the ledger holds it when the settlement was posted but never listed.
-            if let existing = try await invoices.settlement(key: proposal.key) {
-                try await invoices.insert(
-                    InvoicePayment(payment: captured.key, amountMinor: existing.amountMinor, transactionID: existing.transactionID, settledAt: time),
-                    invoiceID: invoice.id)
-                continue
-            }
-            let posted = try await post(proposal, cause: cause, finance: finance, at: time)
-            try await invoices.insert(InvoicePayment(payment: captured.key, amountMinor: amount, transactionID: posted.id, settledAt: time), invoiceID: invoice.id)
-            outstanding -= amount
+            // A settlement posted but never listed (a repair) is listed as the ledger holds it
+            // and was already counted in `outstanding`.
+            let repaired = try await invoices.settlement(key: proposal.key) != nil
+            let settled = try await settle(proposal, amountMinor: amount, cause: cause, invoices: invoices, finance: finance, at: time)
+            try await invoices.insert(
+                InvoicePayment(source: .payment(captured.key), amountMinor: settled.amountMinor, transactionID: settled.transactionID, settledAt: time),
+                invoiceID: invoice.id)
+            if !repaired { outstanding -= amount }
         }
     }
 
@@ -293,6 +308,15 @@ struct InvoiceDesk: Sendable {
 
     private func ledgerCause(_ cause: Cause) -> Postings.Cause {
         Postings.Cause(eventID: cause.eventID, eventType: cause.eventType, occurredAt: cause.occurredAt)
+    }
+
+    /// Posts a settlement unless the ledger already holds it under its key (a repair), and
+    /// answers with the transaction and the amount as the ledger holds them.
+    private func settle(
+        _ proposal: ProposedTransaction, amountMinor: Int64, cause: Cause, invoices: InvoiceStore, finance: PostgresFinanceStore, at time: Date
+    ) async throws -> (transactionID: Int64, amountMinor: Int64) {
+        if let existing = try await invoices.settlement(key: proposal.key) { return existing }
+        return (try await post(proposal, cause: cause, finance: finance, at: time).id, amountMinor)
     }
 
     private func post(_ proposal: ProposedTransaction, cause: Cause, finance: PostgresFinanceStore, at time: Date) async throws -> PostedTransaction {

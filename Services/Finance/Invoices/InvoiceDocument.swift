@@ -16,7 +16,7 @@ enum InvoiceDocument {
             """
         }.joined(separator: "\n")
         let paid = payments.map { payment in
-            "      <tr><td>\(escape(payment.payment.provider.rawValue)) \(escape(payment.payment.paymentID))</td><td>\(day(payment.settledAt))</td><td class=\"n\">\(money(payment.amountMinor))</td></tr>"
+            "      <tr><td>\(escape(payment.provider)) \(escape(payment.reference))</td><td>\(day(payment.settledAt))</td><td class=\"n\">\(money(payment.amountMinor))</td></tr>"
         }.joined(separator: "\n")
         let credits = creditNotes.map { note in
             "      <tr><td>\(escape(note.number))</td><td>\(day(note.createdAt))</td><td class=\"n\">\(money(note.totalMinor))</td></tr>"

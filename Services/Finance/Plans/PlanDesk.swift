@@ -72,9 +72,11 @@ struct PlanDesk: Sendable {
         return .success(plan)
     }
 
-    /// A person marks installment `number` paid (money received outside a provider).
+    /// A person marks installment `number` paid (money received outside a provider). When the
+    /// plan collects an invoice, the money is recorded against it as a manual receipt
+    /// (`InvoiceDesk.receiveManually`), so a plan paid in full leaves nothing owed.
     func markPaid(
-        planID: String, number: Int, note: String, by actor: String, on connection: PostgresConnection
+        planID: String, number: Int, note: String, by actor: String, org: TenantID, correlationID: String?, on connection: PostgresConnection
     ) async throws -> Result<
         (before: PaymentPlan, after: PaymentPlan), Failure
     > {
@@ -87,6 +89,14 @@ struct PlanDesk: Sendable {
             return .failure(.refused(error))
         }
         try await plans.update(after, at: LedgerSeal.truncated(now()))
+        if let invoiceID = after.invoiceID, let installment = after.installments.first(where: { $0.number == number }) {
+            let invoices = InvoiceDesk(schema: schema, logger: logger, now: now)
+            let cause = invoices.personCause(
+                org: org, action: "installment.mark_paid", subject: actor, correlationID: correlationID,
+                now: now())
+            _ = try await invoices.receiveManually(
+                invoiceID: invoiceID, reference: "plan:\(planID):\(number)", amountMinor: installment.amountMinor, cause: cause, on: connection)
+        }
         return .success((before, after))
     }
 

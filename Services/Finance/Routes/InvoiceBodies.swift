@@ -71,7 +71,7 @@ struct InvoiceBody: Encodable, ResponseEncodable, Sendable {
         voidReason = invoice.voidReason
         self.payments = payments?.map {
             Payment(
-                provider: $0.payment.provider.rawValue, paymentID: $0.payment.paymentID, amountMinor: $0.amountMinor, transactionID: $0.transactionID,
+                provider: $0.provider, paymentID: $0.reference, amountMinor: $0.amountMinor, transactionID: $0.transactionID,
                 settledAt: RFC3339.string($0.settledAt))
         }
         self.creditNotes = creditNotes?.map(CreditNoteBody.init)

@@ -361,6 +361,8 @@ struct InvoiceRoutes: Sendable {
         switch refusal {
         case .invoiceVoid: Problem(type: "invoice-void", title: "Invoice void", status: .conflict, detail: refusal.description)
         case .noRefund: Problem(type: "no-refund-to-credit", title: "No refund to credit", status: .conflict, detail: refusal.description, extensions: ["field": "refund_key"])
+        case .refundOfOverpayment:
+            Problem(type: "refund-of-overpayment", title: "Refund of an overpayment", status: .conflict, detail: refusal.description, extensions: ["field": "refund_key"])
         case .refundAlreadyCredited:
             Problem(type: "refund-already-credited", title: "Refund already credited", status: .conflict, detail: refusal.description, extensions: ["field": "refund_key"])
         case .exceedsInvoice(_, let creditable):

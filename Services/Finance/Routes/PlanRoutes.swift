@@ -132,7 +132,8 @@ struct PlanRoutes: Sendable {
                 throw Problem.notFound("no such installment in this plan")
             }
             return try await queries.inTenant(org) { connection in
-                let changed = try Self.answer(try await desk.markPaid(planID: id, number: number, note: note, by: principal.subject, on: connection))
+                let changed = try Self.answer(
+                    try await desk.markPaid(planID: id, number: number, note: note, by: principal.subject, org: org, correlationID: context.correlationID, on: connection))
                 try await audit.record(
                     org: org, actor: principal.subject, action: "installment.mark_paid", target: "plan:\(id):\(number)", before: PlanBody(changed.before),
                     after: PlanBody(changed.after), correlationID: context.correlationID, on: connection, logger: logger)

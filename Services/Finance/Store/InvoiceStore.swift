@@ -22,10 +22,41 @@ struct CapturedPayment: Hashable, Sendable {
 
 /// A payment applied to an invoice.
 struct InvoicePayment: Hashable, Sendable {
-    var payment: PaymentKey
+    /// Where the money came from.
+    enum Source: Hashable, Sendable {
+        /// A provider's captured payment.
+        case payment(PaymentKey)
+        /// Money a person recorded as received outside any provider (an installment marked
+        /// paid); `reference` names what was paid (`plan:<id>:<number>`).
+        case manual(reference: String)
+    }
+
+    /// The `provider` column's value of a manual receipt.
+    static let manualProvider = "manual"
+
+    var source: Source
     var amountMinor: Int64
     var transactionID: Int64
     var settledAt: Date
+
+    /// The provider's payment, when the money came through one.
+    var payment: PaymentKey? {
+        if case .payment(let key) = source { return key }
+        return nil
+    }
+    /// The stored `provider` and `payment_id` columns.
+    var provider: String {
+        switch source {
+        case .payment(let key): key.provider.rawValue
+        case .manual: Self.manualProvider
+        }
+    }
+    var reference: String {
+        switch source {
+        case .payment(let key): key.paymentID
+        case .manual(let reference): reference
+        }
+    }
 }
 
 /// A provider's invoice as recorded.
@@ -234,8 +265,15 @@ struct InvoiceStore: Sendable {
             WHERE invoice_id = \(invoiceID) ORDER BY settled_at, provider, payment_id
             """, logger: logger
         ).decode((String, String, Int64, Int64, Date).self) {
-            guard let provider = WebhookProvider(rawValue: provider) else { continue }
-            found.append(InvoicePayment(payment: PaymentKey(provider: provider, paymentID: id), amountMinor: amount, transactionID: transaction, settledAt: at))
+            let source: InvoicePayment.Source
+            if provider == InvoicePayment.manualProvider {
+                source = .manual(reference: id)
+            } else if let provider = WebhookProvider(rawValue: provider) {
+                source = .payment(PaymentKey(provider: provider, paymentID: id))
+            } else {
+                continue
+            }
+            found.append(InvoicePayment(source: source, amountMinor: amount, transactionID: transaction, settledAt: at))
         }
         return found
     }
@@ -244,7 +282,7 @@ struct InvoiceStore: Sendable {
         try await connection.query(
             """
             INSERT INTO \(unescaped: s).invoice_payments (org_id, invoice_id, provider, payment_id, amount_minor, transaction_id, settled_at)
-            VALUES (current_setting('tally.org_id', true), \(invoiceID), \(payment.payment.provider.rawValue), \(payment.payment.paymentID), \(payment.amountMinor),
+            VALUES (current_setting('tally.org_id', true), \(invoiceID), \(payment.provider), \(payment.reference), \(payment.amountMinor),
                     \(payment.transactionID), \(payment.settledAt))
             """, logger: logger)
     }
@@ -293,17 +331,22 @@ struct InvoiceStore: Sendable {
     /// with whether a credit note already credits it.
     func refunds(of invoiceID: String) async throws -> [InvoiceRefund] {
         var found: [InvoiceRefund] = []
-        for try await (id, sequence, key, amount, credited) in try await connection.query(
+        for try await (id, sequence, key, amount, credited, payment, captured, applied) in try await connection.query(
             """
-            SELECT t.id, t.sequence, t.key, e.amount_minor, EXISTS (SELECT 1 FROM \(unescaped: s).credit_notes c WHERE c.refund_transaction_id = t.id)
+            SELECT t.id, t.sequence, t.key, e.amount_minor, EXISTS (SELECT 1 FROM \(unescaped: s).credit_notes c WHERE c.refund_transaction_id = t.id),
+                   p.provider || ':' || p.payment_id, coalesce(m.captured_minor, p.amount_minor), p.amount_minor
             FROM \(unescaped: s).invoice_payments p
             JOIN \(unescaped: s).ledger_transactions t ON t.kind = 'refund' AND t.payment_provider = p.provider AND t.payment_id = p.payment_id
             JOIN \(unescaped: s).ledger_entries e ON e.transaction_id = t.id AND e.account = \(LedgerAccount.refunds.code)
+            LEFT JOIN \(unescaped: s).payments m ON m.org_id = p.org_id AND m.provider = p.provider AND m.payment_id = p.payment_id
             WHERE p.invoice_id = \(invoiceID)
             ORDER BY t.sequence
             """, logger: logger
-        ).decode((Int64, Int64, String, Int64, Bool).self) {
-            found.append(InvoiceRefund(transactionID: id, sequence: sequence, key: key, amountMinor: amount, alreadyCredited: credited))
+        ).decode((Int64, Int64, String, Int64, Bool, String, Int64, Int64).self) {
+            found.append(
+                InvoiceRefund(
+                    transactionID: id, sequence: sequence, key: key, amountMinor: amount, alreadyCredited: credited, payment: payment, capturedMinor: captured,
+                    appliedMinor: applied))
         }
         return found
     }
