@@ -124,6 +124,50 @@ struct InvoiceRefund: Hashable, Sendable {
     }
 }
 
+/// Money applied to an invoice, once per source, with its settlement transaction.
+struct InvoicePayment: Hashable, Sendable {
+    /// Where the money came from.
+    enum Source: Hashable, Sendable {
+        /// A provider's captured payment.
+        case payment(PaymentKey)
+        /// Money a person recorded as received outside any provider (an installment marked
+        /// paid); `reference` names what was paid (`plan:<id>:<number>`).
+        case manual(reference: String)
+
+        /// The `provider` of a manual receipt.
+        static let manualProvider = "manual"
+
+        /// The provider (`manual` for a manual receipt); stored as `invoice_payments.provider`.
+        var provider: String {
+            switch self {
+            case .payment(let key): key.provider.rawValue
+            case .manual: Self.manualProvider
+            }
+        }
+        /// The provider's payment id, or the manual receipt's reference; stored as
+        /// `invoice_payments.payment_id`.
+        var reference: String {
+            switch self {
+            case .payment(let key): key.paymentID
+            case .manual(let reference): reference
+            }
+        }
+    }
+
+    var source: Source
+    var amountMinor: Int64
+    var transactionID: Int64
+    var settledAt: Date
+
+    /// The provider's payment, when the money came through one.
+    var payment: PaymentKey? {
+        if case .payment(let key) = source { return key }
+        return nil
+    }
+    var provider: String { source.provider }
+    var reference: String { source.reference }
+}
+
 /// Why a credit note cannot be created.
 enum CreditNoteRefusal: Error, Equatable, CustomStringConvertible {
     case invoiceVoid

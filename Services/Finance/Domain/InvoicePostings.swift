@@ -23,28 +23,23 @@ enum InvoicePostings {
         return proposal(invoice.issueKey, .invoiceIssued, nil, entries, cause)
     }
 
-    static func settlementKey(invoiceID: String, payment: PaymentKey) -> String {
-        "invoice:\(invoiceID):settle:\(payment.provider.rawValue):\(payment.paymentID)"
+    /// One settlement per invoice and source: `invoice:<id>:settle:<provider>:<payment or reference>`.
+    static func settlementKey(invoiceID: String, source: InvoicePayment.Source) -> String {
+        "invoice:\(invoiceID):settle:\(source.provider):\(source.reference)"
     }
 
-    static func settle(_ invoice: Invoice, payment: PaymentKey, amountMinor: Int64, cause: Postings.Cause) -> ProposedTransaction {
-        proposal(
-            settlementKey(invoiceID: invoice.id, payment: payment), .invoiceSettled, nil,
-            [LedgerEntry(.revenue, amountMinor, invoice.currency), LedgerEntry(.receivables, -amountMinor, invoice.currency)], cause)
-    }
-
-    /// The key of money a person recorded as received against the invoice; `reference` names
-    /// what was paid, so one receipt settles once.
-    static func manualSettlementKey(invoiceID: String, reference: String) -> String {
-        "invoice:\(invoiceID):settle:manual:\(reference)"
-    }
-
-    /// Money received outside any provider: no capture credited revenue for it (the issue
-    /// already did), so it moves straight from the receivable to the bank.
-    static func receiveManually(_ invoice: Invoice, reference: String, amountMinor: Int64, cause: Postings.Cause) -> ProposedTransaction {
-        proposal(
-            manualSettlementKey(invoiceID: invoice.id, reference: reference), .invoiceSettled, nil,
-            [LedgerEntry(.manualReceipts, amountMinor, invoice.currency), LedgerEntry(.receivables, -amountMinor, invoice.currency)], cause)
+    /// Settles `amountMinor` of the receivable. A provider's payment takes it from revenue (its
+    /// capture credited revenue with the gross amount); money received outside a provider had
+    /// no capture, so it moves straight from the receivable to the bank.
+    static func settle(_ invoice: Invoice, from source: InvoicePayment.Source, amountMinor: Int64, cause: Postings.Cause) -> ProposedTransaction {
+        let debited: LedgerAccount =
+            switch source {
+            case .payment: .revenue
+            case .manual: .manualReceipts
+            }
+        return proposal(
+            settlementKey(invoiceID: invoice.id, source: source), .invoiceSettled, nil,
+            [LedgerEntry(debited, amountMinor, invoice.currency), LedgerEntry(.receivables, -amountMinor, invoice.currency)], cause)
     }
 
     static func void(_ invoice: Invoice, cause: Postings.Cause) -> ProposedTransaction {

@@ -132,11 +132,8 @@ struct InvoiceDesk: Sendable {
             for captured in try await invoices.capturedPayments(for: current) where !applied.contains(captured.key) && captured.currency == current.currency {
                 let amount = min(captured.capturedMinor, current.outstandingMinor)
                 guard amount > 0 else { break }
-                let proposal = InvoicePostings.settle(current, payment: captured.key, amountMinor: amount, cause: ledgerCause(cause))
-                let settled = try await settle(proposal, amountMinor: amount, cause: cause, invoices: invoices, finance: finance, at: time)
-                try await invoices.insert(
-                    InvoicePayment(source: .payment(captured.key), amountMinor: settled.amountMinor, transactionID: settled.transactionID, settledAt: time), invoiceID: current.id)
-                current.paidMinor += settled.amountMinor
+                let settled = try await settle(current, from: .payment(captured.key), amountMinor: amount, cause: cause, invoices: invoices, finance: finance, at: time)
+                current.paidMinor += settled.payment.amountMinor
             }
         }
         let status = InvoiceStatus.derived(
@@ -158,12 +155,8 @@ struct InvoiceDesk: Sendable {
         let amount = min(amountMinor, invoice.outstandingMinor)
         guard amount > 0 else { return invoice }
         let time = LedgerSeal.truncated(now())
-        let proposal = InvoicePostings.receiveManually(invoice, reference: reference, amountMinor: amount, cause: ledgerCause(cause))
-        let settled = try await settle(proposal, amountMinor: amount, cause: cause, invoices: invoices, finance: finance, at: time)
-        try await invoices.insert(
-            InvoicePayment(source: .manual(reference: reference), amountMinor: settled.amountMinor, transactionID: settled.transactionID, settledAt: time),
-            invoiceID: invoiceID)
-        invoice.paidMinor += settled.amountMinor
+        let settled = try await settle(invoice, from: .manual(reference: reference), amountMinor: amount, cause: cause, invoices: invoices, finance: finance, at: time)
+        invoice.paidMinor += settled.payment.amountMinor
         invoice.status = InvoiceStatus.derived(
             totalMinor: invoice.snapshot.totalMinor, paidMinor: invoice.paidMinor, dueAt: invoice.dueAt, now: time, voided: false)
         try await invoices.update(invoice, at: time)
@@ -225,15 +218,9 @@ struct InvoiceDesk: Sendable {
         for captured in try await invoices.capturedPayments(for: invoice) where !applied.contains(captured.key) && captured.currency == invoice.currency {
             let amount = min(captured.capturedMinor, outstanding)
             guard amount > 0 else { break }
-            let proposal = InvoicePostings.settle(invoice, payment: captured.key, amountMinor: amount, cause: ledgerCause(cause))
-            // A settlement posted but never listed (a repair) is listed as the ledger holds it
-            // and was already counted in `outstanding`.
-            let repaired = try await invoices.settlement(key: proposal.key) != nil
-            let settled = try await settle(proposal, amountMinor: amount, cause: cause, invoices: invoices, finance: finance, at: time)
-            try await invoices.insert(
-                InvoicePayment(source: .payment(captured.key), amountMinor: settled.amountMinor, transactionID: settled.transactionID, settledAt: time),
-                invoiceID: invoice.id)
-            if !repaired { outstanding -= amount }
+            // A settlement posted but never listed (a repair) was already counted in `outstanding`.
+            let settled = try await settle(invoice, from: .payment(captured.key), amountMinor: amount, cause: cause, invoices: invoices, finance: finance, at: time)
+            if settled.posted { outstanding -= amount }
         }
     }
 
@@ -310,13 +297,24 @@ struct InvoiceDesk: Sendable {
         Postings.Cause(eventID: cause.eventID, eventType: cause.eventType, occurredAt: cause.occurredAt)
     }
 
-    /// Posts a settlement unless the ledger already holds it under its key (a repair), and
-    /// answers with the transaction and the amount as the ledger holds them.
+    /// Settles `amountMinor` of `invoice` from `source` and lists it in `invoice_payments`. A
+    /// settlement the ledger already holds under its key (posted but never listed: a repair) is
+    /// listed as the ledger holds it and not posted again; `posted` says which happened.
     private func settle(
-        _ proposal: ProposedTransaction, amountMinor: Int64, cause: Cause, invoices: InvoiceStore, finance: PostgresFinanceStore, at time: Date
-    ) async throws -> (transactionID: Int64, amountMinor: Int64) {
-        if let existing = try await invoices.settlement(key: proposal.key) { return existing }
-        return (try await post(proposal, cause: cause, finance: finance, at: time).id, amountMinor)
+        _ invoice: Invoice, from source: InvoicePayment.Source, amountMinor: Int64, cause: Cause, invoices: InvoiceStore, finance: PostgresFinanceStore,
+        at time: Date
+    ) async throws -> (payment: InvoicePayment, posted: Bool) {
+        let proposal = InvoicePostings.settle(invoice, from: source, amountMinor: amountMinor, cause: ledgerCause(cause))
+        let existing = try await invoices.settlement(key: proposal.key)
+        let settled: (transactionID: Int64, amountMinor: Int64)
+        if let existing {
+            settled = existing
+        } else {
+            settled = (try await post(proposal, cause: cause, finance: finance, at: time).id, amountMinor)
+        }
+        let payment = InvoicePayment(source: source, amountMinor: settled.amountMinor, transactionID: settled.transactionID, settledAt: time)
+        try await invoices.insert(payment, invoiceID: invoice.id)
+        return (payment, existing == nil)
     }
 
     private func post(_ proposal: ProposedTransaction, cause: Cause, finance: PostgresFinanceStore, at time: Date) async throws -> PostedTransaction {

@@ -20,45 +20,6 @@ struct CapturedPayment: Hashable, Sendable {
     var capturedAt: Date
 }
 
-/// A payment applied to an invoice.
-struct InvoicePayment: Hashable, Sendable {
-    /// Where the money came from.
-    enum Source: Hashable, Sendable {
-        /// A provider's captured payment.
-        case payment(PaymentKey)
-        /// Money a person recorded as received outside any provider (an installment marked
-        /// paid); `reference` names what was paid (`plan:<id>:<number>`).
-        case manual(reference: String)
-    }
-
-    /// The `provider` column's value of a manual receipt.
-    static let manualProvider = "manual"
-
-    var source: Source
-    var amountMinor: Int64
-    var transactionID: Int64
-    var settledAt: Date
-
-    /// The provider's payment, when the money came through one.
-    var payment: PaymentKey? {
-        if case .payment(let key) = source { return key }
-        return nil
-    }
-    /// The stored `provider` and `payment_id` columns.
-    var provider: String {
-        switch source {
-        case .payment(let key): key.provider.rawValue
-        case .manual: Self.manualProvider
-        }
-    }
-    var reference: String {
-        switch source {
-        case .payment(let key): key.paymentID
-        case .manual(let reference): reference
-        }
-    }
-}
-
 /// A provider's invoice as recorded.
 struct ProviderInvoiceRecord: Hashable, Sendable {
     var provider: WebhookProvider
@@ -266,7 +227,7 @@ struct InvoiceStore: Sendable {
             """, logger: logger
         ).decode((String, String, Int64, Int64, Date).self) {
             let source: InvoicePayment.Source
-            if provider == InvoicePayment.manualProvider {
+            if provider == InvoicePayment.Source.manualProvider {
                 source = .manual(reference: id)
             } else if let provider = WebhookProvider(rawValue: provider) {
                 source = .payment(PaymentKey(provider: provider, paymentID: id))
