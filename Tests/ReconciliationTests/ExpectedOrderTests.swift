@@ -48,13 +48,6 @@ struct ExpectedOrderDeciderTests {
         #expect(conflict.description.contains(field) && conflict.description.contains("ord_1"))
     }
 
-    /// Expected orders in memory, as the PostgreSQL store keeps them.
-    final class InMemoryOrders: ExpectedOrderStore, Sendable {
-        let orders = Mutex<[String: ExpectedOrder]>([:])
-        func order(_ orderID: String) async throws -> ExpectedOrder? { orders.withLock { $0[orderID] } }
-        func insert(_ order: ExpectedOrder) async throws { orders.withLock { if $0[order.orderID] == nil { $0[order.orderID] = order } } }
-    }
-
     static func placedEvent(_ id: String, total: Int64 = 4900) throws -> EventEnvelope<OrderPlaced> {
         try TestEvents.fixture(OrderPlaced.self) { event in
             event.id = id
@@ -63,14 +56,14 @@ struct ExpectedOrderDeciderTests {
     }
 
     @Test func theHandlerRecordsOnceAndRefusesAChangedOrder() async throws {
-        let store = InMemoryOrders()
-        let handler = OrderPlacedHandler(logger: TestDatabase.logger)
-        #expect(try await handler.handle(try TestEvents.inboxEvent(try Self.placedEvent("evt_a")), orders: store) == .applied)
-        #expect(try await handler.handle(try TestEvents.inboxEvent(try Self.placedEvent("evt_b")), orders: store) == .ignored)
+        let store = InMemoryReconciliationStore()
+        let handler = FactHandlers(logger: TestDatabase.logger, now: { Self.placed })
+        #expect(try await handler.placed(try TestEvents.inboxEvent(try Self.placedEvent("evt_a")), store: store) == .applied)
+        #expect(try await handler.placed(try TestEvents.inboxEvent(try Self.placedEvent("evt_b")), store: store) == .ignored)
         await #expect(throws: OrderConflict.self) {
-            try await handler.handle(try TestEvents.inboxEvent(try Self.placedEvent("evt_c", total: 100)), orders: store)
+            try await handler.placed(try TestEvents.inboxEvent(try Self.placedEvent("evt_c", total: 100)), store: store)
         }
-        let kept = store.orders.withLock { $0["ord_7731"] }
+        let kept = store.state.withLock { $0.orders["ord_7731"] }
         #expect(kept?.total.amountMinor == 4900 && kept?.sourceEventID == "evt_a", "the first statement stays")
     }
 }
@@ -118,12 +111,12 @@ struct ExpectedOrderIntegrationTests {
                 (
                     try await admin.strings("SELECT event_id || ' ' || coalesce(event_type, '-') || ' ' || outcome FROM \(unescaped: schema.name).inbox ORDER BY kafka_offset"),
                     try await admin.strings("SELECT org_id || ' ' || order_id || ' ' || total_minor || ' ' || source_event_id FROM \(unescaped: schema.name).expected_orders"),
-                    try await admin.strings("SELECT topic || ' ' || (headers ->> 'x-tally-dlq-reason') FROM \(unescaped: schema.name).outbox")
+                    try await admin.strings("SELECT topic || ' ' || (headers ->> 'x-tally-dlq-reason') FROM \(unescaped: schema.name).outbox WHERE topic LIKE '%dead-letters%'")
                 )
             }
             #expect(
                 inboxRows == [
-                    "evt_a tally.order.placed.v1 applied", "\(payment.id) tally.payment.captured.v1 ignored",
+                    "evt_a tally.order.placed.v1 applied", "\(payment.id) tally.payment.captured.v1 applied",
                     "evt_b tally.order.placed.v1 ignored", "evt_c tally.order.placed.v1 dead-lettered",
                 ])
             #expect(orders == ["org_01J9Z3ACME ord_7731 4900 evt_a"])
