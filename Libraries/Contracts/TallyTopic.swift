@@ -25,7 +25,7 @@ public struct TallyTopic: Hashable, Sendable, CustomStringConvertible {
     public static let financeInvoices = TallyTopic(name: "tally.finance.invoices.v1", partitions: 3, key: "invoice id")
     public static let privacyCommands = TallyTopic(name: "tally.privacy.commands.v1", partitions: 3, key: "privacy request id")
     public static let privacyResults = TallyTopic(name: "tally.privacy.results.v1", partitions: 3, key: "privacy request id")
-    public static let reconciliation = TallyTopic(name: "tally.reconciliation.v1", partitions: 3, key: "reconciliation subject id")
+    public static let reconciliation = TallyTopic(name: "tally.reconciliation.v1", partitions: 3, key: "org id")
 
     /// The dead-letter topic of one service.
     public static func deadLetters(of service: String) -> TallyTopic {

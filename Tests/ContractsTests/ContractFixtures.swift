@@ -190,7 +190,40 @@ let allContracts: [Contract] = [
                 blocks: [EntitlementBlock(kind: .dunning, reason: "invoice_overdue", since: at("2026-11-30T08:00:00.000Z"), source: "dunning")],
                 revision: 4, cause: "dunning.block", effectiveAt: at("2026-11-30T08:00:00.000Z"))
         )),
+    .of(
+        reconciliation(
+            "rec-3c2b1a09f8e7d6c5b4a3928170f6e5d4",
+            MatchRecorded(
+                org: "org_01J9Z3ACME", checkKey: "order_payment:order:ord_7731", leg: "order_payment", subject: "order:ord_7731",
+                counterparts: ["payment:pi_3QAbcLkdIwHu7ix21vN3dPqR"], status: "mismatched", reason: "amount_mismatch", expectedUntil: nil,
+                expected: usd(4900), actual: usd(4899), orderID: "ord_7731", revision: 2, recordedAt: at("2026-11-23T08:00:02.000Z")))),
+    .of(
+        reconciliation(
+            "rec-4d3c2b1a09f8e7d6c5b4a3928170f6e5",
+            DiscrepancyOpened(
+                org: "org_01J9Z3ACME", discrepancyID: "dsc_5e4d3c2b1a09f8e7d6c5b4a3", checkKey: "order_payment:order:ord_7731", leg: "order_payment",
+                reason: "amount_mismatch", subject: "order:ord_7731", counterparts: ["payment:pi_3QAbcLkdIwHu7ix21vN3dPqR"], expected: usd(4900),
+                actual: usd(4899), orderID: "ord_7731", revision: 1, openedAt: at("2026-11-23T08:00:02.000Z")))),
+    .of(
+        reconciliation(
+            "rec-5e4d3c2b1a09f8e7d6c5b4a3928170f6",
+            DiscrepancyResolved(
+                org: "org_01J9Z3ACME", discrepancyID: "dsc_5e4d3c2b1a09f8e7d6c5b4a3", checkKey: "order_payment:order:ord_7731", reason: "amount_mismatch",
+                resolvedBy: .manual, revision: 1, resolvedAt: at("2026-11-24T10:30:02.000Z"), openSeconds: 95_400))),
+    .of(
+        reconciliation(
+            "rec-6f5e4d3c2b1a09f8e7d6c5b4a3928170",
+            RunCompleted(
+                org: "org_01J9Z3ACME", runID: "run_0193f3a2c0007abc", trigger: "scheduled", startedAt: at("2026-11-24T06:00:00.000Z"),
+                endedAt: at("2026-11-24T06:00:01.250Z"), itemsChecked: 42, opened: 2, resolved: 1, errors: 0))),
 ]
+
+/// The envelope of the reconciliation fixtures: published by reconciliation, keyed by org.
+func reconciliation<P: EventPayload>(_ id: String, _ payload: P) -> EventEnvelope<P> {
+    EventEnvelope(
+        id: id, source: "/tally/reconciliation", time: at("2026-11-23T08:00:02.000Z"), tenant: "org_01J9Z3ACME",
+        correlationID: "0193f3a2-9000-7abc-8def-000000000011", causationID: "8c7d5e1a-3f2b-8a4c-9d6e-0f1a2b3c4d60", data: payload)
+}
 
 /// The notification fixtures' one request: the first dunning email of an invoice.
 let dunningDedupeKey = "invoice:in_1QTallyInv:dunning:payment_failed"
