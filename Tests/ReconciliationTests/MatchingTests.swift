@@ -222,7 +222,7 @@ struct MatcherTests {
 struct DiscrepancyRulesTests {
     static let now = Scenario.later
     static func check(_ status: MatchStatus) -> Check {
-        Check(leg: .orderPayment, subject: .order("ord_1"), counterparts: [], status: status, expected: Scenario.usd(100), actual: nil, orderID: "ord_1")
+        Check(leg: .orderPayment, subject: .order("ord_1"), counterparts: [], status: status, expected: Scenario.usd(100), actual: nil, orderID: "ord_1", day: Scenario.day)
     }
 
     @Test func aMismatchOpensAndTheMatchResolvesItByMatching() throws {

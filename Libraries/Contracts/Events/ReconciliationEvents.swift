@@ -35,12 +35,15 @@ public struct MatchRecorded: EventPayload {
     public var actual: Money?
     /// The order the check belongs to, when one is known.
     public var orderID: String?
+    /// The subject's business day, `YYYY-MM-DD` (UTC): an order's placing, a payment's capture,
+    /// a payout's arrival, a bank line's booking, a payment's first refund. Daily summaries group by it.
+    public var day: String
     public var revision: Int
     public var recordedAt: Date
 
     public init(
         org: String, checkKey: String, leg: String, subject: String, counterparts: [String], status: String, reason: String?, expectedUntil: Date?,
-        expected: Money?, actual: Money?, orderID: String?, revision: Int, recordedAt: Date
+        expected: Money?, actual: Money?, orderID: String?, day: String, revision: Int, recordedAt: Date
     ) {
         self.org = org
         self.checkKey = checkKey
@@ -53,6 +56,7 @@ public struct MatchRecorded: EventPayload {
         self.expected = expected
         self.actual = actual
         self.orderID = orderID
+        self.day = day
         self.revision = revision
         self.recordedAt = recordedAt
     }
@@ -61,7 +65,7 @@ public struct MatchRecorded: EventPayload {
 
     enum CodingKeys: String, CodingKey {
         case org, checkKey = "check_key", leg, subject, counterparts, status, reason, expectedUntil = "expected_until", expected, actual
-        case orderID = "order_id", revision, recordedAt = "recorded_at"
+        case orderID = "order_id", day, revision, recordedAt = "recorded_at"
     }
 }
 
@@ -82,13 +86,15 @@ public struct DiscrepancyOpened: EventPayload {
     public var expected: Money?
     public var actual: Money?
     public var orderID: String?
+    /// The check's business day (as in `MatchRecorded.day`).
+    public var day: String
     /// How many times it has been opened, this one included.
     public var revision: Int
     public var openedAt: Date
 
     public init(
         org: String, discrepancyID: String, checkKey: String, leg: String, reason: String, subject: String, counterparts: [String], expected: Money?,
-        actual: Money?, orderID: String?, revision: Int, openedAt: Date
+        actual: Money?, orderID: String?, day: String, revision: Int, openedAt: Date
     ) {
         self.org = org
         self.discrepancyID = discrepancyID
@@ -100,6 +106,7 @@ public struct DiscrepancyOpened: EventPayload {
         self.expected = expected
         self.actual = actual
         self.orderID = orderID
+        self.day = day
         self.revision = revision
         self.openedAt = openedAt
     }
@@ -108,7 +115,7 @@ public struct DiscrepancyOpened: EventPayload {
 
     enum CodingKeys: String, CodingKey {
         case org, discrepancyID = "discrepancy_id", checkKey = "check_key", leg, reason, subject, counterparts, expected, actual
-        case orderID = "order_id", revision, openedAt = "opened_at"
+        case orderID = "order_id", day, revision, openedAt = "opened_at"
     }
 }
 

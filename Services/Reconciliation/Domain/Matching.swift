@@ -53,6 +53,9 @@ struct Check: Equatable, Sendable {
     var actual: Money?
     /// The order this check belongs to, when one is known: the trail and analytics group by it.
     var orderID: String?
+    /// The subject's business day (an order's placing, a payment's capture, a payout's arrival,
+    /// a line's booking, a payment's first refund): what the daily summary groups by.
+    var day: BankDay
 
     /// Unique per org: `order_payment:order:ord_1`.
     var key: String { "\(leg.rawValue):\(subject)" }
@@ -119,7 +122,8 @@ enum Matcher {
             let window = facts.accounts[line.accountID]?.settlementWindowDays ?? settings.settlementWindowDays
             let status: MatchStatus =
                 payouts.isEmpty ? pending(until: line.booked.adding(days: window + 1).start, now: now, else: .bankLineUnmatched) : .matched
-            checks.append(Check(leg: .payoutBank, subject: ref, counterparts: payouts.map(ItemRef.payout).sorted(), status: status, expected: line.amount, actual: nil))
+            checks.append(
+                Check(leg: .payoutBank, subject: ref, counterparts: payouts.map(ItemRef.payout).sorted(), status: status, expected: line.amount, actual: nil, day: line.booked))
         }
         return checks
     }
@@ -147,7 +151,7 @@ enum Matcher {
         }
         return Check(
             leg: .orderPayment, subject: .order(order.orderID), counterparts: payments.map { .payment($0.paymentID) }.sorted(), status: status,
-            expected: order.total, actual: payments.isEmpty ? nil : paid, orderID: order.orderID)
+            expected: order.total, actual: payments.isEmpty ? nil : paid, orderID: order.orderID, day: BankDay(order.placedAt))
     }
 
     static func paymentOrderCheck(_ payment: CapturedPayment, order: ExpectedOrder?, settings: MatchingSettings, now: Date) -> Check {
@@ -159,7 +163,7 @@ enum Matcher {
         }
         return Check(
             leg: .orderPayment, subject: .payment(payment.paymentID), counterparts: order.map { [.order($0.orderID)] } ?? [], status: status,
-            expected: payment.amount, actual: order?.total, orderID: order?.orderID)
+            expected: payment.amount, actual: order?.total, orderID: order?.orderID, day: BankDay(payment.capturedAt))
     }
 
     static func paymentPayoutCheck(_ payment: CapturedPayment, payout: String?, orderID: String?, settings: MatchingSettings, now: Date) -> Check {
@@ -169,7 +173,7 @@ enum Matcher {
             : pending(until: BankDay(payment.capturedAt).adding(days: settings.payoutWindowDays + 1).start, now: now, else: .paymentNotPaidOut)
         return Check(
             leg: .paymentPayout, subject: .payment(payment.paymentID), counterparts: payout.map { [.payout($0)] } ?? [], status: status,
-            expected: Money(amountMinor: payment.net, currency: payment.amount.currency), actual: nil, orderID: orderID)
+            expected: Money(amountMinor: payment.net, currency: payment.amount.currency), actual: nil, orderID: orderID, day: BankDay(payment.capturedAt))
     }
 
     static func refundCheck(
@@ -192,7 +196,7 @@ enum Matcher {
         }
         return Check(
             leg: .refunds, subject: .payment(paymentID), counterparts: [], status: status, expected: payment?.amount,
-            actual: Money(amountMinor: returned, currency: currency), orderID: orderID)
+            actual: Money(amountMinor: returned, currency: currency), orderID: orderID, day: BankDay(adjustments.map(\.occurredAt).min() ?? now))
     }
 
     static func payoutPaymentsCheck(
@@ -210,7 +214,8 @@ enum Matcher {
         let net = assigned.compactMap { known[$0] }.filter { $0.amount.currency == payout.amount.currency }.reduce(Int64(0)) { $0 + $1.net }
         return Check(
             leg: .paymentPayout, subject: .payout(payout.payoutID), counterparts: assigned.map(ItemRef.payment).sorted(), status: status,
-            expected: payout.amount, actual: assigned.isEmpty ? nil : Money(amountMinor: net, currency: payout.amount.currency), orderID: orderID)
+            expected: payout.amount, actual: assigned.isEmpty ? nil : Money(amountMinor: net, currency: payout.amount.currency), orderID: orderID,
+            day: payout.arrival)
     }
 
     static func payoutBankCheck(
@@ -237,7 +242,7 @@ enum Matcher {
         }
         return Check(
             leg: .payoutBank, subject: .payout(payout.payoutID), counterparts: lines.sorted(), status: status, expected: payout.amount, actual: deposited,
-            orderID: orderID)
+            orderID: orderID, day: payout.arrival)
     }
 }
 

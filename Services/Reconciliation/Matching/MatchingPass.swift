@@ -89,7 +89,7 @@ enum ReconciliationPublication {
         let payload = MatchRecorded(
             org: tenant.rawValue, checkKey: check.key, leg: check.leg.rawValue, subject: check.subject.description,
             counterparts: check.counterparts.map(\.description), status: check.status.name, reason: reason, expectedUntil: until, expected: check.expected,
-            actual: check.actual, orderID: check.orderID, revision: recorded.revision, recordedAt: now)
+            actual: check.actual, orderID: check.orderID, day: check.day.description, revision: recorded.revision, recordedAt: now)
         return try OutboxMessage(
             EventEnvelope(
                 id: eventID(tenant.rawValue, "match", check.key, String(recorded.revision)), source: source, time: now, tenant: tenant.rawValue,
@@ -102,7 +102,7 @@ enum ReconciliationPublication {
         let payload = DiscrepancyOpened(
             org: tenant.rawValue, discrepancyID: recorded.id, checkKey: check.key, leg: check.leg.rawValue, reason: discrepancy.reason.rawValue,
             subject: check.subject.description, counterparts: check.counterparts.map(\.description), expected: check.expected, actual: check.actual,
-            orderID: check.orderID, revision: discrepancy.revision, openedAt: discrepancy.openedAt)
+            orderID: check.orderID, day: check.day.description, revision: discrepancy.revision, openedAt: discrepancy.openedAt)
         return try OutboxMessage(
             EventEnvelope(
                 id: eventID(tenant.rawValue, "opened", recorded.id, String(discrepancy.revision)), source: source, time: discrepancy.openedAt,

@@ -25,6 +25,8 @@ CREATE TABLE checks (
     actual_minor bigint,
     actual_currency text,
     order_id text,
+    -- The subject's business day: what the daily summary groups by.
+    day date NOT NULL,
     revision integer NOT NULL,
     updated_at timestamptz NOT NULL,
     PRIMARY KEY (org_id, check_key),
@@ -57,6 +59,7 @@ CREATE TABLE discrepancies (
     actual_minor bigint,
     actual_currency text,
     order_id text,
+    day date NOT NULL,
     updated_at timestamptz NOT NULL,
     PRIMARY KEY (org_id, discrepancy_id),
     UNIQUE (org_id, check_key, reason),

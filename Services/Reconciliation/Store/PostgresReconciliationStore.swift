@@ -235,14 +235,15 @@ struct PostgresReconciliationStore: ReconciliationStore {
         try await connection.query(
             """
             INSERT INTO \(unescaped: schema.name).checks (org_id, check_key, leg, subject, counterparts, status, reason, expected_until, expected_minor,
-                expected_currency, actual_minor, actual_currency, order_id, revision, updated_at)
+                expected_currency, actual_minor, actual_currency, order_id, day, revision, updated_at)
             VALUES (current_setting('tally.org_id', true), \(check.key), \(check.leg.rawValue), \(check.subject.description),
                 \(check.counterparts.map(\.description))::text[], \(check.status.name), \(reason), \(until), \(check.expected?.amountMinor),
-                \(check.expected?.currency.rawValue), \(check.actual?.amountMinor), \(check.actual?.currency.rawValue), \(check.orderID), \(recorded.revision), \(now))
+                \(check.expected?.currency.rawValue), \(check.actual?.amountMinor), \(check.actual?.currency.rawValue), \(check.orderID),
+                \(check.day.description)::date, \(recorded.revision), \(now))
             ON CONFLICT (org_id, check_key) DO UPDATE SET counterparts = EXCLUDED.counterparts, status = EXCLUDED.status, reason = EXCLUDED.reason,
                 expected_until = EXCLUDED.expected_until, expected_minor = EXCLUDED.expected_minor, expected_currency = EXCLUDED.expected_currency,
                 actual_minor = EXCLUDED.actual_minor, actual_currency = EXCLUDED.actual_currency, order_id = EXCLUDED.order_id,
-                revision = EXCLUDED.revision, updated_at = EXCLUDED.updated_at
+                day = EXCLUDED.day, revision = EXCLUDED.revision, updated_at = EXCLUDED.updated_at
             """, logger: logger)
     }
 
@@ -272,15 +273,16 @@ struct PostgresReconciliationStore: ReconciliationStore {
         try await connection.query(
             """
             INSERT INTO \(unescaped: schema.name).discrepancies (org_id, discrepancy_id, check_key, reason, status, revision, first_opened_at, opened_at,
-                resolved_at, resolved_by, owner, leg, subject, counterparts, expected_minor, expected_currency, actual_minor, actual_currency, order_id, updated_at)
+                resolved_at, resolved_by, owner, leg, subject, counterparts, expected_minor, expected_currency, actual_minor, actual_currency, order_id, day,
+                updated_at)
             VALUES (current_setting('tally.org_id', true), \(recorded.id), \(d.checkKey), \(d.reason.rawValue), \(d.status.rawValue), \(d.revision),
                 \(d.openedAt), \(d.openedAt), \(d.resolvedAt), \(d.resolvedBy?.rawValue), \(d.owner), \(check.leg.rawValue), \(check.subject.description),
                 \(check.counterparts.map(\.description))::text[], \(check.expected?.amountMinor), \(check.expected?.currency.rawValue),
-                \(check.actual?.amountMinor), \(check.actual?.currency.rawValue), \(check.orderID), \(now))
+                \(check.actual?.amountMinor), \(check.actual?.currency.rawValue), \(check.orderID), \(check.day.description)::date, \(now))
             ON CONFLICT (org_id, discrepancy_id) DO UPDATE SET status = EXCLUDED.status, revision = EXCLUDED.revision, opened_at = EXCLUDED.opened_at,
                 resolved_at = EXCLUDED.resolved_at, resolved_by = EXCLUDED.resolved_by, owner = EXCLUDED.owner, counterparts = EXCLUDED.counterparts,
                 expected_minor = EXCLUDED.expected_minor, expected_currency = EXCLUDED.expected_currency, actual_minor = EXCLUDED.actual_minor,
-                actual_currency = EXCLUDED.actual_currency, order_id = EXCLUDED.order_id, updated_at = EXCLUDED.updated_at
+                actual_currency = EXCLUDED.actual_currency, order_id = EXCLUDED.order_id, day = EXCLUDED.day, updated_at = EXCLUDED.updated_at
             """, logger: logger)
     }
 
@@ -357,20 +359,23 @@ enum ReconciliationRows {
     }
 
     static let checkColumns = """
-        leg, subject, counterparts, status, reason, expected_until, expected_minor, expected_currency, actual_minor, actual_currency, order_id, revision
+        leg, subject, counterparts, status, reason, expected_until, expected_minor, expected_currency, actual_minor, actual_currency, order_id, revision,
+        to_char(day, 'YYYY-MM-DD')
         """
 
     static func checks(_ rows: PostgresRowSequence) async throws -> [RecordedCheck] {
         var found: [RecordedCheck] = []
-        for try await (leg, subject, counterparts, status, reason, until, expectedMinor, expectedCurrency, actualMinor, actualCurrency, orderID, revision)
-            in rows.decode((String, String, [String], String, String?, Date?, Int64?, String?, Int64?, String?, String?, Int32).self)
+        for try await (leg, subject, counterparts, status, reason, until, expectedMinor, expectedCurrency, actualMinor, actualCurrency, orderID, revision, day)
+            in rows.decode((String, String, [String], String, String?, Date?, Int64?, String?, Int64?, String?, String?, Int32, String).self)
         {
-            guard let leg = Leg(rawValue: leg), let item = ItemRef(subject), let status = Self.status(status, reason: reason, until: until) else {
+            guard let leg = Leg(rawValue: leg), let item = ItemRef(subject), let status = Self.status(status, reason: reason, until: until),
+                let day = BankDay(day)
+            else {
                 throw UnreadableRow(table: "checks", key: subject)
             }
             let check = Check(
                 leg: leg, subject: item, counterparts: counterparts.compactMap { ItemRef($0) }, status: status, expected: try money(expectedMinor, expectedCurrency),
-                actual: try money(actualMinor, actualCurrency), orderID: orderID)
+                actual: try money(actualMinor, actualCurrency), orderID: orderID, day: day)
             found.append(RecordedCheck(check: check, revision: Int(revision)))
         }
         return found
@@ -387,21 +392,21 @@ enum ReconciliationRows {
 
     static let discrepancyColumns = """
         discrepancy_id, check_key, reason, status, revision, opened_at, resolved_at, resolved_by, owner, leg, subject, counterparts,
-        expected_minor, expected_currency, actual_minor, actual_currency, order_id
+        expected_minor, expected_currency, actual_minor, actual_currency, order_id, to_char(day, 'YYYY-MM-DD')
         """
 
     static func discrepancies(_ rows: PostgresRowSequence) async throws -> [RecordedDiscrepancy] {
         var found: [RecordedDiscrepancy] = []
         for try await row in rows {
-            let (id, key, reason, status, revision, openedAt, resolvedAt, resolvedBy, owner, leg, subject, counterparts, eMinor, eCurrency, aMinor, aCurrency, orderID) =
+            let (id, key, reason, status, revision, openedAt, resolvedAt, resolvedBy, owner, leg, subject, counterparts, eMinor, eCurrency, aMinor, aCurrency, orderID, day) =
                 try row.decode(
-                    (String, String, String, String, Int32, Date, Date?, String?, String?, String, String, [String], Int64?, String?, Int64?, String?, String?).self)
+                    (String, String, String, String, Int32, Date, Date?, String?, String?, String, String, [String], Int64?, String?, Int64?, String?, String?, String).self)
             guard let reason = MismatchReason(rawValue: reason), let status = Discrepancy.Status(rawValue: status), let leg = Leg(rawValue: leg),
-                let subject = ItemRef(subject)
+                let subject = ItemRef(subject), let day = BankDay(day)
             else { throw UnreadableRow(table: "discrepancies", key: id) }
             let snapshot = Check(
                 leg: leg, subject: subject, counterparts: counterparts.compactMap { ItemRef($0) }, status: .mismatched(reason),
-                expected: try money(eMinor, eCurrency), actual: try money(aMinor, aCurrency), orderID: orderID)
+                expected: try money(eMinor, eCurrency), actual: try money(aMinor, aCurrency), orderID: orderID, day: day)
             found.append(
                 RecordedDiscrepancy(
                     id: id,
