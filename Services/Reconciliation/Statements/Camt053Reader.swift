@@ -25,11 +25,12 @@ enum Camt053Reader {
         parser.shouldResolveExternalEntities = false
         parser.shouldProcessNamespaces = true
         parser.delegate = collector
-        guard parser.parse(), collector.refusal == nil else {
+        // An unclosed document can end without a parse error here, so the root's end is required too.
+        guard parser.parse(), collector.refusal == nil, collector.closed else {
             if let refusal = collector.refusal { return .failure(refusal) }
             let line = parser.lineNumber
             return .failure(
-                .unreadable(field: "body", location: "line \(line)", rule: "not well-formed XML (\(parser.parserError.map { "\($0.localizedDescription)" } ?? "unknown error"))"))
+                .unreadable(field: "body", location: "line \(line)", rule: "not well-formed XML (\(parser.parserError.map { "\($0.localizedDescription)" } ?? "the document ends before its root element closes"))"))
         }
         return collector.statement()
     }
@@ -40,6 +41,8 @@ enum Camt053Reader {
         var text = ""
         var refusal: StatementRefusal?
         var namespace: String?
+        /// Whether the root element ended.
+        var closed = false
 
         var statements = 0
         var statementID: String?
@@ -128,6 +131,7 @@ enum Camt053Reader {
             }
             path.removeLast()
             text = ""
+            if path.isEmpty { closed = true }
         }
 
         var parent: String? { path.dropLast().last }
