@@ -35,7 +35,8 @@ struct StatementReaderTests {
         #expect(statement.lines.map(\.amountMinor) == [-250, 2949, 4800])
         #expect(statement.lines[0].text == "Kontoführung; November", "a quoted delimiter stays in the field")
         #expect(statement.lines[1].text == #"SEPA "CREDIT" 88123 Globex GmbH"#, "doubled quotes, and spaces around an unquoted field trimmed")
-        #expect(statement.lines[2].text.contains("STRIPE PAYOUT") && BankLine.tokens(of: statement.lines[2].text).contains("po_1qabhlkdiwhu7ix2tt5uv6wx"), "a line break inside quotes")
+        #expect(
+            statement.lines[2].text.contains("STRIPE PAYOUT") && BankLine.tokens(of: statement.lines[2].text).contains("po_1qabhlkdiwhu7ix2tt5uv6wx"), "a line break inside quotes")
         #expect(statement.openingMinor == 100_000 && statement.closingMinor == 107_499, "balances read oldest first from a newest-first export")
         #expect(try StatementRules.check(statement, account: Self.account).get().count == 3)
     }
@@ -53,7 +54,8 @@ struct StatementReaderTests {
         statement.lines[2].reference = statement.lines[0].reference
         #expect(StatementRules.check(statement, account: Self.account).failure == .duplicateReference("20261122-000481"))
         let euros = BankAccount(accountID: "acc_eu", currency: CurrencyCode(rawValue: "EUR")!, settlementWindowDays: 3)
-        #expect(StatementRules.check(try Camt053Reader.read(try statementFile("camt053-usd.xml")).get(), account: euros).failure == .currencyMismatch(statement: "USD", account: "EUR"))
+        #expect(
+            StatementRules.check(try Camt053Reader.read(try statementFile("camt053-usd.xml")).get(), account: euros).failure == .currencyMismatch(statement: "USD", account: "EUR"))
     }
 
     @Test(arguments: [

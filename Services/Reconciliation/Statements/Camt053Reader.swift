@@ -30,7 +30,9 @@ enum Camt053Reader {
             if let refusal = collector.refusal { return .failure(refusal) }
             let line = parser.lineNumber
             return .failure(
-                .unreadable(field: "body", location: "line \(line)", rule: "not well-formed XML (\(parser.parserError.map { "\($0.localizedDescription)" } ?? "the document ends before its root element closes"))"))
+                .unreadable(
+                    field: "body", location: "line \(line)",
+                    rule: "not well-formed XML (\(parser.parserError.map { "\($0.localizedDescription)" } ?? "the document ends before its root element closes"))"))
         }
         return collector.statement()
     }

@@ -1,0 +1,146 @@
+import Contracts
+import Foundation
+import PostgresNIO
+import Storage
+import TallyTestSupport
+import Testing
+
+@testable import Reconciliation
+
+/// Matching and statements on real PostgreSQL: the SQL answers as the in-memory store does, the
+/// inbox drives passes, and statement uploads are atomic and idempotent.
+@Suite("Matching on PostgreSQL", .enabled(if: TestDatabase.enabled), .serialized)
+struct MatchingStoreTests {
+    static let acme = TenantID(rawValue: "org_acme")!
+
+    func withReconciliation(_ body: @Sendable (PostgresClient, ServiceSchema) async throws -> Void) async throws {
+        try await TestDatabase.withService(TestDatabase.uniqueService("recon"), migrations: try TestService.migrations(of: .reconciliation)) { client, schema in
+            try await body(client, schema)
+        }
+    }
+
+    /// Every scenario fact through the PostgreSQL store, in the scenario's order: the checks end
+    /// as one evaluation of all the facts says (the same property the in-memory test shuffles).
+    @Test func theScenarioEndsAsTheRulesSayOnPostgres() async throws {
+        do { try await scenario() } catch { Issue.record("\(String(reflecting: error))") }
+    }
+
+    func scenario() async throws {
+        try await withReconciliation { client, schema in
+            try await client.withTenantTransaction(Self.acme, logger: TestDatabase.logger) { connection in
+                let statements = StatementStore(schema: schema, connection: connection, logger: TestDatabase.logger)
+                try await statements.save(ConfiguredBankAccount(account: Scenario.account, csvMapping: nil), now: Scenario.later)
+                try await statements.insert(
+                    StoredStatement(
+                        statementID: "st_1", accountID: "acc_main", format: .csv, contentSHA256: "x", bankStatementRef: nil, openingMinor: 0, closingMinor: 0,
+                        currency: Scenario.usd, lineCount: 0, newLineCount: 0, uploadedAt: Scenario.later, uploadedBy: "test"), lines: [])
+            }
+            for arrival in Scenario.arrivals {
+                try await client.withTenantTransaction(Self.acme, logger: TestDatabase.logger) { connection in
+                    let store = PostgresReconciliationStore(schema: schema, connection: connection, logger: TestDatabase.logger)
+                    let seed: ItemRef
+                    switch arrival {
+                    case .order(let order):
+                        try await store.insert(order)
+                        seed = .order(order.orderID)
+                    case .payment(let payment):
+                        _ = try await store.record(payment)
+                        seed = .payment(payment.paymentID)
+                    case .adjustment(let adjustment):
+                        _ = try await store.record(adjustment)
+                        seed = .payment(adjustment.paymentID)
+                    case .payout(let payout):
+                        _ = try await store.record(payout)
+                        seed = .payout(payout.payoutID)
+                    case .line(let line):
+                        try await StatementStore(schema: schema, connection: connection, logger: TestDatabase.logger).insert(
+                            StoredStatement(
+                                statementID: "st_\(line.bankReference)", accountID: "acc_main", format: .csv, contentSHA256: line.bankReference,
+                                bankStatementRef: nil, openingMinor: 0, closingMinor: 0, currency: Scenario.usd, lineCount: 1, newLineCount: 1,
+                                uploadedAt: Scenario.later, uploadedBy: "test"),
+                            lines: [
+                                BankLine(
+                                    accountID: line.accountID, bankReference: line.bankReference, statementID: "st_\(line.bankReference)", booked: line.booked, amount: line.amount,
+                                    text: line.text)
+                            ])
+                        seed = Neighborhood.ref(line)
+                    }
+                    do {
+                        _ = try await MatchingPass(tenant: Self.acme, now: Scenario.later, correlationID: "corr", causationID: nil).run(around: [seed], store: store)
+                    } catch {
+                        Issue.record("\(arrival): \(String(reflecting: error))")
+                        throw error
+                    }
+                }
+            }
+            let (checks, open, published) = try await TestDatabase.withClient(try TestDatabase.adminConfiguration()) { admin in
+                (
+                    try await admin.strings("SELECT check_key || ' ' || coalesce(reason, status) FROM \(unescaped: schema.name).checks ORDER BY check_key"),
+                    try await admin.strings("SELECT check_key || ' ' || reason FROM \(unescaped: schema.name).discrepancies WHERE status = 'open' ORDER BY 1"),
+                    try await admin.strings("SELECT DISTINCT topic || ' ' || message_key FROM \(unescaped: schema.name).outbox")
+                )
+            }
+            let expected = Scenario.statuses(MatcherTests.all).map { "\($0.key) \($0.value)" }.sorted()
+            #expect(checks == expected)
+            let mismatched = Scenario.statuses(MatcherTests.all).filter { !["matched", "expected"].contains($0.value) }.map { "\($0.key) \($0.value)" }.sorted()
+            #expect(open == mismatched)
+            #expect(published == ["tally.reconciliation.v1 org_acme"])
+        }
+    }
+
+    @Test func theInboxRecordsCapturesAndPublishesTheMatch() async throws {
+        try await withReconciliation { client, schema in
+            let inbox = try TestService.inbox(for: ReconciliationService.definition(now: { Scenario.later }), client: client, schema: schema)
+            let order = try TestEvents.fixture(OrderPlaced.self)
+            let payment = try TestEvents.fixture(PaymentCaptured.self)
+            let batch = [try TestEvents.message(order, offset: 0), try TestEvents.message(payment, offset: 1)]
+            try await inbox.apply(batch)
+            try await inbox.apply(batch)  // a redelivery
+            let (checks, events) = try await TestDatabase.withClient(try TestDatabase.adminConfiguration()) { admin in
+                (
+                    try await admin.strings("SELECT check_key || ' ' || status || ' r' || revision FROM \(unescaped: schema.name).checks ORDER BY check_key"),
+                    try await admin.strings("SELECT headers ->> 'ce_type' FROM \(unescaped: schema.name).outbox ORDER BY id")
+                )
+            }
+            #expect(
+                checks == [
+                    "order_payment:order:ord_7731 matched r2", "order_payment:payment:pi_3QAbcLkdIwHu7ix21vN3dPqR matched r1",
+                    "payment_payout:payment:pi_3QAbcLkdIwHu7ix21vN3dPqR mismatched r1",
+                ], "the order was expected, then matched; no payout in a week is a mismatch")
+            #expect(events.filter { $0 == MatchRecorded.eventType }.count == 4, "one message per change, none for the redelivery")
+            #expect(
+                events.filter { $0 == DiscrepancyOpened.eventType }.count == 2 && events.filter { $0 == DiscrepancyResolved.eventType }.count == 1,
+                "the order's window had passed: no payment opened, the payment resolved it; no payout in a week stays open")
+        }
+    }
+
+    @Test func aStatementUploadIsAtomicAndIdempotent() async throws {
+        try await withReconciliation { client, schema in
+            let desk = StatementDesk(schema: schema, logger: TestDatabase.logger, now: { Scenario.later })
+            let camt = try statementFile("camt053-usd.xml")
+            func upload(_ bytes: [UInt8]) async throws -> Result<StatementDesk.Outcome, StatementDesk.Refusal> {
+                try await client.withTenantTransaction(Self.acme, logger: TestDatabase.logger) { connection in
+                    try await desk.upload(
+                        StatementDesk.Upload(accountID: "acc_main", format: .camt053, bytes: bytes, actor: "fin", correlationID: "corr"), org: Self.acme, on: connection)
+                }
+            }
+            #expect(try await upload(camt).failure == .unknownAccount("acc_main"))
+            try await client.withTenantTransaction(Self.acme, logger: TestDatabase.logger) { connection in
+                try await StatementStore(schema: schema, connection: connection, logger: TestDatabase.logger).save(
+                    ConfiguredBankAccount(account: Scenario.account, csvMapping: StatementReaderTests.germanMapping), now: Scenario.later)
+            }
+            let unbalanced = Array(String(decoding: camt, as: UTF8.self).replacingOccurrences(of: "1074.99", with: "1075.00").utf8)
+            #expect(try await upload(unbalanced).failure == .statement(.unbalanced(openingMinor: 100_000, linesMinor: 7_499, closingMinor: 107_500)))
+            guard case .recorded(let stored, _) = try await upload(camt).get() else { throw Failure("expected the statement to be recorded") }
+            #expect(stored.lineCount == 3 && stored.newLineCount == 3)
+            guard case .alreadyUploaded(let again) = try await upload(camt).get() else { throw Failure("expected the same file to be recognised") }
+            #expect(again.statementID == stored.statementID)
+            let lines = try await TestDatabase.withClient(try TestDatabase.adminConfiguration()) { admin in
+                try await admin.strings(
+                    "SELECT bank_reference || ' ' || amount_minor || ' ' || array_to_string(tokens, ',') FROM \(unescaped: schema.name).bank_lines ORDER BY bank_reference")
+            }
+            #expect(lines.count == 3, "\(lines)")
+            #expect(lines.first?.contains("po_1qabhlkdiwhu7ix2tt5uv6wx") == true, "\(lines)")
+        }
+    }
+}
