@@ -30,40 +30,18 @@ struct MatchingStoreTests {
             try await client.withTenantTransaction(Self.acme, logger: TestDatabase.logger) { connection in
                 let statements = StatementStore(schema: schema, connection: connection, logger: TestDatabase.logger)
                 try await statements.save(ConfiguredBankAccount(account: Scenario.account, csvMapping: nil), now: Scenario.later)
-                try await statements.insert(
-                    StoredStatement(
-                        statementID: "st_1", accountID: "acc_main", format: .csv, contentSHA256: "x", bankStatementRef: nil, openingMinor: 0, closingMinor: 0,
-                        currency: Scenario.usd, lineCount: 0, newLineCount: 0, uploadedAt: Scenario.later, uploadedBy: "test"), lines: [])
             }
             for arrival in Scenario.arrivals {
                 try await client.withTenantTransaction(Self.acme, logger: TestDatabase.logger) { connection in
                     let store = PostgresReconciliationStore(schema: schema, connection: connection, logger: TestDatabase.logger)
-                    let seed: ItemRef
-                    switch arrival {
-                    case .order(let order):
-                        try await store.insert(order)
-                        seed = .order(order.orderID)
-                    case .payment(let payment):
-                        _ = try await store.record(payment)
-                        seed = .payment(payment.paymentID)
-                    case .adjustment(let adjustment):
-                        _ = try await store.record(adjustment)
-                        seed = .payment(adjustment.paymentID)
-                    case .payout(let payout):
-                        _ = try await store.record(payout)
-                        seed = .payout(payout.payoutID)
-                    case .line(let line):
+                    let seed = try await Scenario.record(arrival, in: store) { lines in
+                        var line = lines[0]
+                        line.statementID = "st_\(line.bankReference)"
                         try await StatementStore(schema: schema, connection: connection, logger: TestDatabase.logger).insert(
                             StoredStatement(
-                                statementID: "st_\(line.bankReference)", accountID: "acc_main", format: .csv, contentSHA256: line.bankReference,
-                                bankStatementRef: nil, openingMinor: 0, closingMinor: 0, currency: Scenario.usd, lineCount: 1, newLineCount: 1,
-                                uploadedAt: Scenario.later, uploadedBy: "test"),
-                            lines: [
-                                BankLine(
-                                    accountID: line.accountID, bankReference: line.bankReference, statementID: "st_\(line.bankReference)", booked: line.booked, amount: line.amount,
-                                    text: line.text)
-                            ])
-                        seed = Neighborhood.ref(line)
+                                statementID: line.statementID, accountID: line.accountID, format: .csv, contentSHA256: line.bankReference, bankStatementRef: nil,
+                                openingMinor: 0, closingMinor: 0, currency: Scenario.usd, lineCount: 1, newLineCount: 1, uploadedAt: Scenario.later, uploadedBy: "test"),
+                            lines: [line])
                     }
                     do {
                         _ = try await MatchingPass(tenant: Self.acme, now: Scenario.later, correlationID: "corr", causationID: nil).run(around: [seed], store: store)

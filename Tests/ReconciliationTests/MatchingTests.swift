@@ -96,25 +96,29 @@ enum Scenario {
 
     /// Records one arrival and re-checks around it, as the handlers and the upload do.
     static func apply(_ arrival: Arrival, to store: InMemoryReconciliationStore, now: Date) async throws {
-        let seed: ItemRef
+        let seed = try await record(arrival, in: store) { store.record($0) }
+        _ = try await MatchingPass(tenant: TenantID(rawValue: "org_acme")!, now: now, correlationID: "corr", causationID: nil).run(around: [seed], store: store)
+    }
+
+    /// Records one arrival in `store` (bank lines through `lines`); returns the item to re-check around.
+    static func record(_ arrival: Arrival, in store: some ReconciliationStore, lines: ([BankLine]) async throws -> Void) async throws -> ItemRef {
         switch arrival {
         case .order(let order):
             try await store.insert(order)
-            seed = .order(order.orderID)
+            return .order(order.orderID)
         case .payment(let payment):
             _ = try await store.record(payment)
-            seed = .payment(payment.paymentID)
+            return .payment(payment.paymentID)
         case .adjustment(let adjustment):
             _ = try await store.record(adjustment)
-            seed = .payment(adjustment.paymentID)
+            return .payment(adjustment.paymentID)
         case .payout(let payout):
             _ = try await store.record(payout)
-            seed = .payout(payout.payoutID)
+            return .payout(payout.payoutID)
         case .line(let line):
-            store.record([line])
-            seed = Neighborhood.ref(line)
+            try await lines([line])
+            return Neighborhood.ref(line)
         }
-        _ = try await MatchingPass(tenant: TenantID(rawValue: "org_acme")!, now: now, correlationID: "corr", causationID: nil).run(around: [seed], store: store)
     }
 
     static func statuses(_ checks: [Check]) -> [String: String] {
