@@ -25,6 +25,8 @@ struct ReconciliationService {
             },
             routes: { _, admin, dependencies in
                 ExpectedOrderRoutes(queries: ExpectedOrderQueries(client: dependencies.client, schema: dependencies.schema, logger: dependencies.logger)).add(to: admin)
+                DiscrepancyRoutes(queries: DiscrepancyQueries(client: dependencies.client, schema: dependencies.schema, logger: dependencies.logger), now: now).add(
+                    to: admin)
             }
         )
     }

@@ -1,5 +1,8 @@
 import Contracts
 import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
 import PostgresNIO
 import Storage
 import TallyTestSupport
@@ -119,6 +122,44 @@ struct MatchingStoreTests {
             }
             #expect(lines.count == 3, "\(lines)")
             #expect(lines.first?.contains("po_1qabhlkdiwhu7ix2tt5uv6wx") == true, "\(lines)")
+        }
+    }
+
+    @Test func theWorkbenchListsOpenDiscrepanciesByReasonAndAge() async throws {
+        try await withReconciliation { client, schema in
+            let definition = ReconciliationService.definition(now: { Scenario.later })
+            let inbox = try TestService.inbox(for: definition, client: client, schema: schema)
+            try await inbox.apply([
+                try TestEvents.message(try TestEvents.fixture(OrderPlaced.self), offset: 0), try TestEvents.message(try TestEvents.fixture(PaymentCaptured.self), offset: 1),
+            ])
+            let router = try TestService.router(for: definition, client: client, schema: schema)
+            let viewer = TestService.tokens.issue(subject: "vi", org: "org_01J9Z3ACME", role: .viewer)
+            let stranger = TestService.tokens.issue(subject: "gx", org: "org_globex", role: .viewer)
+            try await Application(router: router).test(.router) { http in
+                func get(_ uri: String, _ token: String? = nil) async throws -> (HTTPResponse.Status, [String: Any]) {
+                    try await http.execute(uri: uri, method: .get, headers: [.authorization: "Bearer \(token ?? viewer)"]) { response in
+                        (response.status, (try? JSONSerialization.jsonObject(with: Data(buffer: response.body))) as? [String: Any] ?? [:])
+                    }
+                }
+                let base = "/admin/orgs/org_01J9Z3ACME/discrepancies"
+                let (status, open) = try await get(base)
+                #expect(status == .ok)
+                let rows = open["discrepancies"] as? [[String: Any]] ?? []
+                #expect(rows.map { $0["reason"] as? String } == ["payment_not_paid_out"], "the resolved one is not open: \(open)")
+                #expect((rows.first?["expected"] as? [String: Any])?["amount_minor"] as? Int == 4728, "the payment's net")
+                let (_, resolved) = try await get(base + "?status=resolved&reason=order_paid_no_payment")
+                let closed = resolved["discrepancies"] as? [[String: Any]] ?? []
+                #expect(closed.first?["resolved_by"] as? String == "matching" && closed.count == 1, "\(resolved)")
+                let (_, young) = try await get(base + "?older_than=31536000")
+                #expect((young["discrepancies"] as? [Any])?.isEmpty == true, "none is a year old")
+                let id = rows.first?["discrepancy_id"] as? String ?? ""
+                let (one, body) = try await get(base + "/" + id)
+                #expect(one == .ok && body["current_status"] as? String == "mismatched:payment_not_paid_out")
+                #expect(try await get(base + "/dsc_000000000000000000000000").0 == .notFound)
+                #expect(try await get(base + "?reason=late").0 == .badRequest)
+                #expect(try await get(base + "?after=nonsense").0 == .badRequest)
+                #expect(try await get(base, stranger).0 == .forbidden)
+            }
         }
     }
 }
