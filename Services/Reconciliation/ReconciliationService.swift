@@ -16,17 +16,28 @@ import Storage
 @main
 struct ReconciliationService {
     /// The service's schema, consumer and routes; `main` and the tests both build it here.
-    static func definition(now: @escaping @Sendable () -> Date = { Date() }) -> ServiceDefinition {
+    static func definition(settings: ReconciliationSettings = ReconciliationSettings(), now: @escaping @Sendable () -> Date = { Date() }) -> ServiceDefinition {
         ServiceDefinition(
             service: .reconciliation,
             migrationsFolder: Bundle.module.url(forResource: "Migrations", withExtension: nil),
             consumer: { dependencies in
                 ConsumerDefinition(topics: [.orders, .payments, .payouts, .ledgerPostings, .webhookOutcomes], handlers: handlers(dependencies, now: now))
             },
+            backgroundServices: { dependencies in
+                [
+                    JobRunner(
+                        jobs: [ReconciliationRunJob(client: dependencies.client, schema: dependencies.schema, logger: dependencies.logger).job(interval: settings.jobInterval)],
+                        client: dependencies.client, schema: dependencies.schema, logger: dependencies.logger, now: now)
+                ]
+            },
             routes: { _, admin, dependencies in
                 ExpectedOrderRoutes(queries: ExpectedOrderQueries(client: dependencies.client, schema: dependencies.schema, logger: dependencies.logger)).add(to: admin)
                 DiscrepancyRoutes(queries: DiscrepancyQueries(client: dependencies.client, schema: dependencies.schema, logger: dependencies.logger), now: now).add(
                     to: admin)
+                RunRoutes(
+                    job: ReconciliationRunJob(client: dependencies.client, schema: dependencies.schema, logger: dependencies.logger), audit: dependencies.audit,
+                    logger: dependencies.logger, now: now
+                ).add(to: admin)
             }
         )
     }
@@ -57,6 +68,6 @@ struct ReconciliationService {
     }
 
     static func main() async {
-        exit(await ServiceRunner.run(.reconciliation) { _ in definition() })
+        exit(await ServiceRunner.run(.reconciliation, settings: ReconciliationSettings.self) { settings in definition(settings: settings) })
     }
 }

@@ -137,6 +137,7 @@ final class InMemoryReconciliationStore: ReconciliationStore, Sendable {
 
     func save(_ discrepancy: RecordedDiscrepancy, now: Date) async throws { state.withLock { $0.discrepancies[discrepancy.id] = discrepancy } }
     func enqueue(_ message: OutboxMessage) async throws { state.withLock { $0.outbox.append(message) } }
+    func refreshDeadline() async throws {}
 
     /// Every recorded fact, for a from-scratch evaluation.
     var allFacts: ReconciliationFacts {

@@ -4,6 +4,7 @@ import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
 import PostgresNIO
+import ServiceRuntime
 import Storage
 import TallyTestSupport
 import Testing
@@ -160,6 +161,44 @@ struct MatchingStoreTests {
                 #expect(try await get(base + "?after=nonsense").0 == .badRequest)
                 #expect(try await get(base, stranger).0 == .forbidden)
             }
+        }
+    }
+
+    @Test func aRunTurnsAnOverdueExpectationIntoADiscrepancyAndIsRecorded() async throws {
+        try await withReconciliation { client, schema in
+            let placed = try TestEvents.fixture(OrderPlaced.self)
+            let soon = placed.data.origin.occurredAt.addingTimeInterval(60)
+            let inbox = try TestService.inbox(for: ReconciliationService.definition(now: { soon }), client: client, schema: schema)
+            try await inbox.apply([try TestEvents.message(placed, offset: 0)])
+            let job = ReconciliationRunJob(client: client, schema: schema, logger: TestDatabase.logger)
+            let org = TenantID(rawValue: placed.tenant)!
+            #expect(try await job.scheduled(now: soon, org: nil) == JobRunReport(), "nothing is due yet")
+            let later = soon.addingTimeInterval(7_200)
+            #expect(try await RunStore.dueOrgs(now: later, client: client, schema: schema, logger: TestDatabase.logger) == [org])
+            #expect(try await job.scheduled(now: later, org: nil).processed == 1)
+            let router = try TestService.router(for: ReconciliationService.definition(now: { later }), client: client, schema: schema)
+            let finance = TestService.tokens.issue(subject: "fin", org: org.rawValue, role: .finance)
+            let viewer = TestService.tokens.issue(subject: "vi", org: org.rawValue, role: .viewer)
+            try await Application(router: router).test(.router) { http in
+                let refused = try await http.execute(uri: "/admin/orgs/\(org)/runs", method: .post, headers: [.authorization: "Bearer \(viewer)"]) { $0.status }
+                #expect(refused == .forbidden)
+                let started = try await http.execute(uri: "/admin/orgs/\(org)/runs", method: .post, headers: [.authorization: "Bearer \(finance)"]) {
+                    ($0.status, String(buffer: $0.body))
+                }
+                #expect(started.0 == .created && started.1.contains(#""trigger":"manual""#), "\(started.1)")
+            }
+            let (checks, runs, events, audit) = try await TestDatabase.withClient(try TestDatabase.adminConfiguration()) { admin in
+                (
+                    try await admin.strings("SELECT check_key || ' ' || coalesce(reason, status) FROM \(unescaped: schema.name).checks"),
+                    try await admin.strings("SELECT trigger || ' ' || items_checked || ' ' || opened FROM \(unescaped: schema.name).sync_runs ORDER BY started_at, trigger DESC"),
+                    try await admin.strings("SELECT headers ->> 'ce_type' FROM \(unescaped: schema.name).outbox ORDER BY id"),
+                    try await admin.strings("SELECT actor || ' ' || action FROM \(unescaped: schema.name).audit_log")
+                )
+            }
+            #expect(checks == ["order_payment:order:ord_7731 order_paid_no_payment"])
+            #expect(runs == ["scheduled 1 1", "manual 1 0"], "the manual run re-checked the failing order and changed nothing")
+            #expect(events.filter { $0 == RunCompleted.eventType }.count == 2 && events.filter { $0 == DiscrepancyOpened.eventType }.count == 1)
+            #expect(audit == ["fin run.start"])
         }
     }
 }

@@ -65,6 +65,7 @@ struct MatchingPass: Sendable {
                 }
             }
         }
+        if summary.changed > 0 { try await store.refreshDeadline() }
         return summary
     }
 }

@@ -289,6 +289,16 @@ struct PostgresReconciliationStore: ReconciliationStore {
     func enqueue(_ message: OutboxMessage) async throws {
         try await Outbox(schema: schema).enqueue([message], on: connection, logger: logger)
     }
+
+    func refreshDeadline() async throws {
+        try await connection.query(
+            """
+            INSERT INTO \(unescaped: schema.name).org_deadlines (org_id, next_due_at)
+            SELECT current_setting('tally.org_id', true), min(expected_until) FROM \(unescaped: schema.name).checks
+            WHERE org_id = current_setting('tally.org_id', true) AND status = 'expected'
+            ON CONFLICT (org_id) DO UPDATE SET next_due_at = EXCLUDED.next_due_at
+            """, logger: logger)
+    }
 }
 
 /// A stored row this build cannot read (an unknown currency, kind or status).

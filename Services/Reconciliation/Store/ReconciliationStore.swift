@@ -41,4 +41,6 @@ protocol ReconciliationStore: ExpectedOrderStore, FactLookup {
     func discrepancies(checkKeys: Set<String>) async throws -> [String: [RecordedDiscrepancy]]
     func save(_ discrepancy: RecordedDiscrepancy, now: Date) async throws
     func enqueue(_ message: OutboxMessage) async throws
+    /// Records when the org's earliest expected check falls due (what the scheduled run reads).
+    func refreshDeadline() async throws
 }
