@@ -159,6 +159,9 @@ struct MatchingStoreTests {
                 #expect(try await get(base + "/dsc_000000000000000000000000").0 == .notFound)
                 #expect(try await get(base + "?reason=late").0 == .badRequest)
                 #expect(try await get(base + "?after=nonsense").0 == .badRequest)
+                #expect(try await get(base + "?older_than=").0 == .badRequest, "an empty number is not an absent one")
+                #expect(try await get(base + "?older_than=-1").0 == .badRequest)
+                #expect(try await get(base + "?reason=").0 == .badRequest)
                 #expect(try await get(base, stranger).0 == .forbidden)
             }
         }

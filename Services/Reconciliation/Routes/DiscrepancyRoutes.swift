@@ -79,6 +79,9 @@ struct DiscrepancyRoutes: Sendable {
                 guard let parsed = Discrepancy.Status(rawValue: status) else { throw RequestInput.invalid("status", "must be open or resolved") }
                 filter.status = parsed
             }
+            for name in ["reason", "after"] where request.uri.queryParameters[Substring(name)]?.isEmpty == true {
+                throw RequestInput.invalid(name, "must not be empty when given")
+            }
             if let reason = try request.queryText("reason", maxCharacters: 40) {
                 guard let parsed = MismatchReason(rawValue: reason) else {
                     throw RequestInput.invalid("reason", "must be one of \(MismatchReason.allCases.map(\.rawValue).joined(separator: ", "))")
@@ -86,8 +89,11 @@ struct DiscrepancyRoutes: Sendable {
                 filter.reason = parsed
             }
             let time = now()
-            if request.uri.queryParameters["older_than"] != nil {
-                let seconds = try request.queryInteger("older_than", default: 0, range: 0...31_536_000)
+            if let raw = request.uri.queryParameters["older_than"] {
+                // Present means a number: an empty value is refused, not read as "no filter".
+                guard let seconds = Int(String(raw)), (0...31_536_000).contains(seconds) else {
+                    throw RequestInput.invalid("older_than", "must be a whole number of seconds from 0 to 31536000")
+                }
                 filter.openedBefore = time.addingTimeInterval(-Double(seconds))
             }
             if let after = try request.queryText("after", maxCharacters: 40) {
